@@ -1,0 +1,8 @@
+//! Accrue: a commission engine for affiliate and partner revenue sharing.
+//!
+//! Dependencies point inward: [`http`] → `engine` → `domain`; `engine` → [`plugins`]
+//! (the Wasm runtime) and `store`. See `docs/ARCHITECTURE.md` for the map.
+
+#![deny(unsafe_code)]
+
+pub mod plugins;

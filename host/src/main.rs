@@ -1,0 +1,3 @@
+//! The `accrue` binary.
+
+fn main() {}
