@@ -1,0 +1,13 @@
+//! The commission domain, as pure code: money and currencies, programs and tiers, FX,
+//! the commission calculation and the ledger's vocabulary. Nothing here knows of axum,
+//! sqlx or wasmtime; the engine feeds it facts and stores what it decides.
+
+pub mod calc;
+pub mod error;
+pub mod fx;
+pub mod ledger;
+pub mod money;
+pub mod program;
+
+pub use error::DomainError;
+pub use money::{Currency, round_minor, split_largest_remainder};

@@ -1,0 +1,237 @@
+//! The ledger's vocabulary: entries, their state events, and balances derived from them.
+//!
+//! Entries are immutable: an amount is never updated or deleted. A state change
+//! (approved, paid, frozen, released) is a new event row; a correction is a new entry
+//! (reversal or adjustment) that points at what it corrects.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// What produced an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A commission on a conversion.
+    Commission,
+    /// A performance bonus for a closed period.
+    Bonus,
+    /// Undoes (part of) another entry: refunds, upheld disputes.
+    Reversal,
+    /// A retroactive correction.
+    Adjustment,
+}
+
+impl EntryKind {
+    /// Its stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Commission => "commission",
+            Self::Bonus => "bonus",
+            Self::Reversal => "reversal",
+            Self::Adjustment => "adjustment",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Commission,
+            Self::Bonus,
+            Self::Reversal,
+            Self::Adjustment,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+/// A state change of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The hold period is over: payable.
+    Approved,
+    /// Included in a payout that succeeded.
+    Paid,
+    /// Frozen by a dispute: not payable.
+    Frozen,
+    /// Unfrozen: the dispute was rejected or resolved.
+    Released,
+}
+
+impl EventKind {
+    /// Its stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Paid => "paid",
+            Self::Frozen => "frozen",
+            Self::Released => "released",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Approved, Self::Paid, Self::Frozen, Self::Released]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// Where an entry is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Within the hold period.
+    Pending,
+    /// Payable.
+    Approved,
+    /// Paid out.
+    Paid,
+    /// Frozen by an open dispute.
+    Frozen,
+}
+
+impl Status {
+    /// Its API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Paid => "paid",
+            Self::Frozen => "frozen",
+        }
+    }
+
+    /// Parse an API name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Approved, Self::Paid, Self::Frozen]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+
+    /// The status after `events`, in order.
+    pub fn from_events(events: impl IntoIterator<Item = EventKind>) -> Self {
+        let mut status = Self::Pending;
+        let mut frozen = false;
+        for e in events {
+            match e {
+                EventKind::Approved => status = Self::Approved,
+                EventKind::Paid => status = Self::Paid,
+                EventKind::Frozen => frozen = true,
+                EventKind::Released => frozen = false,
+            }
+        }
+        if frozen { Self::Frozen } else { status }
+    }
+}
+
+/// What produced a commission, enough to replay it bit for bit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Attribution plug-in digest.
+    pub attribution_digest: String,
+    /// sha256 of its configuration text.
+    pub attribution_config_hash: String,
+    /// Geographic plug-in digest, if one ran.
+    pub geo_digest: Option<String>,
+    /// sha256 of its configuration text.
+    pub geo_config_hash: Option<String>,
+    /// The rate table version used.
+    pub rate_table_version: i64,
+    /// The partner's tier at the conversion time.
+    pub tier: String,
+    /// The tier's base rate.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub base_rate: Decimal,
+    /// Volume points added.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub volume_add_rate: Decimal,
+    /// The partner's attribution weight.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub weight: Decimal,
+    /// sha256 of the canonical attribution input.
+    pub input_hash: String,
+}
+
+/// A partner's balance in one payout currency, derived from entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Balance {
+    /// Payout currency.
+    pub currency: String,
+    /// Within the hold period.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub pending: Decimal,
+    /// Payable now (may be negative: a clawback carried to the next payout).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub approved: Decimal,
+    /// Paid out.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub paid: Decimal,
+    /// Frozen by disputes.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub frozen: Decimal,
+    /// Everything: pending + approved + paid + frozen.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
+}
+
+/// Sum entries `(payout currency, payout amount, status)` into balances per currency,
+/// sorted by currency.
+pub fn balances<'a>(entries: impl IntoIterator<Item = (&'a str, Decimal, Status)>) -> Vec<Balance> {
+    let mut out: Vec<Balance> = Vec::new();
+    for (currency, amount, status) in entries {
+        let i = match out.iter().position(|b| b.currency == currency) {
+            Some(i) => i,
+            None => {
+                out.push(Balance {
+                    currency: currency.to_owned(),
+                    ..Balance::default()
+                });
+                out.len() - 1
+            }
+        };
+        let b = &mut out[i];
+        match status {
+            Status::Pending => b.pending += amount,
+            Status::Approved => b.approved += amount,
+            Status::Paid => b.paid += amount,
+            Status::Frozen => b.frozen += amount,
+        }
+        b.total += amount;
+    }
+    out.sort_by(|a, b| a.currency.cmp(&b.currency));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accrue_plugin_sdk::decimal::dec;
+
+    #[test]
+    fn status_follows_events_and_freezing_wins() {
+        use EventKind::*;
+        assert_eq!(Status::from_events([]), Status::Pending);
+        assert_eq!(Status::from_events([Approved]), Status::Approved);
+        assert_eq!(Status::from_events([Approved, Frozen]), Status::Frozen);
+        assert_eq!(
+            Status::from_events([Approved, Frozen, Released]),
+            Status::Approved
+        );
+        assert_eq!(Status::from_events([Approved, Paid]), Status::Paid);
+    }
+
+    #[test]
+    fn balances_sum_by_currency_and_status() {
+        let b = balances([
+            ("USD", dec("10.00"), Status::Pending),
+            ("USD", dec("-2.50"), Status::Approved),
+            ("EUR", dec("5.00"), Status::Paid),
+        ]);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[1].currency, "USD");
+        assert_eq!(b[1].total, dec("7.50"));
+        assert_eq!(b[1].approved, dec("-2.50"));
+    }
+}
