@@ -6,4 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod domain;
+pub mod engine;
+pub mod ids;
 pub mod plugins;
+pub mod store;

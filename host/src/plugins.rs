@@ -22,7 +22,7 @@ mod tests;
 
 pub use builtin::{BuiltinPlugin, builtin_plugins};
 pub use error::{EvalError, Failure, LimitKind, ValidationError};
-pub use hash::Digest;
+pub use hash::{Digest, InputHasher};
 pub use limits::Limits;
 pub use runtime::{ComponentInfo, Runtime, RuntimeMetrics, attribution_input_hash};
 pub use validate::{SUPPORTED_WIT_MAJOR, SUPPORTED_WIT_MINOR, World};

@@ -1,0 +1,109 @@
+//! The commission engine: runs the pipeline of DESIGN.md over the domain, the plug-in
+//! runtime and the store.
+//!
+//! conversion → program (cached) → attribution plug-in → tier base + volume → geographic
+//! plug-in → amounts (largest remainder, half-even) → FX → one transaction.
+
+mod adjust;
+mod disputes;
+mod error;
+mod ingest;
+mod pricing;
+mod refunds;
+
+
+pub use adjust::{AdjustmentChange, AdjustmentReport, AdjustmentRequest};
+pub use disputes::{DisputeOutcome, OpenDispute};
+pub use error::EngineError;
+pub use ingest::{BatchItem, IngestOutcome};
+pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointInput};
+pub use refunds::RefundResult;
+
+use crate::domain::program::{Program, RateTable};
+use crate::plugins::Runtime;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Result of engine operations.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// A program with every version of its rate table.
+#[derive(Debug, Clone)]
+pub struct ProgramState {
+    /// The program.
+    pub program: Program,
+    /// Its rate tables, oldest first (never empty).
+    pub rate_tables: Vec<RateTable>,
+}
+
+impl ProgramState {
+    /// The rate table in force at `at_ms`: the newest whose effective-from is not later;
+    /// the first one for conversions older than every table.
+    pub fn rate_table_at(&self, at_ms: i64) -> &RateTable {
+        self.rate_tables
+            .iter()
+            .rev()
+            .find(|t| t.effective_from_ms <= at_ms)
+            .unwrap_or(&self.rate_tables[0])
+    }
+}
+
+/// The engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    runtime: Arc<Runtime>,
+    programs: moka::sync::Cache<String, Arc<ProgramState>>,
+}
+
+impl Engine {
+    /// An engine over `store`, running plug-ins in `runtime`.
+    pub fn new(store: Store, runtime: Arc<Runtime>) -> Self {
+        Self {
+            store,
+            runtime,
+            programs: moka::sync::Cache::builder().max_capacity(10_000).build(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The plug-in runtime.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// A program and its rate tables, from the cache or the store.
+    pub async fn program(&self, id: &str) -> Result<Arc<ProgramState>> {
+        if let Some(p) = self.programs.get(id) {
+            return Ok(p);
+        }
+        let program = self.store.program(id).await?.ok_or_else(|| EngineError::UnknownProgram(id.to_owned()))?;
+        let rate_tables = self.store.rate_tables(id).await?;
+        if rate_tables.is_empty() {
+            return Err(EngineError::UnknownProgram(id.to_owned()));
+        }
+        let state = Arc::new(ProgramState { program, rate_tables });
+        self.programs.insert(id.to_owned(), state.clone());
+        Ok(state)
+    }
+
+    /// Forget a cached program (after it or its rate tables change).
+    pub fn invalidate_program(&self, id: &str) {
+        self.programs.invalidate(id);
+    }
+
+    /// Approve every entry whose hold period is over. Returns how many.
+    pub async fn approve_due(&self, now_ms: i64) -> Result<u64> {
+        Ok(self.store.approve_due(now_ms).await?)
+    }
+
+    /// A partner's balances by payout currency, derived from its entries.
+    pub async fn balance(&self, partner_id: &str) -> Result<Vec<crate::domain::ledger::Balance>> {
+        let ledger = self.store.partner_ledger(partner_id).await?;
+        Ok(crate::domain::ledger::balances(ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s))))
+    }
+}

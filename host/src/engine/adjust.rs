@@ -1,0 +1,200 @@
+//! Retroactive adjustments: re-price a date range of a program with a new rate table or a
+//! new attribution plug-in, conversion by conversion, and write the differences as
+//! adjustment entries. History is never rewritten: the original entries stay, the
+//! corrections are new entries. Running the same adjustment again finds no difference and
+//! writes nothing.
+
+use super::pricing::{ConversionInput, Overrides, TouchpointInput};
+use super::{Engine, EngineError, Result};
+use crate::domain::calc::reversed_by_refund;
+use crate::domain::fx;
+use crate::domain::ledger::{EntryKind, EventKind, Status};
+use crate::domain::program::{PluginBinding, RateTable};
+use crate::domain::{Currency, DomainError};
+use crate::plugins::InputHasher;
+use crate::store::{LedgerWrite, NewEntry};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// What to re-price, and with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustmentRequest {
+    /// Program.
+    pub program_id: String,
+    /// Conversions that occurred at or after this instant (ms)...
+    pub from_ms: i64,
+    /// ...and before this one (ms).
+    pub to_ms: i64,
+    /// Re-price with these rates instead of the versions in force at the time.
+    pub rate_table: Option<RateTable>,
+    /// Re-price with this attribution plug-in instead of the program's.
+    pub attribution: Option<PluginBinding>,
+    /// Why (recorded).
+    pub reason: String,
+}
+
+/// One partner's change on one conversion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdjustmentChange {
+    /// Conversion.
+    pub conversion_id: String,
+    /// Partner.
+    pub partner_id: String,
+    /// Net commission before, sale currency.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub before: Decimal,
+    /// Net commission after.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub after: Decimal,
+    /// The adjustment entry's amount.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub delta: Decimal,
+    /// Sale currency.
+    pub currency: String,
+}
+
+/// What an adjustment changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdjustmentReport {
+    /// Its id.
+    pub adjustment_id: String,
+    /// Program.
+    pub program_id: String,
+    /// Conversions re-priced.
+    pub conversions_examined: usize,
+    /// Every change (empty when nothing differs).
+    pub changes: Vec<AdjustmentChange>,
+    /// Sum of deltas per sale currency.
+    pub totals: BTreeMap<String, String>,
+    /// Why it was run.
+    pub reason: String,
+}
+
+fn request_hash(r: &AdjustmentRequest) -> String {
+    let mut h = InputHasher::default();
+    h.str(&r.program_id).i64(r.from_ms).i64(r.to_ms);
+    h.str(&r.rate_table.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default()).unwrap_or_default());
+    h.str(&r.attribution.as_ref().map(|b| serde_json::to_string(b).unwrap_or_default()).unwrap_or_default());
+    hex::encode(h.finish())
+}
+
+impl Engine {
+    /// Re-price a range and write the corrections.
+    pub async fn adjust(&self, req: &AdjustmentRequest) -> Result<AdjustmentReport> {
+        if req.to_ms <= req.from_ms {
+            return Err(DomainError::invalid("to", "must be after from").into());
+        }
+        if let Some(t) = &req.rate_table {
+            t.validate()?;
+        }
+        let state = self.program(&req.program_id).await?;
+        let overrides = Overrides { rate_table: req.rate_table.clone(), attribution: req.attribution.clone() };
+        let id = format!("adj_{}", crate::ids::random_token(12));
+        let conversions = self.store.conversions_between(&req.program_id, req.from_ms, req.to_ms).await?;
+        let mut write = LedgerWrite::default();
+        let mut changes = Vec::new();
+        let mut fx_memo = HashMap::new();
+        for c in &conversions {
+            let input = ConversionInput {
+                program_id: c.program_id.clone(),
+                id: c.id.clone(),
+                amount: c.amount,
+                currency: c.currency.clone(),
+                occurred_at_ms: c.occurred_at_ms,
+                customer_id: c.customer_id.clone(),
+                country: c.country.clone(),
+                region: c.region.clone(),
+                new_customer: c.new_customer,
+                attributes: Vec::new(),
+                touchpoints: c
+                    .touchpoints
+                    .iter()
+                    .map(|t| TouchpointInput {
+                        partner_id: t.partner_id.clone(),
+                        channel: t.channel.clone(),
+                        occurred_at_ms: t.occurred_at_ms,
+                        campaign: t.campaign.clone(),
+                    })
+                    .collect(),
+            };
+            let priced = self.price(&state, &input, &overrides, &mut fx_memo).await?;
+            let currency = Currency::parse(&c.currency)?;
+            let entries = self.conversion_entries(&c.program_id, &c.id).await?;
+            // Net commission per partner now: commissions, their reversals, adjustments.
+            let mut net: BTreeMap<String, Decimal> = BTreeMap::new();
+            for e in entries.iter().filter(|e| e.kind != EntryKind::Bonus) {
+                *net.entry(e.partner_id.clone()).or_default() += e.amount;
+            }
+            // Target per partner: the new commission less what refunds take back.
+            let mut target: BTreeMap<String, (Decimal, Option<&NewEntry>)> = BTreeMap::new();
+            for e in &priced.record.entries {
+                let refunded = reversed_by_refund(e.amount, c.refunded, c.amount, currency)?;
+                target.insert(e.partner_id.clone(), (e.amount - refunded, Some(e)));
+            }
+            let partners: Vec<String> = net.keys().chain(target.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            for partner in partners {
+                let before = net.get(&partner).copied().unwrap_or_default();
+                let (after, fresh) = target.get(&partner).copied().unwrap_or((Decimal::ZERO, None));
+                let delta = after - before;
+                if delta.is_zero() {
+                    continue;
+                }
+                // Pay the difference at the FX rate the partner's commission used (or the
+                // new pricing's rate for a partner newly credited).
+                let original = entries.iter().find(|e| e.partner_id == partner && e.kind == EntryKind::Commission);
+                let (payout_currency, fx_rate, hold_until_ms, status) = match (original, fresh) {
+                    (Some(o), _) => (o.payout_currency.clone(), o.fx_rate, o.hold_until_ms, o.status),
+                    (None, Some(f)) => (f.payout_currency.clone(), f.fx_rate, f.hold_until_ms, Status::Pending),
+                    (None, None) => continue,
+                };
+                let payout_amount = if delta.is_sign_negative() {
+                    -fx::convert(-delta, fx_rate, Currency::parse(&payout_currency)?)?
+                } else {
+                    fx::convert(delta, fx_rate, Currency::parse(&payout_currency)?)?
+                };
+                write.entries.push(NewEntry {
+                    program_id: c.program_id.clone(),
+                    partner_id: partner.clone(),
+                    conversion_id: Some(c.id.clone()),
+                    kind: EntryKind::Adjustment,
+                    amount: delta,
+                    currency: c.currency.clone(),
+                    payout_amount,
+                    payout_currency,
+                    fx_rate,
+                    rate: fresh.and_then(|f| f.rate),
+                    reverses_entry_id: original.map(|o| o.id),
+                    cause: format!("adjustment:{id}"),
+                    provenance: fresh.and_then(|f| f.provenance.clone()),
+                    hold_until_ms,
+                    initial_events: if matches!(status, Status::Approved | Status::Paid) { vec![EventKind::Approved] } else { Vec::new() },
+                });
+                changes.push(AdjustmentChange {
+                    conversion_id: c.id.clone(),
+                    partner_id: partner,
+                    before,
+                    after,
+                    delta,
+                    currency: c.currency.clone(),
+                });
+            }
+        }
+        let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
+        for ch in &changes {
+            *totals.entry(ch.currency.clone()).or_default() += ch.delta;
+        }
+        let report = AdjustmentReport {
+            adjustment_id: id.clone(),
+            program_id: req.program_id.clone(),
+            conversions_examined: conversions.len(),
+            changes,
+            totals: totals.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+            reason: req.reason.clone(),
+        };
+        let text = serde_json::to_string(&report).map_err(|e| EngineError::Conflict(e.to_string()))?;
+        write.adjustment = Some((id, req.program_id.clone(), request_hash(req), req.from_ms, req.to_ms, text));
+        self.store.write_ledger(&write).await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,61 @@
+//! Engine errors, each with a stable kind the API maps to a problem type.
+
+use crate::domain::DomainError;
+use crate::plugins::EvalError;
+use crate::store::StoreError;
+
+/// Why the engine refused or failed an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A domain rule was broken (currency, amount, rate, FX...).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// No such program.
+    #[error("unknown program {0:?}")]
+    UnknownProgram(String),
+    /// No such partner.
+    #[error("unknown partner {0:?}")]
+    UnknownPartner(String),
+    /// A touchpoint names a partner of another program.
+    #[error("partner {partner:?} is not in program {program:?}")]
+    PartnerOutsideProgram {
+        /// The partner.
+        partner: String,
+        /// The program.
+        program: String,
+    },
+    /// The idempotency key was used before with a different payload.
+    #[error("conversion {0:?} was already posted with a different payload")]
+    IdempotencyConflict(String),
+    /// Something does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A request that conflicts with the current state (refund too large, dispute closed...).
+    #[error("{0}")]
+    Conflict(String),
+    /// A plug-in failed this evaluation.
+    #[error(transparent)]
+    Plugin(#[from] EvalError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    /// A stable slug for the problem `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Domain(e) => e.kind(),
+            Self::UnknownProgram(_) => "unknown-program",
+            Self::UnknownPartner(_) => "unknown-partner",
+            Self::PartnerOutsideProgram { .. } => "partner-outside-program",
+            Self::IdempotencyConflict(_) => "idempotency-conflict",
+            Self::NotFound(_) => "not-found",
+            Self::Conflict(_) => "conflict",
+            Self::Plugin(_) => "plugin-failed",
+            Self::Store(StoreError::Conflict(_)) => "conflict",
+            Self::Store(StoreError::MissingReference(_)) => "missing-reference",
+            Self::Store(_) => "internal",
+        }
+    }
+}

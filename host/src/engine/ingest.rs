@@ -1,0 +1,144 @@
+//! Ingestion: single conversions and batches, idempotent by the client's conversion id.
+//!
+//! The key is unique in the store and written in the same transaction as the conversion,
+//! its attributions and its entries. The same key with the same payload returns the
+//! original result; with another payload it is a conflict. When two writers race on one
+//! key, the loser's insert hits the unique key, and it answers from the winner's record.
+
+use super::pricing::{ConversionInput, ConversionResult, Overrides, Priced, payload_hash};
+use super::{Engine, EngineError, Result};
+use crate::store::StoreError;
+use std::collections::HashMap;
+
+/// What ingestion did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored now.
+    Created(ConversionResult),
+    /// Stored before with the same payload: the original result.
+    Replayed(ConversionResult),
+}
+
+impl IngestOutcome {
+    /// The result either way.
+    pub fn result(&self) -> &ConversionResult {
+        match self {
+            Self::Created(r) | Self::Replayed(r) => r,
+        }
+    }
+}
+
+/// One item's outcome in a batch.
+pub type BatchItem = Result<IngestOutcome>;
+
+fn replay(id: &str, hash: &str, stored: Option<&(String, String)>) -> Option<Result<IngestOutcome>> {
+    let (stored_hash, result) = stored?;
+    if stored_hash != hash {
+        return Some(Err(EngineError::IdempotencyConflict(id.to_owned())));
+    }
+    Some(
+        serde_json::from_str(result)
+            .map(IngestOutcome::Replayed)
+            .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("stored result of {id}: {e}")))),
+    )
+}
+
+impl Engine {
+    /// Ingest one conversion.
+    pub async fn ingest(&self, input: &ConversionInput) -> Result<IngestOutcome> {
+        let mut out = self.ingest_batch(std::slice::from_ref(input)).await?;
+        out.pop().unwrap_or_else(|| Err(EngineError::Conflict("empty batch".into())))
+    }
+
+    /// Ingest many conversions: each gets its own outcome; every new one is written in one
+    /// transaction with multi-row statements. An error that concerns the whole batch (the
+    /// database is down) is returned as `Err`.
+    pub async fn ingest_batch(&self, inputs: &[ConversionInput]) -> Result<Vec<BatchItem>> {
+        let mut outcomes: Vec<Option<BatchItem>> = (0..inputs.len()).map(|_| None).collect();
+        // Up to three rounds: a concurrent writer can take a key between our check and our
+        // write; the next round answers those from its record.
+        for round in 0..3 {
+            let pending: Vec<usize> = (0..inputs.len()).filter(|i| outcomes[*i].is_none()).collect();
+            if pending.is_empty() {
+                break;
+            }
+            let mut priced: Vec<(usize, Priced)> = Vec::new();
+            let mut seen: HashMap<(String, String), (usize, String)> = HashMap::new();
+            let mut fx_memo = HashMap::new();
+            let existing = self.existing_keys(inputs, &pending).await?;
+            for &i in &pending {
+                let input = &inputs[i];
+                let hash = payload_hash(input);
+                let key = (input.program_id.clone(), input.id.clone());
+                if let Some(answer) = replay(&input.id, &hash, existing.get(&key)) {
+                    outcomes[i] = Some(answer);
+                    continue;
+                }
+                if let Some((first, first_hash)) = seen.get(&key) {
+                    // The same key twice in one batch: the later one replays the earlier.
+                    outcomes[i] = Some(if *first_hash == hash {
+                        priced
+                            .iter()
+                            .find(|(j, _)| j == first)
+                            .map(|(_, p)| Ok(IngestOutcome::Replayed(p.result.clone())))
+                            .unwrap_or_else(|| Err(EngineError::Conflict(format!("{} failed earlier in this batch", input.id))))
+                    } else {
+                        Err(EngineError::IdempotencyConflict(input.id.clone()))
+                    });
+                    continue;
+                }
+                seen.insert(key, (i, hash));
+                let state = match self.program(&input.program_id).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        outcomes[i] = Some(Err(e));
+                        continue;
+                    }
+                };
+                match self.price(&state, input, &Overrides::default(), &mut fx_memo).await {
+                    Ok(p) => priced.push((i, p)),
+                    Err(e) => outcomes[i] = Some(Err(e)),
+                }
+            }
+            let records: Vec<_> = priced.iter().map(|(_, p)| p.record.clone()).collect();
+            match self.store.write_conversions(&records).await {
+                Ok(()) => {
+                    for (i, p) in priced {
+                        outcomes[i] = Some(Ok(IngestOutcome::Created(p.result)));
+                    }
+                }
+                Err(StoreError::Conflict(_)) if round < 2 => {
+                    tracing::debug!(round, "batch raced another writer; retrying against its records");
+                    // Items answered by duplicates of a priced one must be recomputed too.
+                    for (i, _) in &priced {
+                        outcomes[*i] = None;
+                    }
+                    for i in pending {
+                        if matches!(outcomes[i], Some(Ok(IngestOutcome::Replayed(_)))) && !existing.contains_key(&(inputs[i].program_id.clone(), inputs[i].id.clone())) {
+                            outcomes[i] = None;
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(EngineError::Conflict("could not settle a race on this key".into()))))
+            .collect())
+    }
+
+    async fn existing_keys(&self, inputs: &[ConversionInput], pending: &[usize]) -> Result<HashMap<(String, String), (String, String)>> {
+        let mut by_program: HashMap<&str, Vec<String>> = HashMap::new();
+        for &i in pending {
+            by_program.entry(inputs[i].program_id.as_str()).or_default().push(inputs[i].id.clone());
+        }
+        let mut out = HashMap::new();
+        for (program, keys) in by_program {
+            for (key, record) in self.store.idempotency_records(program, &keys).await? {
+                out.insert((program.to_owned(), key), record);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,261 @@
+//! Persistence: one store interface over PostgreSQL (production) and SQLite (the embedded
+//! default, a file).
+//!
+//! Both backends run the same queries through sqlx's `Any` driver. Queries are written in
+//! PostgreSQL's dialect; [`Store::sql`] turns one into SQLite's by dropping the `::numeric`
+//! and `::text` casts that PostgreSQL needs to move exact decimals as text. Each backend
+//! has its own migrations (`host/migrations/<backend>/`): NUMERIC columns in PostgreSQL,
+//! TEXT columns holding exact decimals in SQLite (never REAL). The conformance suite
+//! (`store/tests.rs`) runs every case against both.
+
+mod conversions;
+mod keys;
+mod ledger;
+mod programs;
+
+
+pub use conversions::{ConversionRecord, NewAttribution, NewConversion, StoredTouchpoint};
+pub use keys::ApiKeyRecord;
+pub use ledger::{DisputeRecord, EntryFilter, EntryRecord, LedgerWrite, NewEntry, NewEvent};
+pub use programs::{PartnerRecord, PluginRecord};
+
+use rust_decimal::Decimal;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL (or a compatible engine).
+    Postgres,
+    /// Embedded SQLite.
+    Sqlite,
+}
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key already exists (idempotency key, id, resolution...).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A row this write refers to does not exist.
+    #[error("a referenced row does not exist: {0}")]
+    MissingReference(String),
+    /// A stored value could not be read back.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration {version} failed: {source}")]
+    Migration {
+        /// Which.
+        version: i64,
+        /// Why.
+        source: sqlx::Error,
+    },
+}
+
+/// Store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Map a database error: unique and foreign-key violations get their own kinds.
+    pub(crate) fn from_db(e: sqlx::Error) -> Self {
+        if let Some(db) = e.as_database_error() {
+            if db.is_unique_violation() {
+                return Self::Conflict(db.message().to_owned());
+            }
+            if db.is_foreign_key_violation() {
+                return Self::MissingReference(db.message().to_owned());
+            }
+        }
+        Self::Database(e)
+    }
+}
+
+/// The store. Cheap to clone (a pool handle).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    fail_mid_batch: Arc<AtomicBool>,
+}
+
+const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS_SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+impl Store {
+    /// Connect to `url`: `postgres://...` or `sqlite://path` (created if missing).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                format!("unsupported database URL {url:?}: use postgres://... or sqlite://...").into(),
+            )));
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let pool = match backend {
+            Backend::Postgres => options.max_connections(max_connections).connect(url).await?,
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                // One connection: SQLite has one writer at a time, and a single connection
+                // avoids SQLITE_BUSY upgrades between deferred transactions.
+                options
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+        };
+        Ok(Self { pool, backend, fail_mid_batch: Arc::new(AtomicBool::new(false)) })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Close the pool (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Is the database reachable?
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Apply pending migrations, each in its own transaction. Safe to run from several
+    /// processes at once on PostgreSQL (an advisory lock serialises them).
+    pub async fn migrate(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_lock(7262021)").execute(&mut *conn).await?;
+        }
+        let result = self.migrate_locked(&mut conn).await;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock(7262021)").execute(&mut *conn).await?;
+        }
+        result
+    }
+
+    async fn migrate_locked(&self, conn: &mut sqlx::AnyConnection) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<Result<_, _>>()?;
+        let migrations = match self.backend {
+            Backend::Postgres => MIGRATIONS_POSTGRES,
+            Backend::Sqlite => MIGRATIONS_SQLITE,
+        };
+        for (version, sql) in migrations {
+            if applied.contains(version) {
+                continue;
+            }
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|source| StoreError::Migration { version: *version, source })?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// A query in this backend's dialect (see the module docs).
+    pub(crate) fn sql<'a>(&self, query: &'a str) -> Cow<'a, str> {
+        match self.backend {
+            Backend::Postgres => Cow::Borrowed(query),
+            Backend::Sqlite => Cow::Owned(query.replace("::numeric", "").replace("::text", "")),
+        }
+    }
+
+    /// The pool, for the store's modules.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Test hook: make the next batch write lose its connection in the middle of its
+    /// transaction (PostgreSQL terminates its own backend; SQLite aborts the transaction).
+    #[doc(hidden)]
+    pub fn fail_next_batch_midway(&self) {
+        self.fail_mid_batch.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn take_fail_point(&self) -> bool {
+        self.fail_mid_batch.swap(false, Ordering::SeqCst)
+    }
+}
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Read a decimal stored as NUMERIC (selected `::text`) or TEXT.
+pub(crate) fn dec(row: &AnyRow, column: &str) -> Result<Decimal> {
+    let text: String = row.try_get(column)?;
+    Decimal::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}={text:?}: {e}")))
+}
+
+/// Read an optional decimal.
+pub(crate) fn opt_dec(row: &AnyRow, column: &str) -> Result<Option<Decimal>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}={t:?}: {e}"))))
+        .transpose()
+}
+
+/// Read a boolean (PostgreSQL BOOLEAN or SQLite INTEGER).
+pub(crate) fn boolean(row: &AnyRow, column: &str) -> Result<bool> {
+    if let Ok(b) = row.try_get::<bool, _>(column) {
+        return Ok(b);
+    }
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+/// `$first, $first+1, ...` placeholders for one row of `n` values, with casts where given.
+pub(crate) fn placeholders(first: usize, casts: &[&str]) -> String {
+    let mut s = String::from("(");
+    for (i, cast) in casts.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&format!("${}{}", first + i, cast));
+    }
+    s.push(')');
+    s
+}

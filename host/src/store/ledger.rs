@@ -1,0 +1,514 @@
+//! The append-only ledger: entries, their state events, refunds, disputes, adjustments,
+//! and the invariant check.
+
+use super::{Result, Store, StoreError, dec, now_ms, opt_dec, placeholders};
+use crate::domain::ledger::{EntryKind, EventKind, Status};
+use rust_decimal::Decimal;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A new ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// Program.
+    pub program_id: String,
+    /// Partner.
+    pub partner_id: String,
+    /// The conversion it is about, if any.
+    pub conversion_id: Option<String>,
+    /// What produced it.
+    pub kind: EntryKind,
+    /// Amount in the sale (program) currency; negative for reversals.
+    pub amount: Decimal,
+    /// Sale currency.
+    pub currency: String,
+    /// Amount in the partner's payout currency.
+    pub payout_amount: Decimal,
+    /// Payout currency.
+    pub payout_currency: String,
+    /// FX rate sale → payout used (1 if the same currency).
+    pub fx_rate: Decimal,
+    /// The commission rate applied, if any.
+    pub rate: Option<Decimal>,
+    /// The entry this one reverses or corrects.
+    pub reverses_entry_id: Option<i64>,
+    /// Why it exists: "conversion", "refund:<id>", "dispute:<id>", "adjustment:<id>".
+    pub cause: String,
+    /// Provenance JSON (commissions).
+    pub provenance: Option<String>,
+    /// Payable from this instant (ms).
+    pub hold_until_ms: i64,
+    /// State events to record with it (a reversal of an approved entry is approved too).
+    pub initial_events: Vec<EventKind>,
+}
+
+/// A state event for an existing entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The entry.
+    pub entry_id: i64,
+    /// The event.
+    pub event: EventKind,
+    /// Why.
+    pub reason: String,
+}
+
+/// A stored entry with its current status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRecord {
+    /// Id (ascending in time).
+    pub id: i64,
+    /// Program.
+    pub program_id: String,
+    /// Partner.
+    pub partner_id: String,
+    /// Conversion.
+    pub conversion_id: Option<String>,
+    /// Kind.
+    pub kind: EntryKind,
+    /// Sale-currency amount.
+    pub amount: Decimal,
+    /// Sale currency.
+    pub currency: String,
+    /// Payout amount.
+    pub payout_amount: Decimal,
+    /// Payout currency.
+    pub payout_currency: String,
+    /// FX rate used.
+    pub fx_rate: Decimal,
+    /// Commission rate.
+    pub rate: Option<Decimal>,
+    /// What it reverses.
+    pub reverses_entry_id: Option<i64>,
+    /// Why it exists.
+    pub cause: String,
+    /// Provenance JSON.
+    pub provenance: Option<String>,
+    /// Payable from (ms).
+    pub hold_until_ms: i64,
+    /// Written at (ms).
+    pub created_at_ms: i64,
+    /// Current status.
+    pub status: Status,
+}
+
+/// Which entries to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryFilter {
+    /// Only this program.
+    pub program_id: Option<String>,
+    /// Only this partner.
+    pub partner_id: Option<String>,
+    /// Only this conversion.
+    pub conversion_id: Option<String>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Written at or after (ms).
+    pub from_ms: Option<i64>,
+    /// Written before (ms).
+    pub to_ms: Option<i64>,
+    /// After this entry id (cursor).
+    pub after_id: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// A dispute as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeRecord {
+    /// Id.
+    pub id: String,
+    /// Program.
+    pub program_id: String,
+    /// Conversion.
+    pub conversion_id: String,
+    /// A single entry, if the dispute is about one.
+    pub entry_id: Option<i64>,
+    /// Who opened it (key id).
+    pub opened_by: String,
+    /// Why.
+    pub reason: String,
+    /// When (ms).
+    pub opened_at_ms: i64,
+    /// "open", "upheld" or "rejected".
+    pub status: String,
+    /// The resolution note, if resolved.
+    pub resolution: Option<String>,
+    /// When resolved (ms).
+    pub resolved_at_ms: Option<i64>,
+}
+
+/// Everything one ledger operation writes, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerWrite {
+    /// `(program, conversion, refund id, amount)`.
+    pub refund: Option<(String, String, String, Decimal)>,
+    /// New entries.
+    pub entries: Vec<NewEntry>,
+    /// Events on existing entries.
+    pub events: Vec<NewEvent>,
+    /// A new dispute.
+    pub dispute: Option<DisputeRecord>,
+    /// `(dispute id, event, actor, note)` events.
+    pub dispute_events: Vec<(String, String, String, String)>,
+    /// `(id, program, request hash, from, to, report)` of an adjustment.
+    pub adjustment: Option<(String, String, String, i64, i64, String)>,
+}
+
+/// The SQL for an entry's current status, derived from its events.
+const STATUS_SQL: &str = "CASE
+    WHEN EXISTS (SELECT 1 FROM entry_events f WHERE f.entry_id = e.id AND f.event = 'frozen'
+                 AND NOT EXISTS (SELECT 1 FROM entry_events r WHERE r.entry_id = e.id AND r.event = 'released' AND r.id > f.id))
+        THEN 'frozen'
+    WHEN EXISTS (SELECT 1 FROM entry_events p WHERE p.entry_id = e.id AND p.event = 'paid') THEN 'paid'
+    WHEN EXISTS (SELECT 1 FROM entry_events a WHERE a.entry_id = e.id AND a.event = 'approved') THEN 'approved'
+    ELSE 'pending' END";
+
+const ENTRY_COLUMNS: &str = "e.id, e.program_id, e.partner_id, e.conversion_id, e.kind, e.amount::text AS amount, e.currency,
+    e.payout_amount::text AS payout_amount, e.payout_currency, e.fx_rate::text AS fx_rate, e.rate::text AS rate,
+    e.reverses_entry_id, e.cause, e.provenance, e.hold_until_ms, e.created_at_ms";
+
+/// Insert entries: multi-row statements for plain ones, one by one (to learn their ids)
+/// for those that carry initial events.
+pub(super) async fn insert_entries(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    entries: &[&NewEntry],
+) -> Result<Vec<i64>> {
+    const COLUMNS: &str = "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
+        payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) VALUES ";
+    const CASTS: [&str; 15] = ["", "", "", "", "::numeric", "", "::numeric", "", "::numeric", "::numeric", "", "", "", "", ""];
+    let now = now_ms();
+    fn bind<'q>(query: AnyQuery<'q>, e: &NewEntry, now: i64) -> AnyQuery<'q> {
+        query
+            .bind(e.program_id.clone())
+            .bind(e.partner_id.clone())
+            .bind(e.conversion_id.clone())
+            .bind(e.kind.as_str())
+            .bind(e.amount.to_string())
+            .bind(e.currency.clone())
+            .bind(e.payout_amount.to_string())
+            .bind(e.payout_currency.clone())
+            .bind(e.fx_rate.to_string())
+            .bind(e.rate.map(|r| r.to_string()))
+            .bind(e.reverses_entry_id)
+            .bind(e.cause.clone())
+            .bind(e.provenance.clone())
+            .bind(e.hold_until_ms)
+            .bind(now)
+    }
+    let (plain, evented): (Vec<&NewEntry>, Vec<&NewEntry>) = entries.iter().partition(|e| e.initial_events.is_empty());
+    for chunk in plain.chunks(250) {
+        let mut q = String::from(COLUMNS);
+        for i in 0..chunk.len() {
+            if i > 0 {
+                q.push_str(", ");
+            }
+            q.push_str(&placeholders(i * 15 + 1, &CASTS));
+        }
+        let q = store.sql(&q).into_owned();
+        let mut query = sqlx::query(&q);
+        for e in chunk {
+            query = bind(query, e, now);
+        }
+        query.execute(&mut **tx).await.map_err(StoreError::from_db)?;
+    }
+    let mut ids = Vec::new();
+    for e in evented {
+        let q = format!("{COLUMNS}{} RETURNING id", placeholders(1, &CASTS));
+        let q = store.sql(&q).into_owned();
+        let row = bind(sqlx::query(&q), e, now).fetch_one(&mut **tx).await.map_err(StoreError::from_db)?;
+        let id: i64 = row.try_get("id")?;
+        for event in &e.initial_events {
+            insert_event(tx, &NewEvent { entry_id: id, event: *event, reason: e.cause.clone() }).await?;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -> Result<()> {
+    sqlx::query("INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)")
+        .bind(e.entry_id)
+        .bind(e.event.as_str())
+        .bind(now_ms())
+        .bind(&e.reason)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_db)?;
+    Ok(())
+}
+
+fn entry_row(row: &AnyRow) -> Result<EntryRecord> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    Ok(EntryRecord {
+        id: row.try_get("id")?,
+        program_id: row.try_get("program_id")?,
+        partner_id: row.try_get("partner_id")?,
+        conversion_id: row.try_get("conversion_id")?,
+        kind: EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
+        amount: dec(row, "amount")?,
+        currency: row.try_get("currency")?,
+        payout_amount: dec(row, "payout_amount")?,
+        payout_currency: row.try_get("payout_currency")?,
+        fx_rate: dec(row, "fx_rate")?,
+        rate: opt_dec(row, "rate")?,
+        reverses_entry_id: row.try_get("reverses_entry_id")?,
+        cause: row.try_get("cause")?,
+        provenance: row.try_get("provenance")?,
+        hold_until_ms: row.try_get("hold_until_ms")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+    })
+}
+
+impl Store {
+    /// Write one ledger operation atomically. Returns the ids of new entries that carried
+    /// initial events (in order).
+    pub async fn write_ledger(&self, w: &LedgerWrite) -> Result<Vec<i64>> {
+        let mut tx = self.pool().begin().await?;
+        if let Some((program, conversion, id, amount)) = &w.refund {
+            sqlx::query(&self.sql(
+                "INSERT INTO refunds (program_id, conversion_id, id, amount, created_at_ms) VALUES ($1, $2, $3, $4::numeric, $5)",
+            ))
+            .bind(program)
+            .bind(conversion)
+            .bind(id)
+            .bind(amount.to_string())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        }
+        if let Some(d) = &w.dispute {
+            sqlx::query(
+                "INSERT INTO disputes (id, program_id, conversion_id, entry_id, opened_by, reason, opened_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&d.id)
+            .bind(&d.program_id)
+            .bind(&d.conversion_id)
+            .bind(d.entry_id)
+            .bind(&d.opened_by)
+            .bind(&d.reason)
+            .bind(d.opened_at_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        }
+        for (dispute, event, actor, note) in &w.dispute_events {
+            sqlx::query("INSERT INTO dispute_events (dispute_id, event, actor, note, at_ms) VALUES ($1, $2, $3, $4, $5)")
+                .bind(dispute)
+                .bind(event)
+                .bind(actor)
+                .bind(note)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_db)?;
+        }
+        if let Some((id, program, hash, from, to, report)) = &w.adjustment {
+            sqlx::query(
+                "INSERT INTO adjustments (id, program_id, request_hash, from_ms, to_ms, report, created_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(program)
+            .bind(hash)
+            .bind(from)
+            .bind(to)
+            .bind(report)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        }
+        for e in &w.events {
+            insert_event(&mut tx, e).await?;
+        }
+        let entries: Vec<&NewEntry> = w.entries.iter().collect();
+        let ids = insert_entries(self, &mut tx, &entries).await?;
+        tx.commit().await.map_err(StoreError::from_db)?;
+        Ok(ids)
+    }
+
+    /// Entries matching `filter`, by id ascending.
+    pub async fn entries(&self, f: &EntryFilter) -> Result<Vec<EntryRecord>> {
+        let q = format!(
+            "SELECT * FROM (SELECT {ENTRY_COLUMNS}, {STATUS_SQL} AS status FROM ledger_entries e
+                WHERE ($1 IS NULL OR e.program_id = $1) AND ($2 IS NULL OR e.partner_id = $2)
+                  AND ($3 IS NULL OR e.conversion_id = $3) AND ($4 IS NULL OR e.created_at_ms >= $4)
+                  AND ($5 IS NULL OR e.created_at_ms < $5) AND ($6 IS NULL OR e.id > $6)) x
+             WHERE ($7 IS NULL OR status = $7) ORDER BY id LIMIT $8"
+        );
+        let rows = sqlx::query(&self.sql(&q))
+            .bind(&f.program_id)
+            .bind(&f.partner_id)
+            .bind(&f.conversion_id)
+            .bind(f.from_ms)
+            .bind(f.to_ms)
+            .bind(f.after_id)
+            .bind(f.status.map(Status::as_str))
+            .bind(f.limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(entry_row).collect()
+    }
+
+    /// One entry.
+    pub async fn entry(&self, id: i64) -> Result<Option<EntryRecord>> {
+        let q = format!("SELECT {ENTRY_COLUMNS}, {STATUS_SQL} AS status FROM ledger_entries e WHERE e.id = $1");
+        let row = sqlx::query(&self.sql(&q)).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(entry_row).transpose()
+    }
+
+    /// Every entry of a partner (for balances), as `(payout currency, payout amount, status)`.
+    pub async fn partner_ledger(&self, partner_id: &str) -> Result<Vec<(String, Decimal, Status)>> {
+        let q = format!(
+            "SELECT e.payout_currency, e.payout_amount::text AS payout_amount, {STATUS_SQL} AS status
+             FROM ledger_entries e WHERE e.partner_id = $1"
+        );
+        let rows = sqlx::query(&self.sql(&q)).bind(partner_id).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok((
+                    r.try_get("payout_currency")?,
+                    dec(r, "payout_amount")?,
+                    Status::parse(&status).ok_or_else(|| StoreError::Corrupt(status.clone()))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Approve every pending, unfrozen entry whose hold period ended by `now_ms`.
+    /// Returns how many were approved. Safe to run concurrently: each approval is an
+    /// insert guarded by `NOT EXISTS`, and a duplicate approval is harmless to the status.
+    pub async fn approve_due(&self, now_ms: i64) -> Result<u64> {
+        let q = format!(
+            "INSERT INTO entry_events (entry_id, event, at_ms, reason)
+             SELECT e.id, 'approved', $1, 'hold period over' FROM ledger_entries e
+             WHERE e.hold_until_ms <= $1 AND ({STATUS_SQL}) = 'pending'"
+        );
+        let done = sqlx::query(&q).bind(now_ms).execute(self.pool()).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// One dispute with its current state.
+    pub async fn dispute(&self, id: &str) -> Result<Option<DisputeRecord>> {
+        Ok(self.disputes(None, Some(id)).await?.into_iter().next())
+    }
+
+    /// Disputes of a program (all if `None`), newest first; or the one with `id`.
+    pub async fn disputes(&self, program_id: Option<&str>, id: Option<&str>) -> Result<Vec<DisputeRecord>> {
+        let rows = sqlx::query(
+            "SELECT d.*, r.event AS resolution_event, r.note AS resolution_note, r.at_ms AS resolved_at_ms
+             FROM disputes d LEFT JOIN dispute_events r ON r.dispute_id = d.id AND r.event <> 'opened'
+             WHERE ($1 IS NULL OR d.program_id = $1) AND ($2 IS NULL OR d.id = $2)
+             ORDER BY d.opened_at_ms DESC, d.id",
+        )
+        .bind(program_id)
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let event: Option<String> = r.try_get("resolution_event")?;
+                Ok(DisputeRecord {
+                    id: r.try_get("id")?,
+                    program_id: r.try_get("program_id")?,
+                    conversion_id: r.try_get("conversion_id")?,
+                    entry_id: r.try_get("entry_id")?,
+                    opened_by: r.try_get("opened_by")?,
+                    reason: r.try_get("reason")?,
+                    opened_at_ms: r.try_get("opened_at_ms")?,
+                    status: event.unwrap_or_else(|| "open".into()),
+                    resolution: r.try_get("resolution_note")?,
+                    resolved_at_ms: r.try_get("resolved_at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The report of an adjustment already run with this request hash, if any.
+    pub async fn adjustment_by_hash(&self, program_id: &str, request_hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT report FROM adjustments WHERE program_id = $1 AND request_hash = $2")
+            .bind(program_id)
+            .bind(request_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("report")).transpose()?)
+    }
+
+    /// Check the ledger's invariants; returns every violation found (empty when sound):
+    /// - each credited conversion's attributions add up to its amount exactly;
+    /// - each conversion's commission entries equal its attributions' commissions in count;
+    /// - no entry is reversed by more than its own amount;
+    /// - balances derived per partner equal the sum of that partner's entries.
+    pub async fn check_invariants(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let conversions = sqlx::query(&self.sql(
+            "SELECT c.program_id, c.id, c.amount::text AS amount,
+                (SELECT COUNT(*) FROM revenue_attributions a WHERE a.program_id = c.program_id AND a.conversion_id = c.id) AS attributions,
+                (SELECT COUNT(*) FROM ledger_entries e WHERE e.program_id = c.program_id AND e.conversion_id = c.id AND e.kind = 'commission') AS commissions
+             FROM conversions c",
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        for c in conversions {
+            let (program, id): (String, String) = (c.try_get("program_id")?, c.try_get("id")?);
+            let attributions: i64 = c.try_get("attributions")?;
+            let commissions: i64 = c.try_get("commissions")?;
+            if attributions != commissions {
+                problems.push(format!("{program}/{id}: {attributions} attributions but {commissions} commission entries"));
+            }
+            if attributions > 0 {
+                let sum: Decimal = self.attributions(&program, &id).await?.iter().map(|a| a.attributed_amount).sum();
+                let amount = dec(&c, "amount")?;
+                if sum != amount {
+                    problems.push(format!("{program}/{id}: attributions sum to {sum}, amount is {amount}"));
+                }
+            }
+        }
+        let reversed = sqlx::query(&self.sql(
+            "SELECT o.id, o.amount::text AS amount, r.amount::text AS reversal FROM ledger_entries r
+             JOIN ledger_entries o ON o.id = r.reverses_entry_id WHERE r.kind = 'reversal'",
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        let mut per_entry: std::collections::BTreeMap<i64, (Decimal, Decimal)> = Default::default();
+        for r in reversed {
+            let slot = per_entry.entry(r.try_get("id")?).or_insert((dec(&r, "amount")?, Decimal::ZERO));
+            slot.1 += dec(&r, "reversal")?;
+        }
+        for (id, (amount, reversals)) in per_entry {
+            if amount + reversals < Decimal::ZERO && amount >= Decimal::ZERO {
+                problems.push(format!("entry {id} of {amount} reversed by {reversals}"));
+            }
+        }
+        let partners = sqlx::query("SELECT DISTINCT partner_id FROM ledger_entries").fetch_all(self.pool()).await?;
+        for p in partners {
+            let partner: String = p.try_get("partner_id")?;
+            let ledger = self.partner_ledger(&partner).await?;
+            let raw = sqlx::query(&self.sql(
+                "SELECT payout_currency, payout_amount::text AS payout_amount FROM ledger_entries WHERE partner_id = $1",
+            ))
+            .bind(&partner)
+            .fetch_all(self.pool())
+            .await?;
+            for b in crate::domain::ledger::balances(ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s))) {
+                let mut sum = Decimal::ZERO;
+                for r in raw.iter().filter(|r| r.try_get::<String, _>("payout_currency").ok().as_deref() == Some(b.currency.as_str())) {
+                    sum += dec(r, "payout_amount")?;
+                }
+                if b.total != sum || b.pending + b.approved + b.paid + b.frozen != b.total {
+                    problems.push(format!("partner {partner} {}: balance {} but entries sum to {sum}", b.currency, b.total));
+                }
+            }
+        }
+        Ok(problems)
+    }
+}

@@ -1,0 +1,518 @@
+//! Plug-ins, programs with their versioned rate tables, partners with their tier history,
+//! and FX rates.
+
+use super::{Result, Store, StoreError, dec, now_ms};
+use crate::domain::fx::FxRate;
+use crate::domain::program::{PluginBinding, Program, RateTable, TierRate, VolumeMetric, VolumeTier};
+use crate::domain::{Currency, DomainError};
+use rust_decimal::Decimal;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::collections::BTreeMap;
+
+/// A stored plug-in component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginRecord {
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// Its name.
+    pub name: String,
+    /// Its version label.
+    pub version: String,
+    /// "attribution", "bonus" or "geo-rate".
+    pub world: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// The program whose plug-in author uploaded it; `None` for platform plug-ins.
+    pub owner_program_id: Option<String>,
+    /// Shipped with the service.
+    pub builtin: bool,
+    /// When it was stored.
+    pub created_at_ms: i64,
+}
+
+/// A partner with its current tier and tier history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerRecord {
+    /// Client-chosen id.
+    pub id: String,
+    /// Its program.
+    pub program_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Currency commissions are paid in.
+    pub payout_currency: String,
+    /// `(effective_from_ms, tier)`, oldest first.
+    pub tiers: Vec<(i64, String)>,
+    /// When it was created.
+    pub created_at_ms: i64,
+}
+
+impl PartnerRecord {
+    /// The tier in force at `at_ms` (the first tier if `at_ms` precedes them all).
+    pub fn tier_at(&self, at_ms: i64) -> &str {
+        self.tiers
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= at_ms)
+            .or(self.tiers.first())
+            .map_or("starter", |(_, t)| t.as_str())
+    }
+}
+
+fn corrupt(e: DomainError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl Store {
+    /// Store a plug-in; storing the same digest again is a no-op. Returns whether it was new.
+    pub async fn put_plugin(&self, p: &PluginRecord, component: &[u8]) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO plugins (digest, name, version, world, size_bytes, component, owner_program_id, builtin, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(&p.digest)
+        .bind(&p.name)
+        .bind(&p.version)
+        .bind(&p.world)
+        .bind(p.size_bytes)
+        .bind(component.to_vec())
+        .bind(&p.owner_program_id)
+        .bind(p.builtin)
+        .bind(p.created_at_ms)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from_db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    fn plugin_row(row: &AnyRow) -> Result<PluginRecord> {
+        Ok(PluginRecord {
+            digest: row.try_get("digest")?,
+            name: row.try_get("name")?,
+            version: row.try_get("version")?,
+            world: row.try_get("world")?,
+            size_bytes: row.try_get("size_bytes")?,
+            owner_program_id: row.try_get("owner_program_id")?,
+            builtin: super::boolean(row, "builtin")?,
+            created_at_ms: row.try_get("created_at_ms")?,
+        })
+    }
+
+    const PLUGIN_COLUMNS: &'static str =
+        "digest, name, version, world, size_bytes, owner_program_id, builtin, created_at_ms";
+
+    /// One plug-in's record.
+    pub async fn plugin(&self, digest: &str) -> Result<Option<PluginRecord>> {
+        let q = format!("SELECT {} FROM plugins WHERE digest = $1", Self::PLUGIN_COLUMNS);
+        let row = sqlx::query(&q).bind(digest).fetch_optional(self.pool()).await?;
+        row.as_ref().map(Self::plugin_row).transpose()
+    }
+
+    /// Every plug-in, newest first; only one program's (and the platform's) if `program` is set.
+    pub async fn plugins(&self, program: Option<&str>) -> Result<Vec<PluginRecord>> {
+        let q = format!(
+            "SELECT {} FROM plugins WHERE $1 IS NULL OR owner_program_id = $1 OR owner_program_id IS NULL
+             ORDER BY created_at_ms DESC, digest",
+            Self::PLUGIN_COLUMNS
+        );
+        let rows = sqlx::query(&self.sql(&q)).bind(program).fetch_all(self.pool()).await?;
+        rows.iter().map(Self::plugin_row).collect()
+    }
+
+    /// The newest built-in plug-in with this name.
+    pub async fn builtin_plugin_by_name(&self, name: &str) -> Result<Option<PluginRecord>> {
+        let q = format!(
+            "SELECT {} FROM plugins WHERE name = $1 AND builtin = $2 ORDER BY created_at_ms DESC LIMIT 1",
+            Self::PLUGIN_COLUMNS
+        );
+        let row = sqlx::query(&q).bind(name).bind(true).fetch_optional(self.pool()).await?;
+        row.as_ref().map(Self::plugin_row).transpose()
+    }
+
+    /// Every stored component's bytes (loaded into the runtime at start).
+    pub async fn plugin_components(&self) -> Result<Vec<(PluginRecord, Vec<u8>)>> {
+        let q = format!("SELECT {}, component FROM plugins", Self::PLUGIN_COLUMNS);
+        let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((Self::plugin_row(r)?, r.try_get("component")?))).collect()
+    }
+
+    /// Create a program with its first rate table.
+    pub async fn insert_program(&self, p: &Program, rates: &RateTable) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO programs (id, name, currency, attribution_digest, attribution_config, geo_digest, geo_config,
+                bonus_digest, bonus_config, lookback_days, hold_days, created_at_ms, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        )
+        .bind(&p.id)
+        .bind(&p.name)
+        .bind(p.currency.code())
+        .bind(&p.attribution.digest)
+        .bind(p.attribution.config_text())
+        .bind(p.geo_rate.as_ref().map(|b| b.digest.clone()))
+        .bind(p.geo_rate.as_ref().map(PluginBinding::config_text))
+        .bind(p.bonus.as_ref().map(|b| b.digest.clone()))
+        .bind(p.bonus.as_ref().map(PluginBinding::config_text))
+        .bind(i64::from(p.lookback_days))
+        .bind(i64::from(p.hold_days))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_db)?;
+        self.insert_rate_table_tx(&mut tx, &p.id, rates).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replace a program's settings (not its rate tables, which are versioned).
+    pub async fn update_program(&self, p: &Program) -> Result<()> {
+        sqlx::query(
+            "UPDATE programs SET name = $2, attribution_digest = $3, attribution_config = $4, geo_digest = $5,
+                geo_config = $6, bonus_digest = $7, bonus_config = $8, lookback_days = $9, hold_days = $10,
+                updated_at_ms = $11
+             WHERE id = $1",
+        )
+        .bind(&p.id)
+        .bind(&p.name)
+        .bind(&p.attribution.digest)
+        .bind(p.attribution.config_text())
+        .bind(p.geo_rate.as_ref().map(|b| b.digest.clone()))
+        .bind(p.geo_rate.as_ref().map(PluginBinding::config_text))
+        .bind(p.bonus.as_ref().map(|b| b.digest.clone()))
+        .bind(p.bonus.as_ref().map(PluginBinding::config_text))
+        .bind(i64::from(p.lookback_days))
+        .bind(i64::from(p.hold_days))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from_db)?;
+        Ok(())
+    }
+
+    /// Add a new rate table version (its `version` must be the next one).
+    pub async fn insert_rate_table(&self, program_id: &str, rates: &RateTable) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        self.insert_rate_table_tx(&mut tx, program_id, rates).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_rate_table_tx(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        program_id: &str,
+        rates: &RateTable,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO rate_tables (program_id, version, effective_from_ms, created_at_ms) VALUES ($1, $2, $3, $4)")
+            .bind(program_id)
+            .bind(rates.version)
+            .bind(rates.effective_from_ms)
+            .bind(now_ms())
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        for (tier, r) in &rates.tiers {
+            sqlx::query(&self.sql(
+                "INSERT INTO commission_tiers (program_id, version, tier, base_rate, bonus_rate)
+                 VALUES ($1, $2, $3, $4::numeric, $5::numeric)",
+            ))
+            .bind(program_id)
+            .bind(rates.version)
+            .bind(tier)
+            .bind(r.base.to_string())
+            .bind(r.bonus.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        }
+        for v in &rates.volume_tiers {
+            let metric = match v.metric {
+                VolumeMetric::Conversions => "conversions",
+                VolumeMetric::Revenue => "revenue",
+            };
+            sqlx::query(&self.sql(
+                "INSERT INTO volume_tiers (program_id, version, metric, threshold, add_rate)
+                 VALUES ($1, $2, $3, $4::numeric, $5::numeric)",
+            ))
+            .bind(program_id)
+            .bind(rates.version)
+            .bind(metric)
+            .bind(v.threshold.to_string())
+            .bind(v.add_rate.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        }
+        Ok(())
+    }
+
+    fn program_row(row: &AnyRow) -> Result<Program> {
+        let binding = |digest: Option<String>, config: Option<String>| -> Result<Option<PluginBinding>> {
+            match digest {
+                None => Ok(None),
+                Some(digest) => {
+                    let config = serde_json::from_str(config.as_deref().unwrap_or("{}"))
+                        .map_err(|e| StoreError::Corrupt(format!("plug-in config: {e}")))?;
+                    Ok(Some(PluginBinding { digest, config }))
+                }
+            }
+        };
+        let currency: String = row.try_get("currency")?;
+        let lookback: i64 = row.try_get("lookback_days")?;
+        let hold: i64 = row.try_get("hold_days")?;
+        Ok(Program {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            currency: Currency::parse(&currency).map_err(corrupt)?,
+            attribution: binding(row.try_get("attribution_digest")?, row.try_get("attribution_config")?)?
+                .ok_or_else(|| StoreError::Corrupt("program without attribution".into()))?,
+            geo_rate: binding(row.try_get("geo_digest")?, row.try_get("geo_config")?)?,
+            bonus: binding(row.try_get("bonus_digest")?, row.try_get("bonus_config")?)?,
+            lookback_days: u32::try_from(lookback).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            hold_days: u32::try_from(hold).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    /// One program.
+    pub async fn program(&self, id: &str) -> Result<Option<Program>> {
+        let row = sqlx::query("SELECT * FROM programs WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(Self::program_row).transpose()
+    }
+
+    /// Every program, by id.
+    pub async fn programs(&self) -> Result<Vec<Program>> {
+        let rows = sqlx::query("SELECT * FROM programs ORDER BY id").fetch_all(self.pool()).await?;
+        rows.iter().map(Self::program_row).collect()
+    }
+
+    /// Every rate table version of a program, oldest first.
+    pub async fn rate_tables(&self, program_id: &str) -> Result<Vec<RateTable>> {
+        let versions = sqlx::query(
+            "SELECT version, effective_from_ms FROM rate_tables WHERE program_id = $1 ORDER BY version",
+        )
+        .bind(program_id)
+        .fetch_all(self.pool())
+        .await?;
+        let tiers = sqlx::query(&self.sql(
+            "SELECT version, tier, base_rate::text AS base_rate, bonus_rate::text AS bonus_rate
+             FROM commission_tiers WHERE program_id = $1",
+        ))
+        .bind(program_id)
+        .fetch_all(self.pool())
+        .await?;
+        let volumes = sqlx::query(&self.sql(
+            "SELECT version, metric, threshold::text AS threshold, add_rate::text AS add_rate
+             FROM volume_tiers WHERE program_id = $1 ORDER BY version, metric, threshold",
+        ))
+        .bind(program_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for v in versions {
+            let version: i64 = v.try_get("version")?;
+            let mut table = RateTable {
+                version,
+                effective_from_ms: v.try_get("effective_from_ms")?,
+                tiers: BTreeMap::new(),
+                volume_tiers: Vec::new(),
+            };
+            for t in tiers.iter().filter(|t| t.try_get::<i64, _>("version").ok() == Some(version)) {
+                table.tiers.insert(t.try_get("tier")?, TierRate { base: dec(t, "base_rate")?, bonus: dec(t, "bonus_rate")? });
+            }
+            for t in volumes.iter().filter(|t| t.try_get::<i64, _>("version").ok() == Some(version)) {
+                let metric: String = t.try_get("metric")?;
+                table.volume_tiers.push(VolumeTier {
+                    metric: if metric == "revenue" { VolumeMetric::Revenue } else { VolumeMetric::Conversions },
+                    threshold: dec(t, "threshold")?,
+                    add_rate: dec(t, "add_rate")?,
+                });
+            }
+            out.push(table);
+        }
+        Ok(out)
+    }
+
+    /// Create a partner with its first tier (effective from `tier_from_ms`).
+    pub async fn insert_partner(&self, p: &PartnerRecord) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO partners (id, program_id, name, country, payout_currency, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&p.id)
+        .bind(&p.program_id)
+        .bind(&p.name)
+        .bind(&p.country)
+        .bind(&p.payout_currency)
+        .bind(p.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_db)?;
+        for (from, tier) in &p.tiers {
+            sqlx::query("INSERT INTO partner_tiers (partner_id, effective_from_ms, tier) VALUES ($1, $2, $3)")
+                .bind(&p.id)
+                .bind(from)
+                .bind(tier)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_db)?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Update a partner's details; a new tier is appended to its history, effective from `from_ms`.
+    pub async fn update_partner(&self, p: &PartnerRecord, new_tier: Option<(i64, &str)>) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE partners SET name = $2, country = $3, payout_currency = $4 WHERE id = $1")
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(&p.country)
+            .bind(&p.payout_currency)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        if let Some((from, tier)) = new_tier {
+            sqlx::query("INSERT INTO partner_tiers (partner_id, effective_from_ms, tier) VALUES ($1, $2, $3)")
+                .bind(&p.id)
+                .bind(from)
+                .bind(tier)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_db)?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Partners by id (those that exist), with their tier histories.
+    pub async fn partners_by_id(&self, ids: &[String]) -> Result<Vec<PartnerRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let q = format!("SELECT * FROM partners WHERE id IN ({list}) ORDER BY id");
+        let mut query = sqlx::query(&q);
+        for id in ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        self.with_tiers(rows).await
+    }
+
+    /// A program's partners (all programs' if `None`), by id, after `cursor`, at most `limit`.
+    pub async fn partners(&self, program: Option<&str>, cursor: Option<&str>, limit: i64) -> Result<Vec<PartnerRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM partners WHERE ($1 IS NULL OR program_id = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(program)
+        .bind(cursor)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        self.with_tiers(rows).await
+    }
+
+    async fn with_tiers(&self, rows: Vec<AnyRow>) -> Result<Vec<PartnerRecord>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let tiers = sqlx::query(
+                "SELECT effective_from_ms, tier FROM partner_tiers WHERE partner_id = $1 ORDER BY effective_from_ms",
+            )
+            .bind(&id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|t| Ok((t.try_get("effective_from_ms")?, t.try_get("tier")?)))
+            .collect::<Result<Vec<_>>>()?;
+            out.push(PartnerRecord {
+                id,
+                program_id: r.try_get("program_id")?,
+                name: r.try_get("name")?,
+                country: r.try_get("country")?,
+                payout_currency: r.try_get("payout_currency")?,
+                tiers,
+                created_at_ms: r.try_get("created_at_ms")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Record an FX rate. Recording the same (base, quote, effective-from) again with the
+    /// same rate is a no-op; with another rate it is a conflict (history is not rewritten).
+    pub async fn put_fx_rate(&self, r: &FxRate) -> Result<()> {
+        let existing = self.fx_rates_between(r.base.code(), r.quote.code()).await?;
+        if let Some((_, rate)) = existing.iter().find(|(from, _)| *from == r.effective_from_ms) {
+            if *rate == r.rate {
+                return Ok(());
+            }
+            return Err(StoreError::Conflict(format!(
+                "an FX rate {}→{} effective from {} already exists ({rate})",
+                r.base, r.quote, r.effective_from_ms
+            )));
+        }
+        sqlx::query(&self.sql(
+            "INSERT INTO fx_rates (base, quote, effective_from_ms, rate, created_at_ms) VALUES ($1, $2, $3, $4::numeric, $5)",
+        ))
+        .bind(r.base.code())
+        .bind(r.quote.code())
+        .bind(r.effective_from_ms)
+        .bind(r.rate.to_string())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from_db)?;
+        Ok(())
+    }
+
+    async fn fx_rates_between(&self, base: &str, quote: &str) -> Result<Vec<(i64, Decimal)>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT effective_from_ms, rate::text AS rate FROM fx_rates WHERE base = $1 AND quote = $2 ORDER BY effective_from_ms",
+        ))
+        .bind(base)
+        .bind(quote)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("effective_from_ms")?, dec(r, "rate")?))).collect()
+    }
+
+    /// The rate from `base` to `quote` in force at `at_ms`, if one was recorded.
+    pub async fn fx_rate_at(&self, base: &str, quote: &str, at_ms: i64) -> Result<Option<Decimal>> {
+        let row = sqlx::query(&self.sql(
+            "SELECT rate::text AS rate FROM fx_rates WHERE base = $1 AND quote = $2 AND effective_from_ms <= $3
+             ORDER BY effective_from_ms DESC LIMIT 1",
+        ))
+        .bind(base)
+        .bind(quote)
+        .bind(at_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(|r| dec(r, "rate")).transpose()
+    }
+
+    /// Every FX rate, newest first.
+    pub async fn fx_rates(&self) -> Result<Vec<FxRate>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT base, quote, effective_from_ms, rate::text AS rate FROM fx_rates ORDER BY base, quote, effective_from_ms DESC",
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let base: String = r.try_get("base")?;
+                let quote: String = r.try_get("quote")?;
+                Ok(FxRate {
+                    base: Currency::parse(&base).map_err(corrupt)?,
+                    quote: Currency::parse(&quote).map_err(corrupt)?,
+                    rate: dec(r, "rate")?,
+                    effective_from_ms: r.try_get("effective_from_ms")?,
+                })
+            })
+            .collect()
+    }
+}
