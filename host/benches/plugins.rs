@@ -14,7 +14,8 @@
 //! prints one compact summary table (medians, evaluations/s/core, Wasm-vs-Rhai ratio).
 //!
 //! Run: `cargo bench -p accrue --bench plugins`. Set `ACCRUE_BENCH_SUMMARY_ONLY=1` to skip
-//! the criterion part and print only the summary. Under `--test` (e.g. `cargo test
+//! the criterion part and print only the summary; `ACCRUE_BENCH_PROFILE=linear` only loops
+//! fresh-instance evaluations (for `perf record`). Under `--test` (e.g. `cargo test
 //! --all-targets`) criterion runs each case once and the summary is skipped.
 
 // Timing statistics (medians, rates, ratios) and the Rhai comparison script's results are
@@ -426,6 +427,19 @@ fn summary(b: &Bench) {
 fn main() {
     let bench = Bench::new();
     bench.check();
+    // A profiling aid: `ACCRUE_BENCH_PROFILE=linear` (or `time-decay`) only runs fresh-instance
+    // evaluations of that model, 100,000 of them, for `perf record`.
+    if let Some(name) = std::env::var_os("ACCRUE_BENCH_PROFILE") {
+        let m = bench
+            .models
+            .iter()
+            .find(|m| name == m.name)
+            .expect("ACCRUE_BENCH_PROFILE names a model");
+        for _ in 0..100_000 {
+            drop(black_box(bench.wasm_fresh(m)));
+        }
+        return;
+    }
     let test_mode = std::env::args().any(|a| a == "--test");
     if std::env::var_os("ACCRUE_BENCH_SUMMARY_ONLY").is_none() || test_mode {
         let mut c = Criterion::default().configure_from_args();

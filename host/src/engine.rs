@@ -5,14 +5,20 @@
 //! plug-in → amounts (largest remainder, half-even) → FX → one transaction.
 
 mod adjust;
+mod admin;
+mod bootstrap;
 mod disputes;
 mod error;
 mod ingest;
 mod pricing;
 mod refunds;
 
+#[cfg(test)]
+mod tests;
 
 pub use adjust::{AdjustmentChange, AdjustmentReport, AdjustmentRequest};
+pub use admin::PluginRef;
+pub use bootstrap::BUILTIN_VERSION;
 pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
@@ -81,12 +87,19 @@ impl Engine {
         if let Some(p) = self.programs.get(id) {
             return Ok(p);
         }
-        let program = self.store.program(id).await?.ok_or_else(|| EngineError::UnknownProgram(id.to_owned()))?;
+        let program = self
+            .store
+            .program(id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownProgram(id.to_owned()))?;
         let rate_tables = self.store.rate_tables(id).await?;
         if rate_tables.is_empty() {
             return Err(EngineError::UnknownProgram(id.to_owned()));
         }
-        let state = Arc::new(ProgramState { program, rate_tables });
+        let state = Arc::new(ProgramState {
+            program,
+            rate_tables,
+        });
         self.programs.insert(id.to_owned(), state.clone());
         Ok(state)
     }
@@ -104,6 +117,8 @@ impl Engine {
     /// A partner's balances by payout currency, derived from its entries.
     pub async fn balance(&self, partner_id: &str) -> Result<Vec<crate::domain::ledger::Balance>> {
         let ledger = self.store.partner_ledger(partner_id).await?;
-        Ok(crate::domain::ledger::balances(ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s))))
+        Ok(crate::domain::ledger::balances(
+            ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s)),
+        ))
     }
 }

@@ -10,3 +10,4 @@ pub mod engine;
 pub mod ids;
 pub mod plugins;
 pub mod store;
+pub mod testing;

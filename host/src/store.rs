@@ -13,7 +13,6 @@ mod keys;
 mod ledger;
 mod programs;
 
-
 pub use conversions::{ConversionRecord, NewAttribution, NewConversion, StoredTouchpoint};
 pub use keys::ApiKeyRecord;
 pub use ledger::{DisputeRecord, EntryFilter, EntryRecord, LedgerWrite, NewEntry, NewEvent};
@@ -88,8 +87,10 @@ pub struct Store {
     fail_mid_batch: Arc<AtomicBool>,
 }
 
-const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
-const MIGRATIONS_SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS_SQLITE: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
 
 impl Store {
     /// Connect to `url`: `postgres://...` or `sqlite://path` (created if missing).
@@ -101,14 +102,24 @@ impl Store {
             Backend::Sqlite
         } else {
             return Err(StoreError::Database(sqlx::Error::Configuration(
-                format!("unsupported database URL {url:?}: use postgres://... or sqlite://...").into(),
+                format!("unsupported database URL {url:?}: use postgres://... or sqlite://...")
+                    .into(),
             )));
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let pool = match backend {
-            Backend::Postgres => options.max_connections(max_connections).connect(url).await?,
+            Backend::Postgres => {
+                options
+                    .max_connections(max_connections)
+                    .connect(url)
+                    .await?
+            }
             Backend::Sqlite => {
-                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
                 // One connection: SQLite has one writer at a time, and a single connection
                 // avoids SQLITE_BUSY upgrades between deferred transactions.
                 options
@@ -127,7 +138,11 @@ impl Store {
                     .await?
             }
         };
-        Ok(Self { pool, backend, fail_mid_batch: Arc::new(AtomicBool::new(false)) })
+        Ok(Self {
+            pool,
+            backend,
+            fail_mid_batch: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// Which backend this is.
@@ -151,11 +166,15 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_lock(7262021)").execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_lock(7262021)")
+                .execute(&mut *conn)
+                .await?;
         }
         let result = self.migrate_locked(&mut conn).await;
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_unlock(7262021)").execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_unlock(7262021)")
+                .execute(&mut *conn)
+                .await?;
         }
         result
     }
@@ -184,7 +203,10 @@ impl Store {
             sqlx::raw_sql(sql)
                 .execute(&mut *tx)
                 .await
-                .map_err(|source| StoreError::Migration { version: *version, source })?;
+                .map_err(|source| StoreError::Migration {
+                    version: *version,
+                    source,
+                })?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)")
                 .bind(*version)
                 .bind(now_ms())
@@ -235,8 +257,10 @@ pub(crate) fn dec(row: &AnyRow, column: &str) -> Result<Decimal> {
 /// Read an optional decimal.
 pub(crate) fn opt_dec(row: &AnyRow, column: &str) -> Result<Option<Decimal>> {
     let text: Option<String> = row.try_get(column)?;
-    text.map(|t| Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}={t:?}: {e}"))))
-        .transpose()
+    text.map(|t| {
+        Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}={t:?}: {e}")))
+    })
+    .transpose()
 }
 
 /// Read a boolean (PostgreSQL BOOLEAN or SQLite INTEGER).

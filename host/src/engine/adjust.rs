@@ -74,8 +74,18 @@ pub struct AdjustmentReport {
 fn request_hash(r: &AdjustmentRequest) -> String {
     let mut h = InputHasher::default();
     h.str(&r.program_id).i64(r.from_ms).i64(r.to_ms);
-    h.str(&r.rate_table.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default()).unwrap_or_default());
-    h.str(&r.attribution.as_ref().map(|b| serde_json::to_string(b).unwrap_or_default()).unwrap_or_default());
+    h.str(
+        &r.rate_table
+            .as_ref()
+            .map(|t| serde_json::to_string(t).unwrap_or_default())
+            .unwrap_or_default(),
+    );
+    h.str(
+        &r.attribution
+            .as_ref()
+            .map(|b| serde_json::to_string(b).unwrap_or_default())
+            .unwrap_or_default(),
+    );
     hex::encode(h.finish())
 }
 
@@ -89,9 +99,15 @@ impl Engine {
             t.validate()?;
         }
         let state = self.program(&req.program_id).await?;
-        let overrides = Overrides { rate_table: req.rate_table.clone(), attribution: req.attribution.clone() };
+        let overrides = Overrides {
+            rate_table: req.rate_table.clone(),
+            attribution: req.attribution.clone(),
+        };
         let id = format!("adj_{}", crate::ids::random_token(12));
-        let conversions = self.store.conversions_between(&req.program_id, req.from_ms, req.to_ms).await?;
+        let conversions = self
+            .store
+            .conversions_between(&req.program_id, req.from_ms, req.to_ms)
+            .await?;
         let mut write = LedgerWrite::default();
         let mut changes = Vec::new();
         let mut fx_memo = HashMap::new();
@@ -132,20 +148,41 @@ impl Engine {
                 let refunded = reversed_by_refund(e.amount, c.refunded, c.amount, currency)?;
                 target.insert(e.partner_id.clone(), (e.amount - refunded, Some(e)));
             }
-            let partners: Vec<String> = net.keys().chain(target.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let partners: Vec<String> = net
+                .keys()
+                .chain(target.keys())
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
             for partner in partners {
                 let before = net.get(&partner).copied().unwrap_or_default();
-                let (after, fresh) = target.get(&partner).copied().unwrap_or((Decimal::ZERO, None));
+                let (after, fresh) = target
+                    .get(&partner)
+                    .copied()
+                    .unwrap_or((Decimal::ZERO, None));
                 let delta = after - before;
                 if delta.is_zero() {
                     continue;
                 }
                 // Pay the difference at the FX rate the partner's commission used (or the
                 // new pricing's rate for a partner newly credited).
-                let original = entries.iter().find(|e| e.partner_id == partner && e.kind == EntryKind::Commission);
+                let original = entries
+                    .iter()
+                    .find(|e| e.partner_id == partner && e.kind == EntryKind::Commission);
                 let (payout_currency, fx_rate, hold_until_ms, status) = match (original, fresh) {
-                    (Some(o), _) => (o.payout_currency.clone(), o.fx_rate, o.hold_until_ms, o.status),
-                    (None, Some(f)) => (f.payout_currency.clone(), f.fx_rate, f.hold_until_ms, Status::Pending),
+                    (Some(o), _) => (
+                        o.payout_currency.clone(),
+                        o.fx_rate,
+                        o.hold_until_ms,
+                        o.status,
+                    ),
+                    (None, Some(f)) => (
+                        f.payout_currency.clone(),
+                        f.fx_rate,
+                        f.hold_until_ms,
+                        Status::Pending,
+                    ),
                     (None, None) => continue,
                 };
                 let payout_amount = if delta.is_sign_negative() {
@@ -168,7 +205,11 @@ impl Engine {
                     cause: format!("adjustment:{id}"),
                     provenance: fresh.and_then(|f| f.provenance.clone()),
                     hold_until_ms,
-                    initial_events: if matches!(status, Status::Approved | Status::Paid) { vec![EventKind::Approved] } else { Vec::new() },
+                    initial_events: if matches!(status, Status::Approved | Status::Paid) {
+                        vec![EventKind::Approved]
+                    } else {
+                        Vec::new()
+                    },
                 });
                 changes.push(AdjustmentChange {
                     conversion_id: c.id.clone(),
@@ -189,11 +230,22 @@ impl Engine {
             program_id: req.program_id.clone(),
             conversions_examined: conversions.len(),
             changes,
-            totals: totals.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+            totals: totals
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect(),
             reason: req.reason.clone(),
         };
-        let text = serde_json::to_string(&report).map_err(|e| EngineError::Conflict(e.to_string()))?;
-        write.adjustment = Some((id, req.program_id.clone(), request_hash(req), req.from_ms, req.to_ms, text));
+        let text =
+            serde_json::to_string(&report).map_err(|e| EngineError::Conflict(e.to_string()))?;
+        write.adjustment = Some((
+            id,
+            req.program_id.clone(),
+            request_hash(req),
+            req.from_ms,
+            req.to_ms,
+            text,
+        ));
         self.store.write_ledger(&write).await?;
         Ok(report)
     }

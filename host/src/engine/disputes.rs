@@ -35,14 +35,27 @@ pub enum DisputeOutcome {
 impl Engine {
     /// Open a dispute and freeze the entries it concerns.
     pub async fn open_dispute(&self, d: &OpenDispute) -> Result<DisputeRecord> {
-        let entries = self.conversion_entries(&d.program_id, &d.conversion_id).await?;
-        if self.store.conversion(&d.program_id, &d.conversion_id).await?.is_none() {
-            return Err(EngineError::NotFound(format!("conversion {:?}", d.conversion_id)));
+        let entries = self
+            .conversion_entries(&d.program_id, &d.conversion_id)
+            .await?;
+        if self
+            .store
+            .conversion(&d.program_id, &d.conversion_id)
+            .await?
+            .is_none()
+        {
+            return Err(EngineError::NotFound(format!(
+                "conversion {:?}",
+                d.conversion_id
+            )));
         }
         if let Some(id) = d.entry_id
             && !entries.iter().any(|e| e.id == id)
         {
-            return Err(EngineError::NotFound(format!("entry {id} of conversion {:?}", d.conversion_id)));
+            return Err(EngineError::NotFound(format!(
+                "entry {id} of conversion {:?}",
+                d.conversion_id
+            )));
         }
         let id = format!("dsp_{}", crate::ids::random_token(12));
         let record = DisputeRecord {
@@ -61,11 +74,20 @@ impl Engine {
             .iter()
             .filter(|e| d.entry_id.is_none_or(|id| id == e.id))
             .filter(|e| matches!(e.status, Status::Pending | Status::Approved))
-            .map(|e| NewEvent { entry_id: e.id, event: EventKind::Frozen, reason: format!("dispute:{id}") })
+            .map(|e| NewEvent {
+                entry_id: e.id,
+                event: EventKind::Frozen,
+                reason: format!("dispute:{id}"),
+            })
             .collect();
         let write = LedgerWrite {
             dispute: Some(record.clone()),
-            dispute_events: vec![(id.clone(), "opened".into(), d.opened_by.clone(), d.reason.clone())],
+            dispute_events: vec![(
+                id.clone(),
+                "opened".into(),
+                d.opened_by.clone(),
+                d.reason.clone(),
+            )],
             events,
             ..LedgerWrite::default()
         };
@@ -74,22 +96,49 @@ impl Engine {
     }
 
     /// Resolve an open dispute.
-    pub async fn resolve_dispute(&self, id: &str, outcome: DisputeOutcome, actor: &str, note: &str) -> Result<DisputeRecord> {
-        let dispute = self.store.dispute(id).await?.ok_or_else(|| EngineError::NotFound(format!("dispute {id:?}")))?;
+    pub async fn resolve_dispute(
+        &self,
+        id: &str,
+        outcome: DisputeOutcome,
+        actor: &str,
+        note: &str,
+    ) -> Result<DisputeRecord> {
+        let dispute = self
+            .store
+            .dispute(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("dispute {id:?}")))?;
         if dispute.status != "open" {
-            return Err(EngineError::Conflict(format!("dispute {id} is already {}", dispute.status)));
+            return Err(EngineError::Conflict(format!(
+                "dispute {id} is already {}",
+                dispute.status
+            )));
         }
-        let entries = self.conversion_entries(&dispute.program_id, &dispute.conversion_id).await?;
+        let entries = self
+            .conversion_entries(&dispute.program_id, &dispute.conversion_id)
+            .await?;
         let cause = format!("dispute:{id}");
-        let frozen: Vec<_> = entries.iter().filter(|e| e.status == Status::Frozen).collect();
+        let frozen: Vec<_> = entries
+            .iter()
+            .filter(|e| e.status == Status::Frozen)
+            .collect();
         let mut write = LedgerWrite {
-            dispute_events: vec![(id.to_owned(), match outcome {
-                DisputeOutcome::Upheld => "upheld".into(),
-                DisputeOutcome::Rejected => "rejected".into(),
-            }, actor.to_owned(), note.to_owned())],
+            dispute_events: vec![(
+                id.to_owned(),
+                match outcome {
+                    DisputeOutcome::Upheld => "upheld".into(),
+                    DisputeOutcome::Rejected => "rejected".into(),
+                },
+                actor.to_owned(),
+                note.to_owned(),
+            )],
             events: frozen
                 .iter()
-                .map(|e| NewEvent { entry_id: e.id, event: EventKind::Released, reason: cause.clone() })
+                .map(|e| NewEvent {
+                    entry_id: e.id,
+                    event: EventKind::Released,
+                    reason: cause.clone(),
+                })
                 .collect(),
             ..LedgerWrite::default()
         };
@@ -103,7 +152,9 @@ impl Engine {
                 let (left, payout_left) = entries
                     .iter()
                     .filter(|r| r.reverses_entry_id == Some(entry.id))
-                    .fold((entry.amount, entry.payout_amount), |acc, r| (acc.0 + r.amount, acc.1 + r.payout_amount));
+                    .fold((entry.amount, entry.payout_amount), |acc, r| {
+                        (acc.0 + r.amount, acc.1 + r.payout_amount)
+                    });
                 if left == Decimal::ZERO && payout_left == Decimal::ZERO {
                     continue;
                 }
@@ -111,14 +162,23 @@ impl Engine {
                 if released.status == Status::Frozen {
                     released.status = Status::Pending;
                 }
-                write.entries.push(reversal(&released, left, payout_left, cause.clone()));
+                write
+                    .entries
+                    .push(reversal(&released, left, payout_left, cause.clone()));
             }
         }
         match self.store.write_ledger(&write).await {
             Ok(_) => {}
-            Err(StoreError::Conflict(_)) => return Err(EngineError::Conflict(format!("dispute {id} was resolved concurrently"))),
+            Err(StoreError::Conflict(_)) => {
+                return Err(EngineError::Conflict(format!(
+                    "dispute {id} was resolved concurrently"
+                )));
+            }
             Err(e) => return Err(e.into()),
         }
-        self.store.dispute(id).await?.ok_or_else(|| EngineError::NotFound(format!("dispute {id:?}")))
+        self.store
+            .dispute(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("dispute {id:?}")))
     }
 }

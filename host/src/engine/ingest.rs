@@ -31,7 +31,11 @@ impl IngestOutcome {
 /// One item's outcome in a batch.
 pub type BatchItem = Result<IngestOutcome>;
 
-fn replay(id: &str, hash: &str, stored: Option<&(String, String)>) -> Option<Result<IngestOutcome>> {
+fn replay(
+    id: &str,
+    hash: &str,
+    stored: Option<&(String, String)>,
+) -> Option<Result<IngestOutcome>> {
     let (stored_hash, result) = stored?;
     if stored_hash != hash {
         return Some(Err(EngineError::IdempotencyConflict(id.to_owned())));
@@ -39,7 +43,9 @@ fn replay(id: &str, hash: &str, stored: Option<&(String, String)>) -> Option<Res
     Some(
         serde_json::from_str(result)
             .map(IngestOutcome::Replayed)
-            .map_err(|e| EngineError::Store(StoreError::Corrupt(format!("stored result of {id}: {e}")))),
+            .map_err(|e| {
+                EngineError::Store(StoreError::Corrupt(format!("stored result of {id}: {e}")))
+            }),
     )
 }
 
@@ -47,7 +53,8 @@ impl Engine {
     /// Ingest one conversion.
     pub async fn ingest(&self, input: &ConversionInput) -> Result<IngestOutcome> {
         let mut out = self.ingest_batch(std::slice::from_ref(input)).await?;
-        out.pop().unwrap_or_else(|| Err(EngineError::Conflict("empty batch".into())))
+        out.pop()
+            .unwrap_or_else(|| Err(EngineError::Conflict("empty batch".into())))
     }
 
     /// Ingest many conversions: each gets its own outcome; every new one is written in one
@@ -58,7 +65,9 @@ impl Engine {
         // Up to three rounds: a concurrent writer can take a key between our check and our
         // write; the next round answers those from its record.
         for round in 0..3 {
-            let pending: Vec<usize> = (0..inputs.len()).filter(|i| outcomes[*i].is_none()).collect();
+            let pending: Vec<usize> = (0..inputs.len())
+                .filter(|i| outcomes[*i].is_none())
+                .collect();
             if pending.is_empty() {
                 break;
             }
@@ -81,7 +90,12 @@ impl Engine {
                             .iter()
                             .find(|(j, _)| j == first)
                             .map(|(_, p)| Ok(IngestOutcome::Replayed(p.result.clone())))
-                            .unwrap_or_else(|| Err(EngineError::Conflict(format!("{} failed earlier in this batch", input.id))))
+                            .unwrap_or_else(|| {
+                                Err(EngineError::Conflict(format!(
+                                    "{} failed earlier in this batch",
+                                    input.id
+                                )))
+                            })
                     } else {
                         Err(EngineError::IdempotencyConflict(input.id.clone()))
                     });
@@ -95,43 +109,59 @@ impl Engine {
                         continue;
                     }
                 };
-                match self.price(&state, input, &Overrides::default(), &mut fx_memo).await {
+                match self
+                    .price(&state, input, &Overrides::default(), &mut fx_memo)
+                    .await
+                {
                     Ok(p) => priced.push((i, p)),
                     Err(e) => outcomes[i] = Some(Err(e)),
                 }
             }
             let records: Vec<_> = priced.iter().map(|(_, p)| p.record.clone()).collect();
-            match self.store.write_conversions(&records).await {
-                Ok(()) => {
-                    for (i, p) in priced {
-                        outcomes[i] = Some(Ok(IngestOutcome::Created(p.result)));
-                    }
-                }
-                Err(StoreError::Conflict(_)) if round < 2 => {
-                    tracing::debug!(round, "batch raced another writer; retrying against its records");
-                    // Items answered by duplicates of a priced one must be recomputed too.
-                    for (i, _) in &priced {
-                        outcomes[*i] = None;
-                    }
-                    for i in pending {
-                        if matches!(outcomes[i], Some(Ok(IngestOutcome::Replayed(_)))) && !existing.contains_key(&(inputs[i].program_id.clone(), inputs[i].id.clone())) {
-                            outcomes[i] = None;
+            // Keys another writer stored first are skipped, and answered next round from
+            // that writer's record (a replay, or a conflict if its payload differs).
+            let skipped = self.store.write_conversions(&records).await?;
+            if !skipped.is_empty() {
+                tracing::debug!(round, skipped = skipped.len(), "batch raced another writer");
+            }
+            for (i, p) in priced {
+                if skipped.contains(&p.record.id) {
+                    // Repeats of this key inside the batch must be answered again too.
+                    for j in 0..inputs.len() {
+                        if inputs[j].id == p.record.id
+                            && inputs[j].program_id == p.record.program_id
+                        {
+                            outcomes[j] = None;
                         }
                     }
+                } else {
+                    outcomes[i] = Some(Ok(IngestOutcome::Created(p.result)));
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Ok(outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(EngineError::Conflict("could not settle a race on this key".into()))))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(EngineError::Conflict(
+                        "could not settle a race on this key".into(),
+                    ))
+                })
+            })
             .collect())
     }
 
-    async fn existing_keys(&self, inputs: &[ConversionInput], pending: &[usize]) -> Result<HashMap<(String, String), (String, String)>> {
+    async fn existing_keys(
+        &self,
+        inputs: &[ConversionInput],
+        pending: &[usize],
+    ) -> Result<HashMap<(String, String), (String, String)>> {
         let mut by_program: HashMap<&str, Vec<String>> = HashMap::new();
         for &i in pending {
-            by_program.entry(inputs[i].program_id.as_str()).or_default().push(inputs[i].id.clone());
+            by_program
+                .entry(inputs[i].program_id.as_str())
+                .or_default()
+                .push(inputs[i].id.clone());
         }
         let mut out = HashMap::new();
         for (program, keys) in by_program {

@@ -125,14 +125,24 @@ pub(super) fn config_hash(text: &str) -> String {
 /// The hash that tells a replay (same payload) from a conflicting reuse of a key.
 pub(super) fn payload_hash(i: &ConversionInput) -> String {
     let mut h = InputHasher::default();
-    h.str(&i.program_id).str(&i.id).dec(i.amount.normalize()).str(&i.currency).i64(i.occurred_at_ms);
-    h.opt(i.customer_id.as_deref()).opt(i.country.as_deref()).opt(i.region.as_deref()).i64(i64::from(i.new_customer));
+    h.str(&i.program_id)
+        .str(&i.id)
+        .dec(i.amount.normalize())
+        .str(&i.currency)
+        .i64(i.occurred_at_ms);
+    h.opt(i.customer_id.as_deref())
+        .opt(i.country.as_deref())
+        .opt(i.region.as_deref())
+        .i64(i64::from(i.new_customer));
     for (k, v) in &i.attributes {
         h.str(k).str(v);
     }
     h.i64(i.touchpoints.len() as i64);
     for t in &i.touchpoints {
-        h.str(&t.partner_id).str(&t.channel).i64(t.occurred_at_ms).opt(t.campaign.as_deref());
+        h.str(&t.partner_id)
+            .str(&t.channel)
+            .i64(t.occurred_at_ms)
+            .opt(t.campaign.as_deref());
     }
     hex::encode(h.finish())
 }
@@ -141,7 +151,8 @@ pub(super) fn payload_hash(i: &ConversionInput) -> String {
 fn attribution_config(binding: &PluginBinding, lookback_days: u32) -> String {
     let mut config = binding.config.clone();
     if let Some(map) = config.as_object_mut() {
-        map.entry("lookback_days").or_insert_with(|| serde_json::Value::from(lookback_days));
+        map.entry("lookback_days")
+            .or_insert_with(|| serde_json::Value::from(lookback_days));
     }
     config.to_string()
 }
@@ -153,15 +164,29 @@ fn digest(text: &str) -> Result<Digest> {
 /// Start of the calendar month (UTC) containing `at_ms`, and of the next one.
 fn month_of(at_ms: i64) -> (i64, i64) {
     let at = Utc.timestamp_millis_opt(at_ms).single().unwrap_or_default();
-    let start = Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0).single().unwrap_or_default();
-    let (y, m) = if at.month() == 12 { (at.year() + 1, 1) } else { (at.year(), at.month() + 1) };
-    let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let (y, m) = if at.month() == 12 {
+        (at.year() + 1, 1)
+    } else {
+        (at.year(), at.month() + 1)
+    };
+    let end = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     (start.timestamp_millis(), end.timestamp_millis())
 }
 
 impl Engine {
     /// Validate the input and load the partners it names (all must be in the program).
-    pub(super) async fn check_input(&self, state: &ProgramState, i: &ConversionInput) -> Result<(Currency, Vec<PartnerRecord>)> {
+    pub(super) async fn check_input(
+        &self,
+        state: &ProgramState,
+        i: &ConversionInput,
+    ) -> Result<(Currency, Vec<PartnerRecord>)> {
         if i.id.trim().is_empty() || i.id.len() > 200 {
             return Err(DomainError::invalid("id", "must be 1 to 200 characters").into());
         }
@@ -175,7 +200,10 @@ impl Engine {
             match partners.iter().find(|p| &p.id == id) {
                 None => return Err(EngineError::UnknownPartner(id.clone())),
                 Some(p) if p.program_id != state.program.id => {
-                    return Err(EngineError::PartnerOutsideProgram { partner: id.clone(), program: state.program.id.clone() });
+                    return Err(EngineError::PartnerOutsideProgram {
+                        partner: id.clone(),
+                        program: state.program.id.clone(),
+                    });
                 }
                 Some(_) => {}
             }
@@ -185,7 +213,13 @@ impl Engine {
 
     /// The FX rate from `from` to `to` at `at_ms`: recorded directly, or the inverse of the
     /// opposite direction; 1 for the same currency; an error if neither is recorded.
-    pub(super) async fn fx_rate(&self, from: Currency, to: Currency, at_ms: i64, memo: &mut HashMap<(String, String, i64), Decimal>) -> Result<Decimal> {
+    pub(super) async fn fx_rate(
+        &self,
+        from: Currency,
+        to: Currency,
+        at_ms: i64,
+        memo: &mut HashMap<(String, String, i64), Decimal>,
+    ) -> Result<Decimal> {
         if from == to {
             return Ok(Decimal::ONE);
         }
@@ -198,8 +232,17 @@ impl Engine {
             None => match self.store.fx_rate_at(to.code(), from.code(), at_ms).await? {
                 Some(r) => fx::inverse(r)?,
                 None => {
-                    let at = Utc.timestamp_millis_opt(at_ms).single().map(|t| t.to_rfc3339()).unwrap_or_default();
-                    return Err(DomainError::MissingFxRate { base: from.code().into(), quote: to.code().into(), at }.into());
+                    let at = Utc
+                        .timestamp_millis_opt(at_ms)
+                        .single()
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                    return Err(DomainError::MissingFxRate {
+                        base: from.code().into(),
+                        quote: to.code().into(),
+                        at,
+                    }
+                    .into());
                 }
             },
         };
@@ -217,17 +260,33 @@ impl Engine {
     ) -> Result<Priced> {
         let (currency, partners) = self.check_input(state, i).await?;
         let program = &state.program;
-        let table = overrides.rate_table.as_ref().unwrap_or_else(|| state.rate_table_at(i.occurred_at_ms));
-        let binding = overrides.attribution.as_ref().unwrap_or(&program.attribution);
+        let table = overrides
+            .rate_table
+            .as_ref()
+            .unwrap_or_else(|| state.rate_table_at(i.occurred_at_ms));
+        let binding = overrides
+            .attribution
+            .as_ref()
+            .unwrap_or(&program.attribution);
         let conversion = Conversion {
             id: i.id.clone(),
-            amount: Money { amount: i.amount, currency: currency.code().to_owned() },
+            amount: Money {
+                amount: i.amount,
+                currency: currency.code().to_owned(),
+            },
             occurred_at_ms: i.occurred_at_ms,
             customer_id: i.customer_id.clone(),
             country: i.country.clone(),
             region: i.region.clone(),
             new_customer: i.new_customer,
-            attributes: i.attributes.iter().map(|(key, value)| KeyValue { key: key.clone(), value: value.clone() }).collect(),
+            attributes: i
+                .attributes
+                .iter()
+                .map(|(key, value)| KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
         };
         let touchpoints: Vec<Touchpoint> = i
             .touchpoints
@@ -241,7 +300,12 @@ impl Engine {
             })
             .collect();
         let attribution_config = attribution_config(binding, program.lookback_days);
-        let weights = self.runtime.attribute(&digest(&binding.digest)?, &attribution_config, &conversion, &touchpoints)?;
+        let weights = self.runtime.attribute(
+            &digest(&binding.digest)?,
+            &attribution_config,
+            &conversion,
+            &touchpoints,
+        )?;
         let input_hash = hex::encode(attribution_input_hash(&conversion, &touchpoints));
         let (month_start, month_end) = month_of(i.occurred_at_ms);
         let mut rates = Vec::with_capacity(weights.len());
@@ -253,7 +317,9 @@ impl Engine {
                 .ok_or_else(|| EngineError::UnknownPartner(w.partner_id.clone()))?;
             let tier = partner.tier_at(i.occurred_at_ms).to_owned();
             let volume = if table.uses_volume() {
-                self.store.volume_stats(&partner.id, month_start, i.occurred_at_ms.min(month_end)).await?
+                self.store
+                    .volume_stats(&partner.id, month_start, i.occurred_at_ms.min(month_end))
+                    .await?
             } else {
                 Default::default()
             };
@@ -267,7 +333,9 @@ impl Engine {
                     partner_country: partner.country.clone(),
                     base_rate: rate,
                 };
-                let decision = self.runtime.adjust_rate(&digest(&geo.digest)?, &geo.config_text(), &input)?;
+                let decision =
+                    self.runtime
+                        .adjust_rate(&digest(&geo.digest)?, &geo.config_text(), &input)?;
                 rate = apply_geo(rate, &decision.adjustment)?;
             }
             rates.push(rate);
@@ -275,7 +343,10 @@ impl Engine {
                 attribution_digest: binding.digest.clone(),
                 attribution_config_hash: config_hash(&attribution_config),
                 geo_digest: program.geo_rate.as_ref().map(|g| g.digest.clone()),
-                geo_config_hash: program.geo_rate.as_ref().map(|g| config_hash(&g.config_text())),
+                geo_config_hash: program
+                    .geo_rate
+                    .as_ref()
+                    .map(|g| config_hash(&g.config_text())),
                 rate_table_version: table.version,
                 tier,
                 base_rate: base,
@@ -286,14 +357,23 @@ impl Engine {
         }
         let weight_values: Vec<Decimal> = weights.iter().map(|w| w.weight).collect();
         let parts = shares(i.amount, currency, &weight_values, &rates)?;
-        let hold_until_ms = i.occurred_at_ms.saturating_add(i64::from(program.hold_days) * 86_400_000);
+        let hold_until_ms = i
+            .occurred_at_ms
+            .saturating_add(i64::from(program.hold_days) * 86_400_000);
         let mut lines = Vec::with_capacity(parts.len());
         let mut entries = Vec::with_capacity(parts.len());
         let mut attributions = Vec::with_capacity(parts.len());
-        for (((w, part), rate), provenance) in weights.iter().zip(&parts).zip(&rates).zip(provenances) {
-            let partner = partners.iter().find(|p| p.id == w.partner_id).ok_or_else(|| EngineError::UnknownPartner(w.partner_id.clone()))?;
+        for (((w, part), rate), provenance) in
+            weights.iter().zip(&parts).zip(&rates).zip(provenances)
+        {
+            let partner = partners
+                .iter()
+                .find(|p| p.id == w.partner_id)
+                .ok_or_else(|| EngineError::UnknownPartner(w.partner_id.clone()))?;
             let payout_currency = Currency::parse(&partner.payout_currency)?;
-            let fx_rate = self.fx_rate(currency, payout_currency, i.occurred_at_ms, fx_memo).await?;
+            let fx_rate = self
+                .fx_rate(currency, payout_currency, i.occurred_at_ms, fx_memo)
+                .await?;
             let payout_amount = fx::convert(part.commission, fx_rate, payout_currency)?;
             lines.push(CommissionLine {
                 partner_id: w.partner_id.clone(),
@@ -307,7 +387,11 @@ impl Engine {
                 fx_rate,
                 status: "pending".into(),
             });
-            attributions.push(NewAttribution { partner_id: w.partner_id.clone(), weight: w.weight, attributed_amount: part.attributed });
+            attributions.push(NewAttribution {
+                partner_id: w.partner_id.clone(),
+                weight: w.weight,
+                attributed_amount: part.attributed,
+            });
             entries.push(NewEntry {
                 program_id: program.id.clone(),
                 partner_id: w.partner_id.clone(),
@@ -365,7 +449,9 @@ impl Engine {
     /// What a conversion would earn, computed exactly as ingestion does; nothing is stored.
     pub async fn quote(&self, input: &ConversionInput) -> Result<ConversionResult> {
         let state = self.program(&input.program_id).await?;
-        let priced = self.price(&state, input, &Overrides::default(), &mut HashMap::new()).await?;
+        let priced = self
+            .price(&state, input, &Overrides::default(), &mut HashMap::new())
+            .await?;
         Ok(priced.result)
     }
 }

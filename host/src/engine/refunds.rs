@@ -53,7 +53,12 @@ pub struct ReversalLine {
 }
 
 /// A reversal of `part` of `entry`, in both currencies, keeping its status class.
-pub(super) fn reversal(entry: &EntryRecord, amount: Decimal, payout_amount: Decimal, cause: String) -> NewEntry {
+pub(super) fn reversal(
+    entry: &EntryRecord,
+    amount: Decimal,
+    payout_amount: Decimal,
+    cause: String,
+) -> NewEntry {
     NewEntry {
         program_id: entry.program_id.clone(),
         partner_id: entry.partner_id.clone(),
@@ -78,7 +83,11 @@ pub(super) fn reversal(entry: &EntryRecord, amount: Decimal, payout_amount: Deci
 
 impl Engine {
     /// Every entry of one conversion.
-    pub(super) async fn conversion_entries(&self, program_id: &str, conversion_id: &str) -> Result<Vec<EntryRecord>> {
+    pub(super) async fn conversion_entries(
+        &self,
+        program_id: &str,
+        conversion_id: &str,
+    ) -> Result<Vec<EntryRecord>> {
         let filter = EntryFilter {
             program_id: Some(program_id.to_owned()),
             conversion_id: Some(conversion_id.to_owned()),
@@ -89,7 +98,13 @@ impl Engine {
     }
 
     /// Refund `amount` of a conversion (everything not yet refunded if `None`).
-    pub async fn refund(&self, program_id: &str, conversion_id: &str, refund_id: &str, amount: Option<Decimal>) -> Result<RefundResult> {
+    pub async fn refund(
+        &self,
+        program_id: &str,
+        conversion_id: &str,
+        refund_id: &str,
+        amount: Option<Decimal>,
+    ) -> Result<RefundResult> {
         let conversion = self
             .store
             .conversion(program_id, conversion_id)
@@ -110,18 +125,34 @@ impl Engine {
         let refunded_total = conversion.refunded + amount;
         let entries = self.conversion_entries(program_id, conversion_id).await?;
         let mut write = LedgerWrite {
-            refund: Some((program_id.to_owned(), conversion_id.to_owned(), refund_id.to_owned(), amount)),
+            refund: Some((
+                program_id.to_owned(),
+                conversion_id.to_owned(),
+                refund_id.to_owned(),
+                amount,
+            )),
             ..LedgerWrite::default()
         };
         let mut lines = Vec::new();
-        for entry in entries.iter().filter(|e| matches!(e.kind, EntryKind::Commission | EntryKind::Adjustment)) {
+        for entry in entries
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Commission | EntryKind::Adjustment))
+        {
             let before: (Decimal, Decimal) = entries
                 .iter()
                 .filter(|r| r.reverses_entry_id == Some(entry.id) && r.cause.starts_with("refund:"))
-                .fold((Decimal::ZERO, Decimal::ZERO), |acc, r| (acc.0 - r.amount, acc.1 - r.payout_amount));
+                .fold((Decimal::ZERO, Decimal::ZERO), |acc, r| {
+                    (acc.0 - r.amount, acc.1 - r.payout_amount)
+                });
             let payout_currency = Currency::parse(&entry.payout_currency)?;
-            let target = reversed_by_refund(entry.amount, refunded_total, conversion.amount, currency)?;
-            let payout_target = reversed_by_refund(entry.payout_amount, refunded_total, conversion.amount, payout_currency)?;
+            let target =
+                reversed_by_refund(entry.amount, refunded_total, conversion.amount, currency)?;
+            let payout_target = reversed_by_refund(
+                entry.payout_amount,
+                refunded_total,
+                conversion.amount,
+                payout_currency,
+            )?;
             let (delta, payout_delta) = (target - before.0, payout_target - before.1);
             if delta.is_zero() && payout_delta.is_zero() {
                 continue;
@@ -139,7 +170,9 @@ impl Engine {
         match self.store.write_ledger(&write).await {
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => {
-                return Err(EngineError::Conflict(format!("refund {refund_id:?} of conversion {conversion_id:?} was already recorded")));
+                return Err(EngineError::Conflict(format!(
+                    "refund {refund_id:?} of conversion {conversion_id:?} was already recorded"
+                )));
             }
             Err(e) => return Err(e.into()),
         }

@@ -100,10 +100,17 @@ const CHUNK: usize = 400;
 
 impl Store {
     /// The stored idempotency records `(payload hash, result)` among `keys` of a program.
-    pub async fn idempotency_records(&self, program_id: &str, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
+    pub async fn idempotency_records(
+        &self,
+        program_id: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, (String, String)>> {
         let mut out = HashMap::new();
         for chunk in keys.chunks(CHUNK) {
-            let list = (2..chunk.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let list = (2..chunk.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let q = format!(
                 "SELECT key, payload_hash, result FROM idempotency_records WHERE program_id = $1 AND key IN ({list})"
             );
@@ -112,28 +119,47 @@ impl Store {
                 query = query.bind(k);
             }
             for r in query.fetch_all(self.pool()).await? {
-                out.insert(r.try_get("key")?, (r.try_get("payload_hash")?, r.try_get("result")?));
+                out.insert(
+                    r.try_get("key")?,
+                    (r.try_get("payload_hash")?, r.try_get("result")?),
+                );
             }
         }
         Ok(out)
     }
 
-    /// Write conversions with everything they produce, all in one transaction. A key that
-    /// already exists fails the whole write with [`StoreError::Conflict`]; nothing is written.
-    pub async fn write_conversions(&self, batch: &[NewConversion]) -> Result<()> {
+    /// Write conversions with everything they produce, all in one transaction, and return
+    /// the ids it skipped because they already exist (written by someone else, possibly
+    /// at this very moment: PostgreSQL makes this insert wait for that writer's outcome).
+    /// Rows are written in key order so that concurrent batches never deadlock.
+    pub async fn write_conversions(&self, batch: &[NewConversion]) -> Result<Vec<String>> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let mut sorted: Vec<&NewConversion> = batch.iter().collect();
+        sorted.sort_by(|a, b| (&a.program_id, &a.id).cmp(&(&b.program_id, &b.id)));
         let mut tx = self.pool().begin().await?;
-        for chunk in batch.chunks(CHUNK) {
-            self.insert_conversion_rows(&mut tx, chunk).await?;
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in sorted.chunks(CHUNK) {
+            inserted.extend(self.insert_conversion_rows(&mut tx, chunk).await?);
+        }
+        let (written, skipped): (Vec<&NewConversion>, Vec<&NewConversion>) = sorted
+            .into_iter()
+            .partition(|c| inserted.contains(&(c.program_id.clone(), c.id.clone())));
+        for chunk in written.chunks(CHUNK) {
+            self.insert_idempotency_rows(&mut tx, chunk).await?;
         }
         if self.take_fail_point() {
             self.lose_connection(&mut tx).await?;
         }
-        let touchpoints: Vec<(&NewConversion, usize, &StoredTouchpoint)> = batch
+        let touchpoints: Vec<(&NewConversion, usize, &StoredTouchpoint)> = written
             .iter()
-            .flat_map(|c| c.touchpoints.iter().enumerate().map(move |(i, t)| (c, i, t)))
+            .flat_map(|c| {
+                c.touchpoints
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, t)| (*c, i, t))
+            })
             .collect();
         for chunk in touchpoints.chunks(CHUNK) {
             let mut q = String::from(
@@ -158,8 +184,10 @@ impl Store {
             }
             query.execute(&mut *tx).await.map_err(StoreError::from_db)?;
         }
-        let attributions: Vec<(&NewConversion, &NewAttribution)> =
-            batch.iter().flat_map(|c| c.attributions.iter().map(move |a| (c, a))).collect();
+        let attributions: Vec<(&NewConversion, &NewAttribution)> = written
+            .iter()
+            .flat_map(|c| c.attributions.iter().map(move |a| (*c, a)))
+            .collect();
         for chunk in attributions.chunks(CHUNK) {
             let mut q = String::from(
                 "INSERT INTO revenue_attributions (program_id, conversion_id, partner_id, weight, attributed_amount, currency, occurred_at_ms) VALUES ",
@@ -168,7 +196,10 @@ impl Store {
                 if i > 0 {
                     q.push_str(", ");
                 }
-                q.push_str(&placeholders(i * 7 + 1, &["", "", "", "::numeric", "::numeric", "", ""]));
+                q.push_str(&placeholders(
+                    i * 7 + 1,
+                    &["", "", "", "::numeric", "::numeric", "", ""],
+                ));
             }
             let q = self.sql(&q).into_owned();
             let mut query = sqlx::query(&q);
@@ -184,13 +215,18 @@ impl Store {
             }
             query.execute(&mut *tx).await.map_err(StoreError::from_db)?;
         }
-        let entries: Vec<&NewEntry> = batch.iter().flat_map(|c| c.entries.iter()).collect();
+        let entries: Vec<&NewEntry> = written.iter().flat_map(|c| c.entries.iter()).collect();
         insert_entries(self, &mut tx, &entries).await?;
         tx.commit().await.map_err(StoreError::from_db)?;
-        Ok(())
+        Ok(skipped.into_iter().map(|c| c.id.clone()).collect())
     }
 
-    async fn insert_conversion_rows(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, chunk: &[NewConversion]) -> Result<()> {
+    /// Insert conversion rows, skipping keys that exist; returns the keys inserted.
+    async fn insert_conversion_rows(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        chunk: &[&NewConversion],
+    ) -> Result<Vec<(String, String)>> {
         let mut q = String::from(
             "INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms) VALUES ",
         );
@@ -198,8 +234,12 @@ impl Store {
             if i > 0 {
                 q.push_str(", ");
             }
-            q.push_str(&placeholders(i * 10 + 1, &["", "", "::numeric", "", "", "", "", "", "", ""]));
+            q.push_str(&placeholders(
+                i * 10 + 1,
+                &["", "", "::numeric", "", "", "", "", "", "", ""],
+            ));
         }
+        q.push_str(" ON CONFLICT (program_id, id) DO NOTHING RETURNING program_id, id");
         let q = self.sql(&q).into_owned();
         let mut query = sqlx::query(&q);
         for c in chunk {
@@ -215,7 +255,20 @@ impl Store {
                 .bind(c.new_customer)
                 .bind(c.created_at_ms);
         }
-        query.execute(&mut **tx).await.map_err(StoreError::from_db)?;
+        let rows = query
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("program_id")?, r.try_get("id")?)))
+            .collect()
+    }
+
+    async fn insert_idempotency_rows(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        chunk: &[&NewConversion],
+    ) -> Result<()> {
         let mut q = String::from(
             "INSERT INTO idempotency_records (program_id, key, payload_hash, result, created_at_ms) VALUES ",
         );
@@ -227,9 +280,17 @@ impl Store {
         }
         let mut query = sqlx::query(&q);
         for c in chunk {
-            query = query.bind(&c.program_id).bind(&c.id).bind(&c.payload_hash).bind(&c.result).bind(c.created_at_ms);
+            query = query
+                .bind(&c.program_id)
+                .bind(&c.id)
+                .bind(&c.payload_hash)
+                .bind(&c.result)
+                .bind(c.created_at_ms);
         }
-        query.execute(&mut **tx).await.map_err(StoreError::from_db)?;
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
         Ok(())
     }
 
@@ -238,8 +299,12 @@ impl Store {
         match self.backend() {
             Backend::Postgres => {
                 // The server ends this very session: the transaction dies with it.
-                let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())").execute(&mut **tx).await;
-                Err(StoreError::Database(sqlx::Error::Protocol("connection lost mid-batch (fail point)".into())))
+                let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+                    .execute(&mut **tx)
+                    .await;
+                Err(StoreError::Database(sqlx::Error::Protocol(
+                    "connection lost mid-batch (fail point)".into(),
+                )))
             }
             Backend::Sqlite => Err(StoreError::Database(sqlx::Error::Protocol(
                 "transaction aborted mid-batch (fail point)".into(),
@@ -267,8 +332,16 @@ impl Store {
 
     /// One conversion with its touchpoints and refunds.
     pub async fn conversion(&self, program_id: &str, id: &str) -> Result<Option<ConversionRecord>> {
-        let q = format!("SELECT {} FROM conversions WHERE program_id = $1 AND id = $2", Self::CONVERSION_COLUMNS);
-        let Some(row) = sqlx::query(&self.sql(&q)).bind(program_id).bind(id).fetch_optional(self.pool()).await? else {
+        let q = format!(
+            "SELECT {} FROM conversions WHERE program_id = $1 AND id = $2",
+            Self::CONVERSION_COLUMNS
+        );
+        let Some(row) = sqlx::query(&self.sql(&q))
+            .bind(program_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+        else {
             return Ok(None);
         };
         let mut c = Self::conversion_row(&row)?;
@@ -277,13 +350,23 @@ impl Store {
     }
 
     /// A program's conversions that occurred in `[from_ms, to_ms)`, oldest first.
-    pub async fn conversions_between(&self, program_id: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ConversionRecord>> {
+    pub async fn conversions_between(
+        &self,
+        program_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<ConversionRecord>> {
         let q = format!(
             "SELECT {} FROM conversions WHERE program_id = $1 AND occurred_at_ms >= $2 AND occurred_at_ms < $3
              ORDER BY occurred_at_ms, id",
             Self::CONVERSION_COLUMNS
         );
-        let rows = sqlx::query(&self.sql(&q)).bind(program_id).bind(from_ms).bind(to_ms).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&self.sql(&q))
+            .bind(program_id)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(self.pool())
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut c = Self::conversion_row(&r)?;
@@ -295,10 +378,12 @@ impl Store {
 
     /// How many conversions a program has (all programs if `None`).
     pub async fn count_conversions(&self, program_id: Option<&str>) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM conversions WHERE $1 IS NULL OR program_id = $1")
-            .bind(program_id)
-            .fetch_one(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM conversions WHERE $1 IS NULL OR program_id = $1",
+        )
+        .bind(program_id)
+        .fetch_one(self.pool())
+        .await?;
         Ok(row.try_get("n")?)
     }
 
@@ -329,12 +414,20 @@ impl Store {
         .bind(&c.id)
         .fetch_all(self.pool())
         .await?;
-        c.refunded = refunds.iter().map(|r| dec(r, "amount")).sum::<Result<Decimal>>()?;
+        c.refunded = refunds
+            .iter()
+            .map(|r| dec(r, "amount"))
+            .sum::<Result<Decimal>>()?;
         Ok(())
     }
 
     /// A partner's credited conversions and attributed revenue in `[from_ms, to_ms)`.
-    pub async fn volume_stats(&self, partner_id: &str, from_ms: i64, to_ms: i64) -> Result<VolumeStats> {
+    pub async fn volume_stats(
+        &self,
+        partner_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<VolumeStats> {
         let rows = sqlx::query(&self.sql(
             "SELECT attributed_amount::text AS attributed_amount FROM revenue_attributions
              WHERE partner_id = $1 AND occurred_at_ms >= $2 AND occurred_at_ms < $3",
@@ -353,7 +446,11 @@ impl Store {
     }
 
     /// Attributions of one conversion: `(partner, weight, attributed amount)`.
-    pub async fn attributions(&self, program_id: &str, conversion_id: &str) -> Result<Vec<NewAttribution>> {
+    pub async fn attributions(
+        &self,
+        program_id: &str,
+        conversion_id: &str,
+    ) -> Result<Vec<NewAttribution>> {
         let rows = sqlx::query(&self.sql(
             "SELECT partner_id, weight::text AS weight, attributed_amount::text AS attributed_amount
              FROM revenue_attributions WHERE program_id = $1 AND conversion_id = $2 ORDER BY partner_id",

@@ -60,23 +60,30 @@ impl Store {
 
     /// The key with this secret hash, revoked or not.
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1").bind(key_hash).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1")
+            .bind(key_hash)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(key_row).transpose()
     }
 
     /// Every key, oldest first.
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY created_at_ms, id").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY created_at_ms, id")
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(key_row).collect()
     }
 
     /// Revoke a key; returns false if there is no such (unrevoked) key.
     pub async fn revoke_api_key(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE api_keys SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL")
-            .bind(id)
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 }

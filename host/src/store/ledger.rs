@@ -179,7 +179,23 @@ pub(super) async fn insert_entries(
 ) -> Result<Vec<i64>> {
     const COLUMNS: &str = "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
         payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) VALUES ";
-    const CASTS: [&str; 15] = ["", "", "", "", "::numeric", "", "::numeric", "", "::numeric", "::numeric", "", "", "", "", ""];
+    const CASTS: [&str; 15] = [
+        "",
+        "",
+        "",
+        "",
+        "::numeric",
+        "",
+        "::numeric",
+        "",
+        "::numeric",
+        "::numeric",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ];
     let now = now_ms();
     fn bind<'q>(query: AnyQuery<'q>, e: &NewEntry, now: i64) -> AnyQuery<'q> {
         query
@@ -199,7 +215,8 @@ pub(super) async fn insert_entries(
             .bind(e.hold_until_ms)
             .bind(now)
     }
-    let (plain, evented): (Vec<&NewEntry>, Vec<&NewEntry>) = entries.iter().partition(|e| e.initial_events.is_empty());
+    let (plain, evented): (Vec<&NewEntry>, Vec<&NewEntry>) =
+        entries.iter().partition(|e| e.initial_events.is_empty());
     for chunk in plain.chunks(250) {
         let mut q = String::from(COLUMNS);
         for i in 0..chunk.len() {
@@ -213,16 +230,30 @@ pub(super) async fn insert_entries(
         for e in chunk {
             query = bind(query, e, now);
         }
-        query.execute(&mut **tx).await.map_err(StoreError::from_db)?;
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
     }
     let mut ids = Vec::new();
     for e in evented {
         let q = format!("{COLUMNS}{} RETURNING id", placeholders(1, &CASTS));
         let q = store.sql(&q).into_owned();
-        let row = bind(sqlx::query(&q), e, now).fetch_one(&mut **tx).await.map_err(StoreError::from_db)?;
+        let row = bind(sqlx::query(&q), e, now)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
         let id: i64 = row.try_get("id")?;
         for event in &e.initial_events {
-            insert_event(tx, &NewEvent { entry_id: id, event: *event, reason: e.cause.clone() }).await?;
+            insert_event(
+                tx,
+                &NewEvent {
+                    entry_id: id,
+                    event: *event,
+                    reason: e.cause.clone(),
+                },
+            )
+            .await?;
         }
         ids.push(id);
     }
@@ -230,14 +261,16 @@ pub(super) async fn insert_entries(
 }
 
 async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -> Result<()> {
-    sqlx::query("INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)")
-        .bind(e.entry_id)
-        .bind(e.event.as_str())
-        .bind(now_ms())
-        .bind(&e.reason)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_db)?;
+    sqlx::query(
+        "INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(e.entry_id)
+    .bind(e.event.as_str())
+    .bind(now_ms())
+    .bind(&e.reason)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_db)?;
     Ok(())
 }
 
@@ -249,7 +282,8 @@ fn entry_row(row: &AnyRow) -> Result<EntryRecord> {
         program_id: row.try_get("program_id")?,
         partner_id: row.try_get("partner_id")?,
         conversion_id: row.try_get("conversion_id")?,
-        kind: EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
+        kind: EntryKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
         amount: dec(row, "amount")?,
         currency: row.try_get("currency")?,
         payout_amount: dec(row, "payout_amount")?,
@@ -261,7 +295,8 @@ fn entry_row(row: &AnyRow) -> Result<EntryRecord> {
         provenance: row.try_get("provenance")?,
         hold_until_ms: row.try_get("hold_until_ms")?,
         created_at_ms: row.try_get("created_at_ms")?,
-        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        status: Status::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
     })
 }
 
@@ -360,8 +395,13 @@ impl Store {
 
     /// One entry.
     pub async fn entry(&self, id: i64) -> Result<Option<EntryRecord>> {
-        let q = format!("SELECT {ENTRY_COLUMNS}, {STATUS_SQL} AS status FROM ledger_entries e WHERE e.id = $1");
-        let row = sqlx::query(&self.sql(&q)).bind(id).fetch_optional(self.pool()).await?;
+        let q = format!(
+            "SELECT {ENTRY_COLUMNS}, {STATUS_SQL} AS status FROM ledger_entries e WHERE e.id = $1"
+        );
+        let row = sqlx::query(&self.sql(&q))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(entry_row).transpose()
     }
 
@@ -371,7 +411,10 @@ impl Store {
             "SELECT e.payout_currency, e.payout_amount::text AS payout_amount, {STATUS_SQL} AS status
              FROM ledger_entries e WHERE e.partner_id = $1"
         );
-        let rows = sqlx::query(&self.sql(&q)).bind(partner_id).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&self.sql(&q))
+            .bind(partner_id)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status")?;
@@ -403,7 +446,11 @@ impl Store {
     }
 
     /// Disputes of a program (all if `None`), newest first; or the one with `id`.
-    pub async fn disputes(&self, program_id: Option<&str>, id: Option<&str>) -> Result<Vec<DisputeRecord>> {
+    pub async fn disputes(
+        &self,
+        program_id: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<DisputeRecord>> {
         let rows = sqlx::query(
             "SELECT d.*, r.event AS resolution_event, r.note AS resolution_note, r.at_ms AS resolved_at_ms
              FROM disputes d LEFT JOIN dispute_events r ON r.dispute_id = d.id AND r.event <> 'opened'
@@ -434,12 +481,18 @@ impl Store {
     }
 
     /// The report of an adjustment already run with this request hash, if any.
-    pub async fn adjustment_by_hash(&self, program_id: &str, request_hash: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT report FROM adjustments WHERE program_id = $1 AND request_hash = $2")
-            .bind(program_id)
-            .bind(request_hash)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn adjustment_by_hash(
+        &self,
+        program_id: &str,
+        request_hash: &str,
+    ) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT report FROM adjustments WHERE program_id = $1 AND request_hash = $2",
+        )
+        .bind(program_id)
+        .bind(request_hash)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(|r| r.try_get("report")).transpose()?)
     }
 
@@ -466,10 +519,17 @@ impl Store {
                 problems.push(format!("{program}/{id}: {attributions} attributions but {commissions} commission entries"));
             }
             if attributions > 0 {
-                let sum: Decimal = self.attributions(&program, &id).await?.iter().map(|a| a.attributed_amount).sum();
+                let sum: Decimal = self
+                    .attributions(&program, &id)
+                    .await?
+                    .iter()
+                    .map(|a| a.attributed_amount)
+                    .sum();
                 let amount = dec(&c, "amount")?;
                 if sum != amount {
-                    problems.push(format!("{program}/{id}: attributions sum to {sum}, amount is {amount}"));
+                    problems.push(format!(
+                        "{program}/{id}: attributions sum to {sum}, amount is {amount}"
+                    ));
                 }
             }
         }
@@ -481,7 +541,9 @@ impl Store {
         .await?;
         let mut per_entry: std::collections::BTreeMap<i64, (Decimal, Decimal)> = Default::default();
         for r in reversed {
-            let slot = per_entry.entry(r.try_get("id")?).or_insert((dec(&r, "amount")?, Decimal::ZERO));
+            let slot = per_entry
+                .entry(r.try_get("id")?)
+                .or_insert((dec(&r, "amount")?, Decimal::ZERO));
             slot.1 += dec(&r, "reversal")?;
         }
         for (id, (amount, reversals)) in per_entry {
@@ -489,7 +551,9 @@ impl Store {
                 problems.push(format!("entry {id} of {amount} reversed by {reversals}"));
             }
         }
-        let partners = sqlx::query("SELECT DISTINCT partner_id FROM ledger_entries").fetch_all(self.pool()).await?;
+        let partners = sqlx::query("SELECT DISTINCT partner_id FROM ledger_entries")
+            .fetch_all(self.pool())
+            .await?;
         for p in partners {
             let partner: String = p.try_get("partner_id")?;
             let ledger = self.partner_ledger(&partner).await?;
@@ -499,13 +563,21 @@ impl Store {
             .bind(&partner)
             .fetch_all(self.pool())
             .await?;
-            for b in crate::domain::ledger::balances(ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s))) {
+            for b in
+                crate::domain::ledger::balances(ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s)))
+            {
                 let mut sum = Decimal::ZERO;
-                for r in raw.iter().filter(|r| r.try_get::<String, _>("payout_currency").ok().as_deref() == Some(b.currency.as_str())) {
+                for r in raw.iter().filter(|r| {
+                    r.try_get::<String, _>("payout_currency").ok().as_deref()
+                        == Some(b.currency.as_str())
+                }) {
                     sum += dec(r, "payout_amount")?;
                 }
                 if b.total != sum || b.pending + b.approved + b.paid + b.frozen != b.total {
-                    problems.push(format!("partner {partner} {}: balance {} but entries sum to {sum}", b.currency, b.total));
+                    problems.push(format!(
+                        "partner {partner} {}: balance {} but entries sum to {sum}",
+                        b.currency, b.total
+                    ));
                 }
             }
         }

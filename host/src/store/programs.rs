@@ -3,7 +3,9 @@
 
 use super::{Result, Store, StoreError, dec, now_ms};
 use crate::domain::fx::FxRate;
-use crate::domain::program::{PluginBinding, Program, RateTable, TierRate, VolumeMetric, VolumeTier};
+use crate::domain::program::{
+    PluginBinding, Program, RateTable, TierRate, VolumeMetric, VolumeTier,
+};
 use crate::domain::{Currency, DomainError};
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -106,8 +108,14 @@ impl Store {
 
     /// One plug-in's record.
     pub async fn plugin(&self, digest: &str) -> Result<Option<PluginRecord>> {
-        let q = format!("SELECT {} FROM plugins WHERE digest = $1", Self::PLUGIN_COLUMNS);
-        let row = sqlx::query(&q).bind(digest).fetch_optional(self.pool()).await?;
+        let q = format!(
+            "SELECT {} FROM plugins WHERE digest = $1",
+            Self::PLUGIN_COLUMNS
+        );
+        let row = sqlx::query(&q)
+            .bind(digest)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(Self::plugin_row).transpose()
     }
 
@@ -118,7 +126,10 @@ impl Store {
              ORDER BY created_at_ms DESC, digest",
             Self::PLUGIN_COLUMNS
         );
-        let rows = sqlx::query(&self.sql(&q)).bind(program).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&self.sql(&q))
+            .bind(program)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(Self::plugin_row).collect()
     }
 
@@ -128,7 +139,11 @@ impl Store {
             "SELECT {} FROM plugins WHERE name = $1 AND builtin = $2 ORDER BY created_at_ms DESC LIMIT 1",
             Self::PLUGIN_COLUMNS
         );
-        let row = sqlx::query(&q).bind(name).bind(true).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(&q)
+            .bind(name)
+            .bind(true)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(Self::plugin_row).transpose()
     }
 
@@ -136,7 +151,9 @@ impl Store {
     pub async fn plugin_components(&self) -> Result<Vec<(PluginRecord, Vec<u8>)>> {
         let q = format!("SELECT {}, component FROM plugins", Self::PLUGIN_COLUMNS);
         let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((Self::plugin_row(r)?, r.try_get("component")?))).collect()
+        rows.iter()
+            .map(|r| Ok((Self::plugin_row(r)?, r.try_get("component")?)))
+            .collect()
     }
 
     /// Create a program with its first rate table.
@@ -196,7 +213,8 @@ impl Store {
     /// Add a new rate table version (its `version` must be the next one).
     pub async fn insert_rate_table(&self, program_id: &str, rates: &RateTable) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        self.insert_rate_table_tx(&mut tx, program_id, rates).await?;
+        self.insert_rate_table_tx(&mut tx, program_id, rates)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -251,16 +269,17 @@ impl Store {
     }
 
     fn program_row(row: &AnyRow) -> Result<Program> {
-        let binding = |digest: Option<String>, config: Option<String>| -> Result<Option<PluginBinding>> {
-            match digest {
-                None => Ok(None),
-                Some(digest) => {
-                    let config = serde_json::from_str(config.as_deref().unwrap_or("{}"))
-                        .map_err(|e| StoreError::Corrupt(format!("plug-in config: {e}")))?;
-                    Ok(Some(PluginBinding { digest, config }))
+        let binding =
+            |digest: Option<String>, config: Option<String>| -> Result<Option<PluginBinding>> {
+                match digest {
+                    None => Ok(None),
+                    Some(digest) => {
+                        let config = serde_json::from_str(config.as_deref().unwrap_or("{}"))
+                            .map_err(|e| StoreError::Corrupt(format!("plug-in config: {e}")))?;
+                        Ok(Some(PluginBinding { digest, config }))
+                    }
                 }
-            }
-        };
+            };
         let currency: String = row.try_get("currency")?;
         let lookback: i64 = row.try_get("lookback_days")?;
         let hold: i64 = row.try_get("hold_days")?;
@@ -268,24 +287,33 @@ impl Store {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
             currency: Currency::parse(&currency).map_err(corrupt)?,
-            attribution: binding(row.try_get("attribution_digest")?, row.try_get("attribution_config")?)?
-                .ok_or_else(|| StoreError::Corrupt("program without attribution".into()))?,
+            attribution: binding(
+                row.try_get("attribution_digest")?,
+                row.try_get("attribution_config")?,
+            )?
+            .ok_or_else(|| StoreError::Corrupt("program without attribution".into()))?,
             geo_rate: binding(row.try_get("geo_digest")?, row.try_get("geo_config")?)?,
             bonus: binding(row.try_get("bonus_digest")?, row.try_get("bonus_config")?)?,
-            lookback_days: u32::try_from(lookback).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            lookback_days: u32::try_from(lookback)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             hold_days: u32::try_from(hold).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         })
     }
 
     /// One program.
     pub async fn program(&self, id: &str) -> Result<Option<Program>> {
-        let row = sqlx::query("SELECT * FROM programs WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT * FROM programs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(Self::program_row).transpose()
     }
 
     /// Every program, by id.
     pub async fn programs(&self) -> Result<Vec<Program>> {
-        let rows = sqlx::query("SELECT * FROM programs ORDER BY id").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT * FROM programs ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(Self::program_row).collect()
     }
 
@@ -320,13 +348,29 @@ impl Store {
                 tiers: BTreeMap::new(),
                 volume_tiers: Vec::new(),
             };
-            for t in tiers.iter().filter(|t| t.try_get::<i64, _>("version").ok() == Some(version)) {
-                table.tiers.insert(t.try_get("tier")?, TierRate { base: dec(t, "base_rate")?, bonus: dec(t, "bonus_rate")? });
+            for t in tiers
+                .iter()
+                .filter(|t| t.try_get::<i64, _>("version").ok() == Some(version))
+            {
+                table.tiers.insert(
+                    t.try_get("tier")?,
+                    TierRate {
+                        base: dec(t, "base_rate")?,
+                        bonus: dec(t, "bonus_rate")?,
+                    },
+                );
             }
-            for t in volumes.iter().filter(|t| t.try_get::<i64, _>("version").ok() == Some(version)) {
+            for t in volumes
+                .iter()
+                .filter(|t| t.try_get::<i64, _>("version").ok() == Some(version))
+            {
                 let metric: String = t.try_get("metric")?;
                 table.volume_tiers.push(VolumeTier {
-                    metric: if metric == "revenue" { VolumeMetric::Revenue } else { VolumeMetric::Conversions },
+                    metric: if metric == "revenue" {
+                        VolumeMetric::Revenue
+                    } else {
+                        VolumeMetric::Conversions
+                    },
                     threshold: dec(t, "threshold")?,
                     add_rate: dec(t, "add_rate")?,
                 });
@@ -366,16 +410,22 @@ impl Store {
     }
 
     /// Update a partner's details; a new tier is appended to its history, effective from `from_ms`.
-    pub async fn update_partner(&self, p: &PartnerRecord, new_tier: Option<(i64, &str)>) -> Result<()> {
+    pub async fn update_partner(
+        &self,
+        p: &PartnerRecord,
+        new_tier: Option<(i64, &str)>,
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE partners SET name = $2, country = $3, payout_currency = $4 WHERE id = $1")
-            .bind(&p.id)
-            .bind(&p.name)
-            .bind(&p.country)
-            .bind(&p.payout_currency)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_db)?;
+        sqlx::query(
+            "UPDATE partners SET name = $2, country = $3, payout_currency = $4 WHERE id = $1",
+        )
+        .bind(&p.id)
+        .bind(&p.name)
+        .bind(&p.country)
+        .bind(&p.payout_currency)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_db)?;
         if let Some((from, tier)) = new_tier {
             sqlx::query("INSERT INTO partner_tiers (partner_id, effective_from_ms, tier) VALUES ($1, $2, $3)")
                 .bind(&p.id)
@@ -394,7 +444,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let list = (1..=ids.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let q = format!("SELECT * FROM partners WHERE id IN ({list}) ORDER BY id");
         let mut query = sqlx::query(&q);
         for id in ids {
@@ -405,7 +458,12 @@ impl Store {
     }
 
     /// A program's partners (all programs' if `None`), by id, after `cursor`, at most `limit`.
-    pub async fn partners(&self, program: Option<&str>, cursor: Option<&str>, limit: i64) -> Result<Vec<PartnerRecord>> {
+    pub async fn partners(
+        &self,
+        program: Option<&str>,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<PartnerRecord>> {
         let rows = sqlx::query(
             "SELECT * FROM partners WHERE ($1 IS NULL OR program_id = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
         )
@@ -447,7 +505,10 @@ impl Store {
     /// same rate is a no-op; with another rate it is a conflict (history is not rewritten).
     pub async fn put_fx_rate(&self, r: &FxRate) -> Result<()> {
         let existing = self.fx_rates_between(r.base.code(), r.quote.code()).await?;
-        if let Some((_, rate)) = existing.iter().find(|(from, _)| *from == r.effective_from_ms) {
+        if let Some((_, rate)) = existing
+            .iter()
+            .find(|(from, _)| *from == r.effective_from_ms)
+        {
             if *rate == r.rate {
                 return Ok(());
             }
@@ -478,7 +539,9 @@ impl Store {
         .bind(quote)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(|r| Ok((r.try_get("effective_from_ms")?, dec(r, "rate")?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("effective_from_ms")?, dec(r, "rate")?)))
+            .collect()
     }
 
     /// The rate from `base` to `quote` in force at `at_ms`, if one was recorded.

@@ -1,0 +1,970 @@
+//! The engine and store conformance suite: every case runs on PostgreSQL and on SQLite,
+//! each on a fresh database, with the real default plug-ins.
+
+use super::*;
+use crate::domain::fx::FxRate;
+use crate::domain::ledger::{EventKind, Status};
+use crate::domain::program::{RateTable, TierRate, VolumeMetric, VolumeTier, default_tiers};
+use crate::domain::{Currency, DomainError};
+use crate::plugins::{Limits, Runtime, World};
+use crate::store::{EntryFilter, LedgerWrite, NewEvent, PartnerRecord, Store};
+use crate::testing::TestDb;
+use accrue_plugin_sdk::decimal::dec;
+use rust_decimal::Decimal;
+use std::sync::{Arc, OnceLock};
+
+/// 2026-03-10T12:00:00Z
+const T0: i64 = 1_773_144_000_000;
+const DAY: i64 = 86_400_000;
+
+fn runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| Arc::new(Runtime::new(Limits::default(), None).expect("runtime")))
+        .clone()
+}
+
+struct Fixture {
+    engine: Engine,
+    db: Option<TestDb>,
+}
+
+impl Fixture {
+    async fn new(db: TestDb) -> Self {
+        let store = Store::connect(&db.url, 10).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let engine = Engine::new(store, runtime());
+        engine.load_plugins().await.expect("plug-ins");
+        Self {
+            engine,
+            db: Some(db),
+        }
+    }
+
+    async fn finish(mut self) {
+        let problems = self
+            .engine
+            .store()
+            .check_invariants()
+            .await
+            .expect("invariants");
+        assert!(
+            problems.is_empty(),
+            "ledger invariants broken: {problems:#?}"
+        );
+        self.engine.store().close().await;
+        if let Some(db) = self.db.take() {
+            db.drop_db().await;
+        }
+    }
+
+    async fn program(&self, id: &str, attribution: &str, config: serde_json::Value) {
+        self.program_with(id, attribution, config, None, default_tiers(), Vec::new())
+            .await;
+    }
+
+    async fn program_with(
+        &self,
+        id: &str,
+        attribution: &str,
+        config: serde_json::Value,
+        geo: Option<serde_json::Value>,
+        tiers: std::collections::BTreeMap<String, TierRate>,
+        volume_tiers: Vec<VolumeTier>,
+    ) {
+        let e = &self.engine;
+        let attribution = e
+            .resolve_plugin(
+                &PluginRef {
+                    plugin: attribution.into(),
+                    config,
+                },
+                World::Attribution,
+                id,
+                "attribution",
+            )
+            .await
+            .expect("attribution plug-in");
+        let geo_rate = match geo {
+            Some(config) => Some(
+                e.resolve_plugin(
+                    &PluginRef {
+                        plugin: "geo-rates".into(),
+                        config,
+                    },
+                    World::GeoRate,
+                    id,
+                    "geo_rate",
+                )
+                .await
+                .expect("geo plug-in"),
+            ),
+            None => None,
+        };
+        let program = Program {
+            id: id.into(),
+            name: format!("Program {id}"),
+            currency: Currency::parse("USD").expect("usd"),
+            attribution,
+            geo_rate,
+            bonus: None,
+            lookback_days: 30,
+            hold_days: 14,
+        };
+        let rates = RateTable {
+            version: 1,
+            effective_from_ms: 0,
+            tiers,
+            volume_tiers,
+        };
+        e.create_program(&program, rates).await.expect("program");
+    }
+
+    async fn partner(&self, id: &str, program: &str, tier: &str, payout: &str) {
+        let p = PartnerRecord {
+            id: id.into(),
+            program_id: program.into(),
+            name: None,
+            country: Some("US".into()),
+            payout_currency: payout.into(),
+            tiers: vec![(0, tier.into())],
+            created_at_ms: T0,
+        };
+        self.engine.create_partner(&p).await.expect("partner");
+    }
+
+    async fn ingest(&self, input: &ConversionInput) -> ConversionResult {
+        match self.engine.ingest(input).await.expect("ingest") {
+            IngestOutcome::Created(r) => r,
+            other => panic!("expected a new conversion, got {other:?}"),
+        }
+    }
+
+    async fn balance(&self, partner: &str) -> Vec<crate::domain::ledger::Balance> {
+        self.engine.balance(partner).await.expect("balance")
+    }
+}
+
+fn conversion(program: &str, id: &str, amount: &str, touches: &[(&str, i64)]) -> ConversionInput {
+    ConversionInput {
+        program_id: program.into(),
+        id: id.into(),
+        amount: dec(amount),
+        currency: "USD".into(),
+        occurred_at_ms: T0,
+        customer_id: Some("cust-1".into()),
+        country: Some("US".into()),
+        region: Some("US-CA".into()),
+        new_customer: true,
+        attributes: Vec::new(),
+        touchpoints: touches
+            .iter()
+            .map(|(partner, days_before)| TouchpointInput {
+                partner_id: (*partner).into(),
+                channel: "email".into(),
+                occurred_at_ms: T0 - days_before * DAY,
+                campaign: None,
+            })
+            .collect(),
+    }
+}
+
+fn amounts(r: &ConversionResult) -> Vec<(String, String)> {
+    r.commissions
+        .iter()
+        .map(|c| (c.partner_id.clone(), c.amount.to_string()))
+        .collect()
+}
+
+/// Run one async case against PostgreSQL and SQLite, each on a fresh database.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = crate::testing::TestDb::postgres().await.expect("PostgreSQL (set DATABASE_URL)");
+                super::$name(super::Fixture::new(db).await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Fixture::new(crate::testing::TestDb::sqlite()).await).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    each_attribution_model_to_the_cent,
+    idempotent_replay_and_conflict,
+    rejections_each_have_their_own_error,
+    refunds_reverse_proportionally_and_fully,
+    refund_after_payout_is_a_clawback,
+    disputes_freeze_then_release_or_reverse,
+    adjustment_reprices_and_is_idempotent,
+    rate_changes_apply_to_new_conversions_only,
+    tier_changes_take_effect_from_their_date,
+    fx_converts_at_the_recorded_rate,
+    volume_and_geo_rates_stack,
+    batch_ingests_in_one_transaction,
+    crash_mid_batch_leaves_nothing,
+    quote_stores_nothing,
+    approval_after_the_hold_period,
+);
+
+async fn each_attribution_model_to_the_cent(f: Fixture) {
+    let touches = [("a", 10), ("b", 5), ("c", 3), ("b", 1)];
+    let cases: [(&str, serde_json::Value, Vec<(&str, &str)>); 5] = [
+        ("first-touch", serde_json::json!({}), vec![("a", "6.50")]),
+        ("last-touch", serde_json::json!({}), vec![("b", "19.48")]),
+        // 25 % / 50 % / 25 % of 129.90 = 32.48 / 64.95 / 32.47 (largest remainder); rates 5/15/25 %.
+        (
+            "linear",
+            serde_json::json!({}),
+            vec![("a", "1.62"), ("b", "9.74"), ("c", "8.12")],
+        ),
+        // 40 / 50 / 10 %: 51.96 / 64.95 / 12.99.
+        (
+            "position-based",
+            serde_json::json!({}),
+            vec![("a", "2.60"), ("b", "9.74"), ("c", "3.25")],
+        ),
+        // 2^(−age/7 days): weights ≈ 0.1413 / 0.5762 / 0.2825 → 18.35 / 74.85 / 36.70.
+        (
+            "time-decay",
+            serde_json::json!({"half_life_days": 7}),
+            vec![("a", "0.92"), ("b", "11.23"), ("c", "9.18")],
+        ),
+    ];
+    for (model, config, expected) in cases {
+        f.program(model, model, config).await;
+        f.partner(&format!("{model}-a"), model, "starter", "USD")
+            .await;
+        f.partner(&format!("{model}-b"), model, "professional", "USD")
+            .await;
+        f.partner(&format!("{model}-c"), model, "enterprise", "USD")
+            .await;
+        let t: Vec<(String, i64)> = touches
+            .iter()
+            .map(|(p, d)| (format!("{model}-{p}"), *d))
+            .collect();
+        let t: Vec<(&str, i64)> = t.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+        let r = f.ingest(&conversion(model, "c1", "129.90", &t)).await;
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(p, a)| (format!("{model}-{p}"), (*a).to_owned()))
+            .collect();
+        assert_eq!(amounts(&r), expected, "{model}");
+        let attributed: Decimal = r.commissions.iter().map(|c| c.attributed_amount).sum();
+        assert_eq!(
+            attributed,
+            dec("129.90"),
+            "{model}: attributed revenue is conserved"
+        );
+    }
+    f.finish().await;
+}
+
+async fn idempotent_replay_and_conflict(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    let input = conversion("p", "order-1", "100.00", &[("a", 1)]);
+    let first = f.ingest(&input).await;
+    match f.engine.ingest(&input).await.expect("replay") {
+        IngestOutcome::Replayed(r) => assert_eq!(r, first),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    let mut changed = input.clone();
+    changed.amount = dec("100.01");
+    let e = f.engine.ingest(&changed).await.expect_err("conflict");
+    assert_eq!(e.kind(), "idempotency-conflict");
+    assert_eq!(
+        f.engine
+            .store()
+            .count_conversions(Some("p"))
+            .await
+            .expect("count"),
+        1
+    );
+    f.finish().await;
+}
+
+async fn rejections_each_have_their_own_error(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.program("other", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("eur", "p", "starter", "EUR").await;
+    f.partner("outsider", "other", "starter", "USD").await;
+    f.ingest(&conversion("p", "taken", "10.00", &[("a", 1)]))
+        .await;
+    let ok = conversion("p", "x", "10.00", &[("a", 1)]);
+    let cases: Vec<(&str, ConversionInput, &str)> = vec![
+        (
+            "unknown program",
+            ConversionInput {
+                program_id: "nope".into(),
+                ..ok.clone()
+            },
+            "unknown-program",
+        ),
+        (
+            "unknown partner",
+            conversion("p", "x", "10.00", &[("ghost", 1)]),
+            "unknown-partner",
+        ),
+        (
+            "unknown currency",
+            ConversionInput {
+                currency: "XYZ".into(),
+                ..ok.clone()
+            },
+            "unknown-currency",
+        ),
+        (
+            "missing FX rate",
+            conversion("p", "x", "10.00", &[("eur", 1)]),
+            "missing-fx-rate",
+        ),
+        (
+            "negative amount",
+            ConversionInput {
+                amount: dec("-1.00"),
+                ..ok.clone()
+            },
+            "negative-amount",
+        ),
+        (
+            "too precise",
+            ConversionInput {
+                amount: dec("1.001"),
+                ..ok.clone()
+            },
+            "too-precise",
+        ),
+        (
+            "partner outside program",
+            conversion("p", "x", "10.00", &[("outsider", 1)]),
+            "partner-outside-program",
+        ),
+        (
+            "duplicate key, other payload",
+            conversion("p", "taken", "99.00", &[("a", 1)]),
+            "idempotency-conflict",
+        ),
+    ];
+    for (what, input, kind) in cases {
+        let e = f.engine.ingest(&input).await.expect_err(what);
+        assert_eq!(e.kind(), kind, "{what}: {e}");
+    }
+    assert_eq!(
+        f.engine
+            .store()
+            .count_conversions(None)
+            .await
+            .expect("count"),
+        1,
+        "nothing half-written"
+    );
+    f.finish().await;
+}
+
+async fn refunds_reverse_proportionally_and_fully(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("b", "p", "white-label", "USD").await;
+    let r = f
+        .ingest(&conversion("p", "o1", "99.99", &[("a", 2), ("b", 1)]))
+        .await;
+    assert_eq!(
+        amounts(&r),
+        vec![("a".into(), "2.50".into()), ("b".into(), "20.00".into())]
+    );
+    let partial = f
+        .engine
+        .refund("p", "o1", "r1", Some(dec("33.33")))
+        .await
+        .expect("partial refund");
+    assert_eq!(partial.refunded_total, dec("33.33"));
+    assert_eq!(
+        partial
+            .reversals
+            .iter()
+            .map(|r| r.amount)
+            .collect::<Vec<_>>(),
+        vec![dec("-0.83"), dec("-6.67")]
+    );
+    let rest = f
+        .engine
+        .refund("p", "o1", "r2", None)
+        .await
+        .expect("full refund");
+    assert_eq!(rest.refunded_total, dec("99.99"));
+    for partner in ["a", "b"] {
+        let b = f.balance(partner).await;
+        assert_eq!(
+            b[0].total,
+            Decimal::ZERO,
+            "{partner} balance back to exactly zero"
+        );
+    }
+    let e = f
+        .engine
+        .refund("p", "o1", "r3", Some(dec("0.01")))
+        .await
+        .expect_err("nothing left");
+    assert_eq!(e.kind(), "conflict");
+    let e = f
+        .engine
+        .refund("p", "o1", "r2", Some(dec("0.01")))
+        .await
+        .expect_err("reused refund id");
+    assert_eq!(e.kind(), "conflict");
+    f.finish().await;
+}
+
+async fn refund_after_payout_is_a_clawback(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.ingest(&conversion("p", "o1", "200.00", &[("a", 1)]))
+        .await;
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        1
+    );
+    let entry = f
+        .engine
+        .store()
+        .entries(&EntryFilter {
+            partner_id: Some("a".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("entries")[0]
+        .clone();
+    assert_eq!(entry.status, Status::Approved);
+    // A payout run pays it (payouts are their own feature; here the event is written directly).
+    f.engine
+        .store()
+        .write_ledger(&LedgerWrite {
+            events: vec![NewEvent {
+                entry_id: entry.id,
+                event: EventKind::Paid,
+                reason: "payout test".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect("paid");
+    f.engine
+        .refund("p", "o1", "r1", None)
+        .await
+        .expect("refund");
+    let b = &f.balance("a").await[0];
+    assert_eq!(b.paid, dec("30.00"));
+    assert_eq!(
+        b.approved,
+        dec("-30.00"),
+        "the clawback is carried to the next payout"
+    );
+    assert_eq!(b.total, Decimal::ZERO);
+    f.finish().await;
+}
+
+async fn disputes_freeze_then_release_or_reverse(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.ingest(&conversion("p", "o1", "100.00", &[("a", 1)]))
+        .await;
+    f.ingest(&conversion("p", "o2", "100.00", &[("a", 1)]))
+        .await;
+    let open = |id: &str| OpenDispute {
+        program_id: "p".into(),
+        conversion_id: id.into(),
+        entry_id: None,
+        opened_by: "key_admin".into(),
+        reason: "fraud?".into(),
+    };
+    let d1 = f.engine.open_dispute(&open("o1")).await.expect("open");
+    let d2 = f.engine.open_dispute(&open("o2")).await.expect("open");
+    assert_eq!(f.balance("a").await[0].frozen, dec("10.00"));
+    // Frozen entries are not approved when their hold ends.
+    assert_eq!(
+        f.engine.approve_due(T0 + 30 * DAY).await.expect("approve"),
+        0
+    );
+    let r = f
+        .engine
+        .resolve_dispute(&d1.id, DisputeOutcome::Rejected, "key_admin", "legit")
+        .await
+        .expect("reject");
+    assert_eq!(r.status, "rejected");
+    let u = f
+        .engine
+        .resolve_dispute(&d2.id, DisputeOutcome::Upheld, "key_admin", "fraud")
+        .await
+        .expect("uphold");
+    assert_eq!(u.status, "upheld");
+    let e = f
+        .engine
+        .resolve_dispute(&d2.id, DisputeOutcome::Rejected, "key_admin", "again")
+        .await
+        .expect_err("closed");
+    assert_eq!(e.kind(), "conflict");
+    let b = &f.balance("a").await[0];
+    assert_eq!(b.frozen, Decimal::ZERO);
+    assert_eq!(b.total, dec("5.00"), "o1 stands, o2 is reversed");
+    f.finish().await;
+}
+
+async fn adjustment_reprices_and_is_idempotent(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("b", "p", "starter", "USD").await;
+    f.ingest(&conversion("p", "o1", "100.00", &[("a", 1)]))
+        .await;
+    f.ingest(&conversion("p", "o2", "50.00", &[("a", 2), ("b", 1)]))
+        .await;
+    f.engine
+        .refund("p", "o1", "r1", Some(dec("50.00")))
+        .await
+        .expect("refund");
+    let mut tiers = default_tiers();
+    tiers.insert(
+        "starter".into(),
+        TierRate {
+            base: dec("0.08"),
+            bonus: dec("0.02"),
+        },
+    );
+    let req = AdjustmentRequest {
+        program_id: "p".into(),
+        from_ms: T0 - DAY,
+        to_ms: T0 + DAY,
+        rate_table: Some(RateTable {
+            version: 0,
+            effective_from_ms: 0,
+            tiers,
+            volume_tiers: Vec::new(),
+        }),
+        attribution: None,
+        reason: "starter rate was 8 % all along".into(),
+    };
+    let first = f.engine.adjust(&req).await.expect("adjust");
+    assert_eq!(first.conversions_examined, 2);
+    let deltas: Vec<(String, String, String)> = first
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.conversion_id.clone(),
+                c.partner_id.clone(),
+                c.delta.to_string(),
+            )
+        })
+        .collect();
+    // o1: 100 × 8 % = 8.00, half refunded → 4.00 net, was 2.50 → +1.50. o2: 25.00 each, 1.25 → 2.00.
+    assert_eq!(
+        deltas,
+        vec![
+            ("o1".into(), "a".into(), "1.50".into()),
+            ("o2".into(), "a".into(), "0.75".into()),
+            ("o2".into(), "b".into(), "0.75".into()),
+        ]
+    );
+    let second = f.engine.adjust(&req).await.expect("adjust again");
+    assert!(
+        second.changes.is_empty(),
+        "the second run changes nothing: {:?}",
+        second.changes
+    );
+    assert_eq!(f.balance("a").await[0].total, dec("6.00"));
+    f.finish().await;
+}
+
+async fn rate_changes_apply_to_new_conversions_only(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    let before = f
+        .ingest(&conversion("p", "o1", "100.00", &[("a", 1)]))
+        .await;
+    let mut tiers = default_tiers();
+    tiers.insert(
+        "starter".into(),
+        TierRate {
+            base: dec("0.07"),
+            bonus: dec("0.02"),
+        },
+    );
+    f.engine
+        .add_rate_table(
+            "p",
+            RateTable {
+                version: 0,
+                effective_from_ms: 0,
+                tiers,
+                volume_tiers: Vec::new(),
+            },
+            Some(T0 + 1),
+        )
+        .await
+        .expect("new rates");
+    let mut later = conversion("p", "o2", "100.00", &[("a", 1)]);
+    later.occurred_at_ms = T0 + 10;
+    let after = f.ingest(&later).await;
+    assert_eq!(before.commissions[0].amount, dec("5.00"));
+    assert_eq!(after.commissions[0].amount, dec("7.00"));
+    let entries = f
+        .engine
+        .store()
+        .entries(&EntryFilter {
+            conversion_id: Some("o1".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("entries");
+    assert_eq!(entries[0].amount, dec("5.00"), "history is not rewritten");
+    assert!(
+        entries[0]
+            .provenance
+            .as_deref()
+            .unwrap_or_default()
+            .contains("\"rate_table_version\":1")
+    );
+    f.finish().await;
+}
+
+async fn tier_changes_take_effect_from_their_date(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    let mut partner = f.engine.partner("a").await.expect("partner");
+    f.engine
+        .update_partner(&partner, Some((T0 + DAY, "enterprise")))
+        .await
+        .expect("promote");
+    partner = f.engine.partner("a").await.expect("partner");
+    assert_eq!(partner.tier_at(T0), "starter");
+    assert_eq!(partner.tier_at(T0 + DAY), "enterprise");
+    let before = f
+        .ingest(&conversion("p", "o1", "100.00", &[("a", 1)]))
+        .await;
+    let mut later = conversion("p", "o2", "100.00", &[("a", 1)]);
+    later.occurred_at_ms = T0 + 2 * DAY;
+    later.touchpoints[0].occurred_at_ms = T0 + DAY;
+    let after = f.ingest(&later).await;
+    assert_eq!(
+        (before.commissions[0].amount, after.commissions[0].amount),
+        (dec("5.00"), dec("25.00"))
+    );
+    let e = f
+        .engine
+        .update_partner(&partner, Some((T0, "gold")))
+        .await
+        .expect_err("unknown tier");
+    assert_eq!(e.kind(), "invalid-input");
+    f.finish().await;
+}
+
+async fn fx_converts_at_the_recorded_rate(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.partner("jp", "p", "professional", "JPY").await;
+    f.partner("kw", "p", "professional", "KWD").await;
+    let usd = Currency::parse("USD").expect("usd");
+    let jpy = Currency::parse("JPY").expect("jpy");
+    let kwd = Currency::parse("KWD").expect("kwd");
+    f.engine
+        .put_fx_rate(&FxRate {
+            base: usd,
+            quote: jpy,
+            rate: dec("150.00"),
+            effective_from_ms: T0 - 10 * DAY,
+        })
+        .await
+        .expect("fx");
+    f.engine
+        .put_fx_rate(&FxRate {
+            base: usd,
+            quote: jpy,
+            rate: dec("155.00"),
+            effective_from_ms: T0 + DAY,
+        })
+        .await
+        .expect("fx");
+    // Only KWD → USD is recorded: the inverse is used, cut toward zero.
+    f.engine
+        .put_fx_rate(&FxRate {
+            base: kwd,
+            quote: usd,
+            rate: dec("3.25"),
+            effective_from_ms: T0 - DAY,
+        })
+        .await
+        .expect("fx");
+    let r = f
+        .ingest(&conversion("p", "o1", "33.33", &[("jp", 1)]))
+        .await;
+    let line = &r.commissions[0];
+    assert_eq!(
+        (
+            line.amount,
+            line.payout_amount,
+            line.payout_currency.as_str(),
+            line.fx_rate
+        ),
+        (dec("5.00"), dec("750"), "JPY", dec("150.00"))
+    );
+    let r = f
+        .ingest(&conversion("p", "o2", "100.00", &[("kw", 1)]))
+        .await;
+    assert_eq!(r.commissions[0].payout_amount, dec("4.615"));
+    let e = f
+        .engine
+        .put_fx_rate(&FxRate {
+            base: usd,
+            quote: jpy,
+            rate: dec("1"),
+            effective_from_ms: T0 + DAY,
+        })
+        .await
+        .expect_err("rewrite");
+    assert_eq!(e.kind(), "conflict");
+    let bad = FxRate {
+        base: usd,
+        quote: usd,
+        rate: dec("1"),
+        effective_from_ms: 0,
+    };
+    assert!(matches!(
+        f.engine.put_fx_rate(&bad).await,
+        Err(EngineError::Domain(DomainError::Invalid { .. }))
+    ));
+    f.finish().await;
+}
+
+async fn volume_and_geo_rates_stack(f: Fixture) {
+    let volume = vec![VolumeTier {
+        metric: VolumeMetric::Conversions,
+        threshold: dec("2"),
+        add_rate: dec("0.01"),
+    }];
+    let geo = serde_json::json!({"multipliers": {"US-CA": "1.5"}});
+    f.program_with(
+        "p",
+        "first-touch",
+        serde_json::json!({}),
+        Some(geo),
+        default_tiers(),
+        volume,
+    )
+    .await;
+    f.partner("a", "p", "starter", "USD").await;
+    let mut amounts = Vec::new();
+    for i in 0..3 {
+        let mut c = conversion("p", &format!("o{i}"), "100.00", &[("a", 1)]);
+        c.occurred_at_ms += i;
+        amounts.push(f.ingest(&c).await.commissions[0].amount.to_string());
+    }
+    // 5 % × 1.5 = 7.5 %; from the third conversion of the month, (5 + 1) % × 1.5 = 9 %.
+    assert_eq!(amounts, ["7.50", "7.50", "9.00"]);
+    f.finish().await;
+}
+
+async fn batch_ingests_in_one_transaction(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    for p in ["a", "b", "c"] {
+        f.partner(p, "p", "starter", "USD").await;
+    }
+    let mut batch: Vec<ConversionInput> = (0..500)
+        .map(|i| {
+            conversion(
+                "p",
+                &format!("b{i}"),
+                &format!("{}.{:02}", 10 + i, i % 100),
+                &[("a", 3), ("b", 2), ("c", 1)],
+            )
+        })
+        .collect();
+    batch.push(conversion("p", "bad", "1.00", &[("ghost", 1)]));
+    batch.push(batch[0].clone());
+    let out = f.engine.ingest_batch(&batch).await.expect("batch");
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(o, Ok(IngestOutcome::Created(_))))
+            .count(),
+        500
+    );
+    assert_eq!(
+        out[500].as_ref().expect_err("bad item").kind(),
+        "unknown-partner"
+    );
+    assert!(
+        matches!(out[501], Ok(IngestOutcome::Replayed(_))),
+        "a repeat inside the batch replays"
+    );
+    assert_eq!(
+        f.engine
+            .store()
+            .count_conversions(Some("p"))
+            .await
+            .expect("count"),
+        500
+    );
+    let again = f
+        .engine
+        .ingest_batch(&batch[..500])
+        .await
+        .expect("batch replay");
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o, Ok(IngestOutcome::Replayed(_))))
+    );
+    f.finish().await;
+}
+
+async fn crash_mid_batch_leaves_nothing(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    let batch: Vec<ConversionInput> = (0..50)
+        .map(|i| conversion("p", &format!("c{i}"), "10.00", &[("a", 1)]))
+        .collect();
+    f.engine.store().fail_next_batch_midway();
+    assert!(
+        f.engine.ingest_batch(&batch).await.is_err(),
+        "the batch fails with its connection"
+    );
+    assert_eq!(
+        f.engine
+            .store()
+            .count_conversions(Some("p"))
+            .await
+            .expect("count"),
+        0,
+        "nothing half-written"
+    );
+    assert!(
+        f.engine
+            .store()
+            .entries(&EntryFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("entries")
+            .is_empty()
+    );
+    let out = f.engine.ingest_batch(&batch).await.expect("retry");
+    assert!(
+        out.iter()
+            .all(|o| matches!(o, Ok(IngestOutcome::Created(_))))
+    );
+    f.finish().await;
+}
+
+async fn quote_stores_nothing(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "enterprise", "USD").await;
+    let q = f
+        .engine
+        .quote(&conversion("p", "q1", "80.00", &[("a", 1)]))
+        .await
+        .expect("quote");
+    assert_eq!(q.commissions[0].amount, dec("20.00"));
+    assert_eq!(
+        f.engine
+            .store()
+            .count_conversions(None)
+            .await
+            .expect("count"),
+        0
+    );
+    f.finish().await;
+}
+
+async fn approval_after_the_hold_period(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.ingest(&conversion("p", "o1", "100.00", &[("a", 1)]))
+        .await;
+    assert_eq!(
+        f.engine.approve_due(T0 + 13 * DAY).await.expect("approve"),
+        0,
+        "still on hold"
+    );
+    assert_eq!(f.balance("a").await[0].pending, dec("5.00"));
+    assert_eq!(
+        f.engine.approve_due(T0 + 14 * DAY).await.expect("approve"),
+        1
+    );
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        0,
+        "approved once"
+    );
+    assert_eq!(f.balance("a").await[0].approved, dec("5.00"));
+    f.finish().await;
+}
+
+/// Eight tasks post the same 1,000 conversions in different orders: exactly 1,000 are
+/// stored with their entries, and every answer is a creation or a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_of_the_same_conversions_on_postgres() {
+    let f = Fixture::new(TestDb::postgres().await.expect("PostgreSQL")).await;
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("b", "p", "professional", "USD").await;
+    let all: Vec<ConversionInput> = (0..1000)
+        .map(|i| conversion("p", &format!("k{i}"), "42.00", &[("a", 2), ("b", 1)]))
+        .collect();
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let engine = f.engine.clone();
+        let mut mine = all.clone();
+        // A different deterministic order per task.
+        let mut seed = t
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        for i in (1..mine.len()).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            mine.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        tasks.push(tokio::spawn(async move {
+            let mut created = 0;
+            for chunk in mine.chunks(25) {
+                for outcome in engine.ingest_batch(chunk).await.expect("batch") {
+                    match outcome.expect("only creations and replays") {
+                        IngestOutcome::Created(_) => created += 1,
+                        IngestOutcome::Replayed(_) => {}
+                    }
+                }
+            }
+            created
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        created += t.await.expect("task");
+    }
+    assert_eq!(created, 1000, "each conversion created exactly once");
+    assert_eq!(
+        f.engine
+            .store()
+            .count_conversions(Some("p"))
+            .await
+            .expect("count"),
+        1000
+    );
+    let entries = f
+        .engine
+        .store()
+        .entries(&EntryFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .expect("entries");
+    assert_eq!(entries.len(), 2000);
+    f.finish().await;
+}
