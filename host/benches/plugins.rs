@@ -435,9 +435,15 @@ fn main() {
             .iter()
             .find(|m| name == m.name)
             .expect("ACCRUE_BENCH_PROFILE names a model");
+        let start = Instant::now();
         for _ in 0..100_000 {
             drop(black_box(bench.wasm_fresh(m)));
         }
+        println!(
+            "{}: {} per fresh-instance evaluation (mean of 100,000)",
+            m.name,
+            fmt_duration(start.elapsed() / 100_000)
+        );
         return;
     }
     let test_mode = std::env::args().any(|a| a == "--test");

@@ -5,9 +5,12 @@
 
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod domain;
 pub mod engine;
+pub mod http;
 pub mod ids;
 pub mod plugins;
+pub mod server;
 pub mod store;
 pub mod testing;

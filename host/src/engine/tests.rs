@@ -213,7 +213,12 @@ on_both!(
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
     let touches = [("a", 10), ("b", 5), ("c", 3), ("b", 1)];
-    let cases: [(&str, serde_json::Value, Vec<(&str, &str)>); 5] = [
+    type Case = (
+        &'static str,
+        serde_json::Value,
+        Vec<(&'static str, &'static str)>,
+    );
+    let cases: [Case; 5] = [
         ("first-touch", serde_json::json!({}), vec![("a", "6.50")]),
         ("last-touch", serde_json::json!({}), vec![("b", "19.48")]),
         // 25 % / 50 % / 25 % of 129.90 = 32.48 / 64.95 / 32.47 (largest remainder); rates 5/15/25 %.

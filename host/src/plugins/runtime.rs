@@ -129,6 +129,45 @@ impl Runtime {
             // most evaluations touch little memory, and this halves instantiation time.
             .linear_memory_keep_resident(256 << 10)
             .table_keep_resident(16 << 10);
+        // EXPERIMENT-BEGIN
+        let ev = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        if let Some(v) = ev("X_PAGEMAP") {
+            if v == 1 {
+                pool.pagemap_scan(wasmtime::Enabled::Auto);
+            }
+        }
+        if let Some(v) = ev("X_KEEP") {
+            pool.linear_memory_keep_resident(v as usize);
+        }
+        if let Some(v) = ev("X_TKEEP") {
+            pool.table_keep_resident(v as usize);
+        }
+        if let Some(v) = ev("X_SIGNALS") {
+            config.signals_based_traps(v == 1);
+        }
+        if let Some(v) = ev("X_GUARD") {
+            config.memory_guard_size(v);
+        }
+        if let Some(v) = ev("X_RES") {
+            config.memory_reservation(v);
+        }
+        if let Some(v) = ev("X_COW") {
+            config.memory_init_cow(v == 1);
+        }
+        if let Some(v) = ev("X_GROWTH") {
+            config.memory_reservation_for_growth(v);
+        }
+        if let Some(v) = ev("X_OPT") {
+            config.cranelift_opt_level(match v {
+                0 => wasmtime::OptLevel::None,
+                1 => wasmtime::OptLevel::Speed,
+                _ => wasmtime::OptLevel::SpeedAndSize,
+            });
+        }
+        if let Some(v) = ev("X_WARM") {
+            pool.max_unused_warm_slots(v as u32);
+        }
+        // EXPERIMENT-END
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);

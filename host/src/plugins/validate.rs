@@ -68,7 +68,9 @@ fn supported() -> String {
 fn check_version(version: &str) -> Result<(), ValidationError> {
     let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
     match (parts.next().flatten(), parts.next().flatten()) {
-        (Some(SUPPORTED_WIT_MAJOR), Some(minor)) if minor <= SUPPORTED_WIT_MINOR => Ok(()),
+        (Some(SUPPORTED_WIT_MAJOR), Some(minor)) if (0..=SUPPORTED_WIT_MINOR).contains(&minor) => {
+            Ok(())
+        }
         _ => Err(ValidationError::UnsupportedVersion {
             found: version.to_owned(),
             supported: supported(),

@@ -1,0 +1,85 @@
+//! The command line: `accrue serve | migrate | plugin validate`. Every option can also be
+//! set from the environment (`ACCRUE_*`, `DATABASE_URL`).
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Accrue: a commission engine with sandboxed WebAssembly rule plug-ins.
+#[derive(Debug, Parser)]
+#[command(name = "accrue", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (migrations run first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Work with plug-in components.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// Plug-in commands.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Check that a component would be accepted: prints its digest and hook, or why not.
+    Validate {
+        /// The component file.
+        file: PathBuf,
+    },
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// `postgres://user@host/db` for PostgreSQL, or `sqlite://path` for the embedded store.
+    /// Default: `sqlite://accrue.db` in the working directory.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://accrue.db")]
+    pub database_url: String,
+    /// Database connections in the pool (PostgreSQL; SQLite uses one).
+    #[arg(long, env = "ACCRUE_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+/// `accrue serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "ACCRUE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// An admin API key to accept (created at start if new). Without one, the first start
+    /// on an empty database creates a key and prints it once.
+    #[arg(long, env = "ACCRUE_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Keep precompiled plug-ins here across restarts.
+    #[arg(long, env = "ACCRUE_ARTIFACT_DIR")]
+    pub artifact_dir: Option<PathBuf>,
+    /// Instruction budget (fuel) per plug-in evaluation.
+    #[arg(long, env = "ACCRUE_PLUGIN_FUEL", default_value_t = 11_000_000)]
+    pub plugin_fuel: u64,
+    /// Wall-clock backstop per plug-in evaluation, milliseconds.
+    #[arg(long, env = "ACCRUE_PLUGIN_DEADLINE_MS", default_value_t = 100)]
+    pub plugin_deadline_ms: u64,
+    /// Linear memory per plug-in instance, bytes.
+    #[arg(long, env = "ACCRUE_PLUGIN_MEMORY_BYTES", default_value_t = 10 << 20)]
+    pub plugin_memory_bytes: usize,
+    /// Largest accepted plug-in component, bytes.
+    #[arg(long, env = "ACCRUE_PLUGIN_MAX_BYTES", default_value_t = 4 << 20)]
+    pub plugin_max_bytes: usize,
+    /// How often to approve entries whose hold period is over, seconds.
+    #[arg(long, env = "ACCRUE_APPROVE_EVERY_S", default_value_t = 60)]
+    pub approve_every_s: u64,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "ACCRUE_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}

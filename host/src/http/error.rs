@@ -1,0 +1,230 @@
+//! `ApiError`: every failure as an RFC 9457 problem document with a stable `type`.
+//! 4xx bodies say what was wrong; 5xx bodies say nothing internal and carry the request
+//! id, which is logged with the detail.
+
+use crate::engine::EngineError;
+use crate::plugins::ValidationError;
+use crate::store::StoreError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+tokio::task_local! {
+    /// The id of the request being handled (set by the request-id middleware).
+    pub static REQUEST_ID: String;
+}
+
+/// Prefix of every problem `type`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:accrue:problem:";
+
+/// An error answered as a problem document.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable slug, the part of `type` after the prefix.
+    pub kind: &'static str,
+    /// Short summary.
+    pub title: &'static str,
+    /// What exactly was wrong (4xx only; never shown for 5xx).
+    pub detail: String,
+    /// The request field at fault, for validation errors.
+    pub field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+impl ApiError {
+    /// A 4xx problem.
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    /// Name the field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// 400 for a request that cannot be read.
+    pub fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, kind, "Bad request", detail)
+    }
+
+    /// 422 for a well-formed request with invalid content.
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "Invalid input",
+            detail,
+        )
+        .with_field(field)
+    }
+
+    /// 401.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
+    }
+
+    /// 403.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    /// 404.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("{} not found", what.into()),
+        )
+    }
+
+    /// 500: the detail is logged, never sent.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            detail.to_string(),
+        )
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        use StatusCode as S;
+        let detail = e.to_string();
+        match &e {
+            EngineError::Domain(d) => {
+                let field = match d {
+                    crate::domain::DomainError::Invalid { field, .. } => Some(field.clone()),
+                    crate::domain::DomainError::BadRate { field, .. } => Some(field.clone()),
+                    crate::domain::DomainError::NegativeAmount { field, .. } => {
+                        Some((*field).to_owned())
+                    }
+                    crate::domain::DomainError::UnknownCurrency(_) => Some("currency".into()),
+                    crate::domain::DomainError::TooPrecise { .. } => Some("amount".into()),
+                    _ => None,
+                };
+                let mut err = Self::new(S::UNPROCESSABLE_ENTITY, d.kind(), "Invalid input", detail);
+                err.field = field;
+                err
+            }
+            EngineError::UnknownProgram(_) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, e.kind(), "Unknown program", detail)
+                    .with_field("program_id")
+            }
+            EngineError::UnknownPartner(_) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, e.kind(), "Unknown partner", detail)
+                    .with_field("touchpoints")
+            }
+            EngineError::PartnerOutsideProgram { .. } => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                e.kind(),
+                "Partner outside program",
+                detail,
+            )
+            .with_field("touchpoints"),
+            EngineError::IdempotencyConflict(_) => {
+                Self::new(S::CONFLICT, e.kind(), "Idempotency key reused", detail)
+            }
+            EngineError::Conflict(_) | EngineError::Store(StoreError::Conflict(_)) => {
+                Self::new(S::CONFLICT, "conflict", "Conflict", detail)
+            }
+            EngineError::NotFound(what) => Self::not_found(what.clone()),
+            EngineError::Plugin(p) => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                "plugin-failed",
+                "A plug-in failed",
+                p.to_string(),
+            ),
+            EngineError::Store(StoreError::MissingReference(_)) => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                "missing-reference",
+                "Missing reference",
+                detail,
+            ),
+            EngineError::Store(_) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        let status = match e {
+            ValidationError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self::new(status, e.kind(), "Plug-in rejected", e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        EngineError::Store(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = REQUEST_ID.try_with(Clone::clone).ok();
+        let server_error = self.status.is_server_error();
+        if server_error {
+            tracing::error!(
+                request_id = request_id.as_deref().unwrap_or("-"),
+                kind = self.kind,
+                "{}",
+                self.detail
+            );
+        }
+        let detail = if server_error {
+            "The server failed to handle this request. Quote the request_id when reporting it."
+        } else {
+            self.detail.as_str()
+        };
+        let body = Problem {
+            kind: format!("{PROBLEM_TYPE_PREFIX}{}", self.kind),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail,
+            field: self.field.as_deref(),
+            request_id,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}

@@ -1,0 +1,37 @@
+//! Health, readiness, metrics and the OpenAPI document (no key needed).
+
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+/// Liveness: the process answers.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.engine.store().ping().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            format!("database unreachable: {e}"),
+        )
+    })?;
+    Ok(Json(serde_json::json!({ "status": "ready" })))
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = state.metrics.render(&state.engine.runtime().metrics());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// The OpenAPI document.
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::http::openapi::document())
+}

@@ -1,0 +1,123 @@
+//! `accrue serve`: connect, migrate, load plug-ins, make sure an admin key exists, serve
+//! HTTP until SIGTERM/SIGINT, then finish in-flight requests and close the pool.
+
+use crate::cli::ServeArgs;
+use crate::engine::Engine;
+use crate::http::{self, AppState};
+use crate::plugins::{Limits, Runtime};
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Build the engine from the arguments (used by `serve` and by tests).
+pub async fn engine(args: &ServeArgs) -> anyhow::Result<Engine> {
+    let store = Store::connect(&args.db.database_url, args.db.db_max_connections).await?;
+    store.migrate().await?;
+    let limits = Limits {
+        fuel: args.plugin_fuel,
+        deadline_ms: args.plugin_deadline_ms,
+        memory_bytes: args.plugin_memory_bytes,
+        component_bytes: args.plugin_max_bytes,
+        ..Limits::default()
+    };
+    let runtime = Arc::new(Runtime::new(limits, args.artifact_dir.clone())?);
+    let engine = Engine::new(store, runtime);
+    let loaded = engine.load_plugins().await?;
+    tracing::info!(loaded, "plug-ins loaded");
+    Ok(engine)
+}
+
+/// Make sure an admin key exists: the configured one, or a new one printed once when the
+/// database has no key at all.
+pub async fn ensure_admin_key(engine: &Engine, configured: Option<&str>) -> anyhow::Result<()> {
+    let store = engine.store();
+    match configured {
+        Some(secret) => {
+            if store
+                .api_key_by_hash(&http::auth::hash_secret(secret))
+                .await?
+                .is_none()
+            {
+                http::auth::create_key(
+                    store,
+                    "admin",
+                    None,
+                    None,
+                    "from ACCRUE_ADMIN_KEY".into(),
+                    Some(secret.to_owned()),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("could not store the admin key: {}", e.detail))?;
+            }
+        }
+        None if store.api_keys().await?.is_empty() => {
+            let (_, secret) =
+                http::auth::create_key(store, "admin", None, None, "first start".into(), None)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("could not create an admin key: {}", e.detail))?;
+            // Printed once, on purpose: the secret is stored only as a hash.
+            println!("Created an admin API key (shown only now): {secret}");
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Run the service.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let engine = engine(&args).await?;
+    ensure_admin_key(&engine, args.admin_key.as_deref()).await?;
+    let state = AppState {
+        engine: engine.clone(),
+        metrics: Arc::default(),
+    };
+    let app = http::router(state);
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    println!("Accrue listening on http://{}", listener.local_addr()?);
+    let approver = tokio::spawn(approve_loop(
+        engine.clone(),
+        Duration::from_secs(args.approve_every_s.max(1)),
+    ));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    approver.abort();
+    engine.store().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn approve_loop(engine: Engine, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match engine.approve_due(crate::store::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(approved = n, "entries approved after their hold period"),
+            Err(e) => tracing::warn!("approval run failed: {e}"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
