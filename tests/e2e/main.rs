@@ -1,1 +1,9 @@
-//! End-to-end tests (being written).
+//! End-to-end tests: the real `accrue` binary on an ephemeral port, against a fresh
+//! PostgreSQL database (and SQLite for the smoke path), driven over real HTTP.
+//! One test binary, so the world is built once.
+
+mod isolation;
+mod rejections;
+mod replicas;
+mod story;
+mod support;

@@ -8,6 +8,7 @@ use crate::plugins::Digest;
 use crate::store::{PluginRecord, now_ms};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
@@ -32,7 +33,7 @@ pub async fn upload(
     caller: Caller,
     headers: HeaderMap,
     Query(q): Query<UploadQuery>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let owner = match (&caller.scope, q.program_id) {
         (Scope::Admin, p) => p,
@@ -62,6 +63,17 @@ pub async fn upload(
     if let Some(p) = &owner {
         state.engine.program(p).await?;
     }
+    let limit = state.engine.runtime().limits().component_bytes;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::from(crate::plugins::ValidationError::TooLarge {
+                size: limit + 1,
+                limit,
+            })
+        } else {
+            ApiError::bad_request("unreadable-body", e.body_text())
+        }
+    })?;
     let name = q.name.unwrap_or_else(|| "unnamed".into());
     let version = q.version.unwrap_or_else(|| "0.0.0".into());
     if name.is_empty() || name.len() > 100 || version.is_empty() || version.len() > 50 {

@@ -1,0 +1,360 @@
+//! Ingest throughput benchmark (issue 3): conversions through the engine (not HTTP) into
+//! PostgreSQL, with the default plug-ins.
+//!
+//! A fresh PostgreSQL database (`DATABASE_URL`, default the local server; see
+//! [`accrue::testing::TestDb`]) gets one program bound to the built-in `linear` attribution
+//! plug-in and a few partners. Then, each conversion carrying three touchpoints to three
+//! different partners and a unique id:
+//!
+//! 1. single conversions, one `Engine::ingest` call after the other;
+//! 2. pricing only (`Engine::quote`, nothing written), to split a batch's time between
+//!    pricing and the store write;
+//! 3. batches through `Engine::ingest_batch`, one after the other;
+//! 4. the same batches from two concurrent callers (the service handles requests
+//!    concurrently; the machine has two cores).
+//!
+//! Each phase prints conversions/second and rows/second. Rows are what the store writes
+//! per conversion: the conversion, its idempotency record, its touchpoints, one revenue
+//! attribution and one ledger entry per credited partner. At the end the tables are counted
+//! and checked against that arithmetic, and the database is dropped.
+//!
+//! Run: `cargo bench -p accrue --bench ingest`. Sizes: `ACCRUE_BENCH_SINGLES` (default
+//! 2000), `ACCRUE_BENCH_BATCHES` (20) and `ACCRUE_BENCH_BATCH_SIZE` (500). Without
+//! `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke version.
+
+// Floats are only used for the timing figures (rates, milliseconds); no money path here.
+#![allow(clippy::float_arithmetic)]
+
+use accrue::domain::Currency;
+use accrue::domain::program::{Program, RateTable, default_tiers};
+use accrue::engine::{ConversionInput, Engine, IngestOutcome, PluginRef, TouchpointInput};
+use accrue::plugins::{Limits, Runtime, World};
+use accrue::store::{PartnerRecord, Store};
+use accrue::testing::TestDb;
+use rust_decimal::Decimal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// 2026-03-10T12:00:00Z: when the conversions occur (plus one ms each).
+const T0: i64 = 1_773_144_000_000;
+const DAY: i64 = 86_400_000;
+const PROGRAM: &str = "bench";
+const PARTNERS: usize = 12;
+const TOUCHPOINTS: usize = 3;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Conversion number `n` of phase `phase`: three touchpoints (3, 2 and 1 days before) to
+/// three different partners, rotating over all of them.
+fn conversion(phase: &str, n: usize) -> ConversionInput {
+    let occurred = T0 + n as i64;
+    ConversionInput {
+        program_id: PROGRAM.into(),
+        id: format!("{phase}-{n:07}"),
+        amount: Decimal::new(12_990 + (n % 1000) as i64, 2),
+        currency: "USD".into(),
+        occurred_at_ms: occurred,
+        customer_id: Some(format!("cust-{}", n % 5000)),
+        country: Some("US".into()),
+        region: Some("US-CA".into()),
+        new_customer: n % 3 == 0,
+        attributes: Vec::new(),
+        touchpoints: (0..TOUCHPOINTS)
+            .map(|k| TouchpointInput {
+                partner_id: format!("p{:02}", (n + k) % PARTNERS),
+                channel: ["email", "social", "search"][k].into(),
+                occurred_at_ms: occurred - (TOUCHPOINTS - k) as i64 * DAY,
+                campaign: None,
+            })
+            .collect(),
+    }
+}
+
+/// Rows the store writes for one new conversion: the conversion, its idempotency record,
+/// its touchpoints, and per credited partner one revenue attribution and one ledger entry.
+fn rows_of(input: &ConversionInput, outcome: &IngestOutcome) -> u64 {
+    let IngestOutcome::Created(r) = outcome else {
+        panic!("{}: expected a new conversion, got a replay", input.id);
+    };
+    assert_eq!(
+        r.commissions.len(),
+        TOUCHPOINTS,
+        "one line per distinct partner"
+    );
+    (2 + input.touchpoints.len() + 2 * r.commissions.len()) as u64
+}
+
+struct Figures {
+    conversions: u64,
+    rows: u64,
+    elapsed: Duration,
+}
+
+impl Figures {
+    fn print(&self, what: &str) {
+        let s = self.elapsed.as_secs_f64();
+        println!(
+            "{what:<34} {:>7} conv in {:>8.1} ms  {:>9.0} conversions/s  {:>9.0} rows/s",
+            self.conversions,
+            s * 1e3,
+            self.conversions as f64 / s,
+            self.rows as f64 / s,
+        );
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+async fn setup(db: &TestDb) -> Engine {
+    let store = Store::connect(&db.url, 16).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let runtime = Arc::new(Runtime::new(Limits::default(), None).expect("runtime"));
+    let engine = Engine::new(store, runtime);
+    engine.load_plugins().await.expect("plug-ins");
+    let attribution = engine
+        .resolve_plugin(
+            &PluginRef {
+                plugin: "linear".into(),
+                config: serde_json::json!({}),
+            },
+            World::Attribution,
+            PROGRAM,
+            "attribution",
+        )
+        .await
+        .expect("linear plug-in");
+    let program = Program {
+        id: PROGRAM.into(),
+        name: "Ingest benchmark".into(),
+        currency: Currency::parse("USD").expect("USD"),
+        attribution,
+        geo_rate: None,
+        bonus: None,
+        lookback_days: 30,
+        hold_days: 14,
+    };
+    let rates = RateTable {
+        version: 1,
+        effective_from_ms: 0,
+        tiers: default_tiers(),
+        volume_tiers: Vec::new(),
+    };
+    engine
+        .create_program(&program, rates)
+        .await
+        .expect("program");
+    for p in 0..PARTNERS {
+        engine
+            .create_partner(&PartnerRecord {
+                id: format!("p{p:02}"),
+                program_id: PROGRAM.into(),
+                name: None,
+                country: Some("US".into()),
+                payout_currency: "USD".into(),
+                tiers: vec![(0, "professional".into())],
+                created_at_ms: T0 - 30 * DAY,
+            })
+            .await
+            .expect("partner");
+    }
+    engine
+}
+
+async fn singles(engine: &Engine, n: usize) -> Figures {
+    let inputs: Vec<ConversionInput> = (0..n).map(|i| conversion("single", i)).collect();
+    let mut latencies = Vec::with_capacity(n);
+    let mut rows = 0;
+    let start = Instant::now();
+    for input in &inputs {
+        let t = Instant::now();
+        let outcome = engine.ingest(input).await.expect("ingest");
+        latencies.push(t.elapsed());
+        rows += rows_of(input, &outcome);
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    let f = Figures {
+        conversions: n as u64,
+        rows,
+        elapsed,
+    };
+    f.print("single conversions (sequential)");
+    println!(
+        "{:<34} p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms per conversion",
+        "",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0),
+    );
+    f
+}
+
+async fn pricing(engine: &Engine, batches: usize, size: usize) -> Duration {
+    let mut total = Duration::ZERO;
+    for b in 0..batches {
+        let inputs: Vec<ConversionInput> = (0..size)
+            .map(|i| conversion("quote", b * size + i))
+            .collect();
+        let start = Instant::now();
+        for input in &inputs {
+            engine.quote(input).await.expect("quote");
+        }
+        total += start.elapsed();
+    }
+    total
+}
+
+async fn run_batches(engine: &Engine, phase: &str, batches: usize, size: usize) -> (u64, u64) {
+    let mut rows = 0;
+    for b in 0..batches {
+        let inputs: Vec<ConversionInput> =
+            (0..size).map(|i| conversion(phase, b * size + i)).collect();
+        let outcomes = engine.ingest_batch(&inputs).await.expect("batch");
+        for (input, outcome) in inputs.iter().zip(&outcomes) {
+            rows += rows_of(input, outcome.as_ref().expect("batch item"));
+        }
+    }
+    ((batches * size) as u64, rows)
+}
+
+async fn batches(engine: &Engine, batches: usize, size: usize) -> Figures {
+    let start = Instant::now();
+    let (conversions, rows) = run_batches(engine, "batch", batches, size).await;
+    let f = Figures {
+        conversions,
+        rows,
+        elapsed: start.elapsed(),
+    };
+    f.print(&format!("batches of {size} (sequential)"));
+    f
+}
+
+async fn concurrent_batches(engine: &Engine, batches: usize, size: usize) -> Figures {
+    let start = Instant::now();
+    let tasks: Vec<_> = ["conc-a", "conc-b"]
+        .into_iter()
+        .map(|phase| {
+            let engine = engine.clone();
+            tokio::spawn(
+                async move { run_batches(&engine, phase, batches.div_ceil(2), size).await },
+            )
+        })
+        .collect();
+    let (mut conversions, mut rows) = (0, 0);
+    for t in tasks {
+        let (c, r) = t.await.expect("task");
+        conversions += c;
+        rows += r;
+    }
+    let f = Figures {
+        conversions,
+        rows,
+        elapsed: start.elapsed(),
+    };
+    f.print(&format!("batches of {size} (2 concurrent callers)"));
+    f
+}
+
+/// Count what the store holds and compare with the rows the figures assumed.
+async fn check_rows(db: &TestDb, expected_conversions: u64, expected_rows: u64) {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    let mut total = 0;
+    let mut conversions = 0;
+    for table in [
+        "conversions",
+        "idempotency_records",
+        "touchpoints",
+        "revenue_attributions",
+        "ledger_entries",
+    ] {
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .expect("count")
+            .try_get("n")
+            .expect("n");
+        println!("  {table:<22} {n:>9}");
+        if table == "conversions" {
+            conversions = n as u64;
+        }
+        total += n as u64;
+    }
+    conn.close().await.expect("close");
+    assert_eq!(conversions, expected_conversions, "conversions stored");
+    assert_eq!(total, expected_rows, "rows stored");
+    println!(
+        "  {:<22} {total:>9} (= {:.1} rows per conversion)",
+        "total",
+        total as f64 / conversions.max(1) as f64
+    );
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (n_single, n_batches, size) = if full {
+        (
+            env_usize("ACCRUE_BENCH_SINGLES", 2000),
+            env_usize("ACCRUE_BENCH_BATCHES", 20),
+            env_usize("ACCRUE_BENCH_BATCH_SIZE", 500),
+        )
+    } else {
+        (20, 2, 10)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let db = TestDb::postgres()
+            .await
+            .expect("PostgreSQL (set DATABASE_URL)");
+        let engine = setup(&db).await;
+        println!(
+            "ingest benchmark: PostgreSQL, linear attribution, {TOUCHPOINTS} touchpoints to {TOUCHPOINTS} partners per conversion, {} cores",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        // Warm-up: program cache, plug-in instance pre, pool connections.
+        let (warm, warm_rows) = run_batches(&engine, "warm", 2, 50.min(size)).await;
+
+        let single = singles(&engine, n_single).await;
+        let priced = pricing(&engine, 2.min(n_batches), size).await;
+        let per_conv = priced.as_secs_f64() / (2.min(n_batches) * size).max(1) as f64;
+        let batch = batches(&engine, n_batches, size).await;
+        let per_batch = batch.elapsed.as_secs_f64() / n_batches.max(1) as f64;
+        let price_share = per_conv * size as f64 / per_batch;
+        println!(
+            "{:<34} {:.1} ms per batch: pricing (quote, incl. its reads) ≈ {:.1} ms ({:.0} %), store write + idempotency check ≈ {:.1} ms",
+            "",
+            per_batch * 1e3,
+            per_conv * size as f64 * 1e3,
+            price_share * 100.0,
+            (per_batch - per_conv * size as f64) * 1e3,
+        );
+        let conc = concurrent_batches(&engine, n_batches, size).await;
+
+        println!("rows in the database:");
+        check_rows(
+            &db,
+            warm + single.conversions + batch.conversions + conc.conversions,
+            warm_rows + single.rows + batch.rows + conc.rows,
+        )
+        .await;
+        engine.store().close().await;
+        db.drop_db().await;
+    });
+}

@@ -1,0 +1,301 @@
+//! The whole story: programs with each default attribution model, partners, conversions
+//! checked to the cent, a refund, balances, a partner's custom plug-in uploaded, bound and
+//! used; and the same basic path on the embedded SQLite store.
+
+use crate::support::{ADMIN_KEY, Server, amounts, conversion, postgres};
+use reqwest::Method;
+use serde_json::json;
+
+const A: &str = "2026-02-28T12:00:00Z"; // 10 days before the conversion
+const B1: &str = "2026-03-05T12:00:00Z"; // 5 days before
+const C: &str = "2026-03-07T12:00:00Z"; // 3 days before
+const B2: &str = "2026-03-09T12:00:00Z"; // 1 day before
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_story_on_postgres() {
+    let db = postgres().await;
+    let s = Server::start(&db.url, &[]).await;
+
+    // Each default attribution model, to the cent (129.90; starter 5 %, professional 15 %,
+    // enterprise 25 %; half-even at the cent; shares split by largest remainder).
+    let expected = [
+        ("first-touch", json!({}), vec![("a", "6.50")]),
+        ("last-touch", json!({}), vec![("b", "19.48")]),
+        (
+            "linear",
+            json!({}),
+            vec![("a", "1.62"), ("b", "9.74"), ("c", "8.12")],
+        ),
+        (
+            "position-based",
+            json!({}),
+            vec![("a", "2.60"), ("b", "9.74"), ("c", "3.25")],
+        ),
+        (
+            "time-decay",
+            json!({"half_life_days": 7}),
+            vec![("a", "0.92"), ("b", "11.23"), ("c", "9.18")],
+        ),
+    ];
+    for (model, config, want) in expected {
+        s.admin(Method::POST, "/v1/programs", json!({
+            "id": model, "name": model, "currency": "USD", "attribution": {"plugin": model, "config": config}, "hold_days": 14,
+        }))
+        .await;
+        for (p, tier) in [("a", "starter"), ("b", "professional"), ("c", "enterprise")] {
+            s.admin(
+                Method::POST,
+                "/v1/partners",
+                json!({"id": format!("{model}-{p}"), "program_id": model, "tier": tier}),
+            )
+            .await;
+        }
+        let (pa, pb, pc) = (
+            format!("{model}-a"),
+            format!("{model}-b"),
+            format!("{model}-c"),
+        );
+        let body = conversion(
+            model,
+            "order-1",
+            "129.90",
+            &[
+                (&pa, "email", A),
+                (&pb, "social", B1),
+                (&pc, "search", C),
+                (&pb, "email", B2),
+            ],
+        );
+        let r = s
+            .call(
+                Method::POST,
+                "/v1/conversions",
+                Some(ADMIN_KEY),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{model}: {}", r.body);
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(p, a)| (format!("{model}-{p}"), (*a).to_owned()))
+            .collect();
+        assert_eq!(amounts(&r.body), want, "{model}");
+        // The same key and payload again: the same body, 200.
+        let again = s
+            .call(Method::POST, "/v1/conversions", Some(ADMIN_KEY), Some(body))
+            .await;
+        assert_eq!(again.status.as_u16(), 200);
+        assert_eq!(again.body, r.body);
+    }
+
+    // A refund: half, then the rest; the balance goes back to exactly zero.
+    let refund = s
+        .call(
+            Method::POST,
+            "/v1/conversions/order-1/refunds",
+            Some(ADMIN_KEY),
+            Some(json!({"program_id": "linear", "amount": "64.95"})),
+        )
+        .await;
+    assert_eq!(refund.status.as_u16(), 201, "{}", refund.body);
+    assert_eq!(refund.body["refunded_total"], "64.95");
+    let balance = s
+        .call(
+            Method::GET,
+            "/v1/partners/linear-b/balance",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        balance.body["balances"][0]["total"], "4.87",
+        "{}",
+        balance.body
+    );
+    s.admin(
+        Method::POST,
+        "/v1/conversions/order-1/refunds",
+        json!({"program_id": "linear"}),
+    )
+    .await;
+    let balance = s
+        .call(
+            Method::GET,
+            "/v1/partners/linear-b/balance",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        balance.body["balances"][0]["total"], "0.00",
+        "{}",
+        balance.body
+    );
+
+    // Commissions are listed with a cursor.
+    let page = s
+        .call(
+            Method::GET,
+            "/v1/commissions?program_id=linear&limit=2",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(page.body["items"].as_array().map(Vec::len), Some(2));
+    let cursor = page.body["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let rest = s
+        .call(
+            Method::GET,
+            &format!("/v1/commissions?program_id=linear&cursor={cursor}"),
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    let total = 2 + rest.body["items"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        total,
+        3 + 3 + 3,
+        "3 commissions, 3 partial and 3 final reversals"
+    );
+
+    // A quote computes without storing.
+    let quote = s
+        .admin(
+            Method::POST,
+            "/v1/quotes",
+            conversion("linear", "q-1", "100.00", &[("linear-c", "email", C)]),
+        )
+        .await;
+    assert_eq!(
+        amounts(&quote),
+        vec![("linear-c".to_owned(), "25.00".to_owned())]
+    );
+    let none = s
+        .call(
+            Method::GET,
+            "/v1/commissions?conversion_id=q-1",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(none.body["items"], json!([]));
+
+    // A white-label partner's own plug-in: uploaded by its plug-in author key, bound, used.
+    let author = s
+        .admin(
+            Method::POST,
+            "/v1/api-keys",
+            json!({"scope": "plugin_author", "program_id": "last-touch", "label": "partner dev"}),
+        )
+        .await;
+    let author_key = author["key"].as_str().expect("secret");
+    let component =
+        std::fs::read(accrue::plugins::built::LAST_NON_DIRECT_PATH).expect("example component");
+    let up = s
+        .raw(
+            Method::POST,
+            "/v1/plugins?name=last-non-direct&version=1.0.0",
+            Some(author_key),
+            "application/wasm",
+            component.clone(),
+        )
+        .await;
+    assert_eq!(up.status.as_u16(), 201, "{}", up.body);
+    assert_eq!(up.body["world"], "attribution");
+    assert_eq!(up.body["program_id"], "last-touch");
+    let digest = up.body["digest"].as_str().expect("digest").to_owned();
+    let again = s
+        .raw(
+            Method::POST,
+            "/v1/plugins?name=last-non-direct&version=1.0.0",
+            Some(author_key),
+            "application/wasm",
+            component,
+        )
+        .await;
+    assert_eq!(again.status.as_u16(), 200, "same bytes, same digest");
+    let bind = s
+        .call(
+            Method::PATCH,
+            "/v1/programs/last-touch",
+            Some(author_key),
+            Some(json!({"attribution": {"plugin": digest}})),
+        )
+        .await;
+    assert_eq!(bind.status.as_u16(), 200, "{}", bind.body);
+    let pa = "last-touch-a";
+    let pb = "last-touch-b";
+    let r = s
+        .admin(
+            Method::POST,
+            "/v1/conversions",
+            conversion(
+                "last-touch",
+                "order-2",
+                "100.00",
+                &[(pa, "email", C), (pb, "direct", B2)],
+            ),
+        )
+        .await;
+    // Last touch would credit b (direct); the custom model skips direct and credits a.
+    assert_eq!(amounts(&r), vec![(pa.to_owned(), "5.00".to_owned())]);
+    let entries = s
+        .call(
+            Method::GET,
+            "/v1/commissions?conversion_id=order-2",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        entries.body["items"][0]["provenance"]["attribution_digest"],
+        digest.as_str()
+    );
+
+    // Operations endpoints.
+    let metrics = s
+        .raw(Method::GET, "/metrics", None, "text/plain", Vec::new())
+        .await;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains(
+            "accrue_http_requests_total{method=\"POST\",route=\"/v1/conversions\",status=\"201\"}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("accrue_plugin_evaluations_total"));
+    assert!(text.contains("accrue_conversions_created_total"));
+    let doc = s.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    drop(s);
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_on_the_embedded_sqlite_store() {
+    let db = accrue::testing::TestDb::sqlite();
+    let s = Server::start(&db.url, &[]).await;
+    s.admin(Method::POST, "/v1/programs", json!({"id": "shop", "name": "Shop", "currency": "EUR", "attribution": {"plugin": "linear"}})).await;
+    s.admin(
+        Method::POST,
+        "/v1/partners",
+        json!({"id": "p1", "program_id": "shop", "tier": "enterprise", "payout_currency": "GBP"}),
+    )
+    .await;
+    s.admin(Method::PUT, "/v1/fx-rates", json!({"base": "EUR", "quote": "GBP", "rate": "0.8500", "effective_from": "2026-01-01T00:00:00Z"})).await;
+    let mut body = conversion("shop", "o-1", "40.00", &[("p1", "email", C)]);
+    body["currency"] = json!("EUR");
+    let r = s.admin(Method::POST, "/v1/conversions", body).await;
+    assert_eq!(r["commissions"][0]["amount"], "10.00");
+    assert_eq!(r["commissions"][0]["payout_amount"], "8.50");
+    assert_eq!(r["commissions"][0]["payout_currency"], "GBP");
+    let list = s
+        .call(Method::GET, "/v1/commissions", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(list.body["items"][0]["fx_rate"], "0.8500");
+    drop(s);
+    db.drop_db().await;
+}

@@ -1,0 +1,252 @@
+//! Running the real `accrue` binary on an ephemeral port against a fresh database, and
+//! talking to it over real HTTP.
+
+use accrue::testing::TestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The admin key every test server starts with.
+pub const ADMIN_KEY: &str = "acc_e2e_admin_key_for_tests_only";
+
+/// The `accrue` binary: built next to this test binary by `cargo test --workspace`, or
+/// built here if this package is tested alone.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/e2e-<hash> → target/<profile>/accrue
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target dir")
+        .to_path_buf();
+    let bin = dir.join("accrue");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "accrue", "--bin", "accrue"])
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building the accrue binary failed");
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A running service process; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Start the service on `database_url` with extra environment variables.
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("ACCRUE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ACCRUE_ADMIN_KEY", ADMIN_KEY)
+            .env("ACCRUE_LOG", "warn")
+            .env("ACCRUE_APPROVE_EVERY_S", "3600")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start accrue serve");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = server
+                .client
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the service did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server
+    }
+
+    /// A request with a key (or none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        self.call_with(method, path, key, body, &[]).await
+    }
+
+    /// A request with extra headers.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Response::from(req.send().await.expect("request")).await
+    }
+
+    /// A raw body with a content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        Response::from(req.send().await.expect("request")).await
+    }
+
+    /// As admin, expecting success; returns the JSON body.
+    pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
+        let r = self
+            .call(method.clone(), path, Some(ADMIN_KEY), Some(body))
+            .await;
+        assert!(
+            r.status.is_success(),
+            "{method} {path}: {} {}",
+            r.status,
+            r.body
+        );
+        r.body
+    }
+}
+
+/// A response, read whole.
+pub struct Response {
+    /// Status.
+    pub status: StatusCode,
+    /// Content type.
+    pub content_type: String,
+    /// JSON body (or `Value::String` of the text if not JSON).
+    pub body: Value,
+}
+
+impl Response {
+    async fn from(r: reqwest::Response) -> Self {
+        let status = r.status();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Self {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// Assert a problem document with this status and type.
+    pub fn assert_problem(&self, status: u16, kind: &str, what: &str) {
+        assert_eq!(self.status.as_u16(), status, "{what}: {}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "{what}: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["type"],
+            format!("urn:accrue:problem:{kind}"),
+            "{what}: {}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status, "{what}");
+    }
+}
+
+/// A fresh PostgreSQL database.
+pub async fn postgres() -> TestDb {
+    TestDb::postgres()
+        .await
+        .expect("PostgreSQL (set DATABASE_URL to a server you can create databases on)")
+}
+
+/// A conversion body.
+pub fn conversion(program: &str, id: &str, amount: &str, touches: &[(&str, &str, &str)]) -> Value {
+    serde_json::json!({
+        "program_id": program,
+        "id": id,
+        "amount": amount,
+        "currency": "USD",
+        "occurred_at": "2026-03-10T12:00:00Z",
+        "country": "US",
+        "region": "US-CA",
+        "touchpoints": touches.iter().map(|(partner, channel, at)| serde_json::json!({
+            "partner_id": partner, "channel": channel, "occurred_at": at,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The commission amounts of a conversion result, as (partner, amount).
+pub fn amounts(result: &Value) -> Vec<(String, String)> {
+    result["commissions"]
+        .as_array()
+        .expect("commissions")
+        .iter()
+        .map(|c| {
+            (
+                c["partner_id"].as_str().unwrap_or_default().to_owned(),
+                c["amount"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,421 @@
+//! `accrue-loadgen`: a load generator for a running Accrue service (issue 4).
+//!
+//! It creates its own program (bound to the built-in `linear` plug-in) and partners under
+//! a unique run id, then posts conversions, each with three touchpoints to three partners:
+//!
+//! * `--mode single`: `POST /v1/conversions` open-loop at a fixed `--rate` for
+//!   `--duration-s` seconds. Request *i* is due at `start + i / rate`; its latency runs
+//!   from that scheduled instant (not from when it was actually sent), so a stalled server
+//!   cannot hide its stall by slowing the generator down (no coordinated omission). At most
+//!   `--concurrency` requests are in flight. Reports p50/p90/p99/p99.9/max latency, the
+//!   achieved rate, errors and status codes.
+//! * `--mode batch`: `--batches` requests of `--batch-size` conversions to
+//!   `POST /v1/conversions/batch`, from `--concurrency` closed-loop workers. Reports
+//!   conversions/second and per-request latency.
+//!
+//! Only loopback targets are accepted. Every loop is bounded by a count and by time.
+//!
+//! ```text
+//! accrue-loadgen --url http://127.0.0.1:8080 --key "$ACCRUE_ADMIN_KEY" --mode single --rate 500 --duration-s 20
+//! accrue-loadgen --url http://127.0.0.1:8080 --mode batch --batch-size 500 --batches 20 --concurrency 2
+//! ```
+
+// Floats are only used for the latency and rate figures printed at the end.
+#![allow(clippy::float_arithmetic)]
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use reqwest::{Client, StatusCode, Url};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Mutex, Semaphore};
+
+/// Post conversions to a running Accrue service and report latency and throughput.
+#[derive(Debug, Parser)]
+#[command(name = "accrue-loadgen", version, about)]
+struct Args {
+    /// The service (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// An admin API key.
+    #[arg(long, env = "ACCRUE_ADMIN_KEY", hide_env_values = true)]
+    key: String,
+    /// `single`: one conversion per request at a fixed rate; `batch`: batch requests.
+    #[arg(long, value_enum, default_value_t = Mode::Single)]
+    mode: Mode,
+    /// Single mode: requests per second (open loop).
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+    /// Single mode: how long to send, seconds (after the warm-up).
+    #[arg(long, default_value_t = 20)]
+    duration_s: u64,
+    /// Single mode: warm-up at the same rate before measuring, seconds (not reported).
+    #[arg(long, default_value_t = 2)]
+    warmup_s: u64,
+    /// Batch mode: conversions per request (at most 1000).
+    #[arg(long, default_value_t = 500)]
+    batch_size: usize,
+    /// Batch mode: how many batch requests.
+    #[arg(long, default_value_t = 20)]
+    batches: usize,
+    /// Most requests in flight (single mode); concurrent workers (batch mode).
+    /// Default: 256 for single, 2 for batch.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Partners to create and spread touchpoints over.
+    #[arg(long, default_value_t = 12)]
+    partners: usize,
+    /// Give up on one request after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_s: u64,
+    /// Stop the whole run after this many seconds whatever is left.
+    #[arg(long, default_value_t = 600)]
+    max_time_s: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Single,
+    Batch,
+}
+
+/// 2026-03-10 (UTC), the day every conversion occurs on; touchpoints are 1 to 3 days earlier.
+const DAY: &str = "2026-03-10";
+const TOUCH_DAYS: [&str; 3] = ["2026-03-07", "2026-03-08", "2026-03-09"];
+const CHANNELS: [&str; 3] = ["email", "social", "search"];
+
+/// `<day>T<hh:mm:ss.mmm>Z` for the `n`-th millisecond of that day (wrapping).
+fn instant(day: &str, n: usize) -> String {
+    let ms = n % 86_400_000;
+    format!(
+        "{day}T{:02}:{:02}:{:02}.{:03}Z",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+struct Run {
+    client: Client,
+    base: Url,
+    auth: String,
+    run_id: String,
+    program: String,
+    partners: usize,
+}
+
+impl Run {
+    fn endpoint(&self, path: &str) -> anyhow::Result<Url> {
+        self.base.join(path).context("endpoint URL")
+    }
+
+    fn conversion(&self, tag: &str, n: usize) -> Value {
+        let touchpoints: Vec<Value> = (0..3)
+            .map(|k| {
+                json!({
+                    "partner_id": format!("{}-p{:03}", self.run_id, (n + k) % self.partners),
+                    "channel": CHANNELS[k],
+                    "occurred_at": instant(TOUCH_DAYS[k], n),
+                })
+            })
+            .collect();
+        json!({
+            "program_id": self.program,
+            "id": format!("{}-{tag}-{n:08}", self.run_id),
+            "amount": format!("{}.{:02}", 100 + n % 900, n % 100),
+            "currency": "USD",
+            "occurred_at": instant(DAY, n),
+            "customer_id": format!("cust-{}", n % 10_000),
+            "country": "US",
+            "touchpoints": touchpoints,
+        })
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self
+            .client
+            .post(self.endpoint(path)?)
+            .header("Authorization", &self.auth)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// The run's program and partners.
+    async fn setup(&self) -> anyhow::Result<()> {
+        let (status, body) = self
+            .post(
+                "/v1/programs",
+                &json!({
+                    "id": self.program,
+                    "name": format!("load test {}", self.run_id),
+                    "currency": "USD",
+                    "attribution": {"plugin": "linear"},
+                }),
+            )
+            .await
+            .context("create the program (is the service running?)")?;
+        if status != StatusCode::CREATED {
+            bail!("creating the program answered {status}: {body}");
+        }
+        for k in 0..self.partners {
+            let (status, body) = self
+                .post(
+                    "/v1/partners",
+                    &json!({
+                        "id": format!("{}-p{k:03}", self.run_id),
+                        "program_id": self.program,
+                        "tier": "professional",
+                    }),
+                )
+                .await?;
+            if status != StatusCode::CREATED {
+                bail!("creating partner {k} answered {status}: {body}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuse anything but loopback: this tool is for load tests on one's own machine.
+fn loopback_url(text: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(text).with_context(|| format!("--url {text:?}"))?;
+    if url.scheme() != "http" {
+        bail!("--url must be http:// (got {text:?})");
+    }
+    let loopback = match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    };
+    if !loopback {
+        bail!("--url must point at this machine (127.0.0.1, ::1 or localhost), got {text:?}");
+    }
+    Ok(url)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    // Nearest rank: the smallest value with at least p of the samples at or below it.
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn print_latencies(label: &str, latencies: &mut [Duration]) {
+    latencies.sort();
+    println!(
+        "{label}: p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (n = {})",
+        ms(percentile(latencies, 0.50)),
+        ms(percentile(latencies, 0.90)),
+        ms(percentile(latencies, 0.99)),
+        ms(percentile(latencies, 0.999)),
+        ms(latencies.last().copied().unwrap_or_default()),
+        latencies.len(),
+    );
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    last_done: Option<Instant>,
+}
+
+async fn single(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
+    if args.rate == 0 {
+        bail!("--rate must be at least 1");
+    }
+    let concurrency = args.concurrency.unwrap_or(256).max(1);
+    let interval = Duration::from_secs(1) / args.rate;
+    let warmup = (args.rate as u64 * args.warmup_s) as usize;
+    let measured = (args.rate as u64 * args.duration_s) as usize;
+    let deadline = Instant::now() + Duration::from_secs(args.max_time_s);
+    println!(
+        "single: {} conversions/s for {} s ({} requests, after {} warm-up requests), at most {concurrency} in flight",
+        args.rate, args.duration_s, measured, warmup
+    );
+    let in_flight = Arc::new(Semaphore::new(concurrency));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let mut tasks = Vec::with_capacity(warmup + measured);
+    let start = Instant::now();
+    let measure_from = start + interval * warmup as u32;
+    for i in 0..warmup + measured {
+        let due = start + interval * i as u32;
+        if due > deadline {
+            println!("stopping early: --max-time-s reached");
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        // Waiting for a slot still counts against this request: its clock started at `due`.
+        let permit = in_flight.clone().acquire_owned().await?;
+        let run = run.clone();
+        let tally = tally.clone();
+        let record = i >= warmup;
+        tasks.push(tokio::spawn(async move {
+            let body = run.conversion("s", i);
+            let outcome = run.post("/v1/conversions", &body).await;
+            let done = Instant::now();
+            drop(permit);
+            if !record {
+                return;
+            }
+            let mut t = tally.lock().await;
+            t.latencies.push(done.saturating_duration_since(due));
+            t.last_done = Some(t.last_done.map_or(done, |d| d.max(done)));
+            match outcome {
+                Ok((status, _)) => *t.statuses.entry(status.as_u16()).or_default() += 1,
+                Err(_) => t.transport_errors += 1,
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let mut t = tally.lock().await;
+    let elapsed = t.last_done.map_or(Duration::ZERO, |d| {
+        d.saturating_duration_since(measure_from)
+    });
+    let completed = t.latencies.len();
+    let ok = t.statuses.get(&201).copied().unwrap_or(0);
+    println!(
+        "achieved: {completed} requests in {:.2} s = {:.1} requests/s (target {})",
+        elapsed.as_secs_f64(),
+        completed as f64 / elapsed.as_secs_f64().max(1e-9),
+        args.rate
+    );
+    println!(
+        "status codes: {:?}; transport errors: {}; errors (not 201): {}",
+        t.statuses,
+        t.transport_errors,
+        completed as u64 - ok
+    );
+    print_latencies("latency from scheduled send", &mut t.latencies);
+    Ok(())
+}
+
+async fn batch(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
+    if args.batch_size == 0 || args.batch_size > 1000 {
+        bail!("--batch-size must be 1 to 1000");
+    }
+    let workers = args.concurrency.unwrap_or(2).max(1);
+    let deadline = Instant::now() + Duration::from_secs(args.max_time_s);
+    println!(
+        "batch: {} requests of {} conversions, {workers} concurrent workers",
+        args.batches, args.batch_size
+    );
+    // Build every body first so that JSON building is not timed.
+    let bodies: Arc<Vec<Value>> = Arc::new(
+        (0..args.batches)
+            .map(|b| {
+                let conversions: Vec<Value> = (0..args.batch_size)
+                    .map(|i| run.conversion("b", b * args.batch_size + i))
+                    .collect();
+                json!({ "conversions": conversions })
+            })
+            .collect(),
+    );
+    // One small untimed batch to warm up connections and the service.
+    let warm: Vec<Value> = (0..10).map(|i| run.conversion("w", i)).collect();
+    run.post("/v1/conversions/batch", &json!({ "conversions": warm }))
+        .await?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let tally = Arc::new(Mutex::new((Tally::default(), 0u64, 0u64)));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let (run, bodies, next, tally) =
+                (run.clone(), bodies.clone(), next.clone(), tally.clone());
+            tokio::spawn(async move {
+                loop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    if b >= bodies.len() || Instant::now() > deadline {
+                        break;
+                    }
+                    let sent = Instant::now();
+                    let outcome = run.post("/v1/conversions/batch", &bodies[b]).await;
+                    let done = Instant::now();
+                    let mut guard = tally.lock().await;
+                    let (t, created, item_errors) = &mut *guard;
+                    t.latencies.push(done - sent);
+                    t.last_done = Some(t.last_done.map_or(done, |d| d.max(done)));
+                    match outcome {
+                        Ok((status, body)) => {
+                            *t.statuses.entry(status.as_u16()).or_default() += 1;
+                            *created += body["created"].as_u64().unwrap_or(0);
+                            *item_errors += body["results"].as_array().map_or(0, |r| {
+                                r.iter().filter(|x| x["status"] == "error").count() as u64
+                            });
+                        }
+                        Err(_) => t.transport_errors += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await?;
+    }
+    let mut guard = tally.lock().await;
+    let (t, created, item_errors) = &mut *guard;
+    let elapsed = t
+        .last_done
+        .map_or(Duration::ZERO, |d| d.saturating_duration_since(start));
+    println!(
+        "created {created} conversions in {:.2} s = {:.0} conversions/s",
+        elapsed.as_secs_f64(),
+        *created as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "status codes: {:?}; transport errors: {}; item errors: {item_errors}",
+        t.statuses, t.transport_errors
+    );
+    print_latencies("batch request latency", &mut t.latencies);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let base = loopback_url(&args.url)?;
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let run_id = format!("lg{stamp:x}{:x}", std::process::id());
+    let client = Client::builder()
+        .timeout(Duration::from_secs(args.timeout_s))
+        .tcp_nodelay(true)
+        .build()?;
+    let run = Arc::new(Run {
+        client,
+        base,
+        auth: format!("Bearer {}", args.key),
+        program: format!("{run_id}-prog"),
+        run_id,
+        partners: args.partners.max(3),
+    });
+    println!("run {} against {}", run.run_id, run.base);
+    run.setup().await?;
+    match args.mode {
+        Mode::Single => single(run, &args).await,
+        Mode::Batch => batch(run, &args).await,
+    }
+}
