@@ -83,3 +83,51 @@ pub struct ServeArgs {
     #[arg(long, env = "ACCRUE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 }
+
+fn init_tracing(json: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ACCRUE_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Run a parsed command line (the whole of the `accrue` binary).
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing(args.log_format == "json");
+            crate::server::serve(args).await
+        }
+        Command::Migrate(db) => {
+            init_tracing(false);
+            let store = crate::store::Store::connect(&db.database_url, 2).await?;
+            store.migrate().await?;
+            println!(
+                "migrations applied to {}",
+                db.database_url.split('@').next_back().unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Validate { file }) => {
+            init_tracing(false);
+            let bytes = std::fs::read(&file)?;
+            let runtime = crate::plugins::Runtime::new(crate::plugins::Limits::default(), None)?;
+            match runtime.validate(&bytes) {
+                Ok(info) => {
+                    println!("{}", serde_json::to_string_pretty(&info)?);
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("rejected ({}): {e}", e.kind());
+                    std::process::exit(1);
+                }
+            }
+        }
+    }
+}

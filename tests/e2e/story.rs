@@ -299,3 +299,30 @@ async fn smoke_on_the_embedded_sqlite_store() {
     drop(s);
     db.drop_db().await;
 }
+
+/// The README's tour (`examples/tour.sh`) runs as written against a fresh service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_tour_script_runs() {
+    let db = accrue::testing::TestDb::sqlite();
+    let s = Server::start(&db.url, &[]).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tour.sh");
+    let out = tokio::process::Command::new("bash")
+        .arg(&script)
+        .env("ACCRUE_URL", &s.base)
+        .env("KEY", ADMIN_KEY)
+        .output()
+        .await
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tour failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"amount\":\"9.74\""),
+        "bob earns 15 % of 64.95: {stdout}"
+    );
+    drop(s);
+    db.drop_db().await;
+}

@@ -12,26 +12,10 @@ use std::time::{Duration, Instant};
 /// The admin key every test server starts with.
 pub const ADMIN_KEY: &str = "acc_e2e_admin_key_for_tests_only";
 
-/// The `accrue` binary: built next to this test binary by `cargo test --workspace`, or
-/// built here if this package is tested alone.
+/// The service binary: Cargo builds it before these tests run (see
+/// `tests/src/bin/accrue-server.rs`; it is the `accrue` program).
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/e2e-<hash> → target/<profile>/accrue
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir")
-        .to_path_buf();
-    let bin = dir.join("accrue");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "accrue", "--bin", "accrue"])
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "building the accrue binary failed");
-    }
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_accrue-server"))
 }
 
 fn free_port() -> u16 {
