@@ -6,6 +6,7 @@
 
 mod adjust;
 mod admin;
+mod bonus;
 mod bootstrap;
 mod disputes;
 mod error;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use adjust::{AdjustmentChange, AdjustmentReport, AdjustmentRequest};
 pub use admin::PluginRef;
+pub use bonus::BonusOutcome;
 pub use bootstrap::BUILTIN_VERSION;
 pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;
@@ -68,7 +70,11 @@ impl Engine {
         Self {
             store,
             runtime,
-            programs: moka::sync::Cache::builder().max_capacity(10_000).build(),
+            // A short time-to-live bounds how long another replica's change goes unseen.
+            programs: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(5))
+                .build(),
         }
     }
 

@@ -8,11 +8,13 @@
 //! TEXT columns holding exact decimals in SQLite (never REAL). The conformance suite
 //! (`store/tests.rs`) runs every case against both.
 
+mod bonuses;
 mod conversions;
 mod keys;
 mod ledger;
 mod programs;
 
+pub use bonuses::{BonusRecord, PeriodAttribution};
 pub use conversions::{ConversionRecord, NewAttribution, NewConversion, StoredTouchpoint};
 pub use keys::ApiKeyRecord;
 pub use ledger::{DisputeRecord, EntryFilter, EntryRecord, LedgerWrite, NewEntry, NewEvent};

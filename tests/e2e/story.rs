@@ -255,6 +255,46 @@ async fn the_whole_story_on_postgres() {
         digest.as_str()
     );
 
+    // Period close: the tier-bonus plug-in pays first-touch-a 2 % (starter) of 129.90, once.
+    s.admin(
+        Method::PATCH,
+        "/v1/programs/first-touch",
+        json!({"bonus": {"plugin": "tier-bonus", "config": {"threshold": "100"}}}),
+    )
+    .await;
+    let period = json!({"from": "2026-03-01T00:00:00Z", "to": "2026-04-01T00:00:00Z"});
+    let closed = s
+        .admin(
+            Method::POST,
+            "/v1/programs/first-touch/periods/close",
+            period.clone(),
+        )
+        .await;
+    assert_eq!(closed["bonuses"][0]["partner_id"], "first-touch-a");
+    assert_eq!(closed["bonuses"][0]["amount"], "2.60", "{closed}");
+    assert_eq!(closed["bonuses"][0]["new"], true);
+    let again = s
+        .admin(
+            Method::POST,
+            "/v1/programs/first-touch/periods/close",
+            period,
+        )
+        .await;
+    assert_eq!(again["bonuses"][0]["new"], false);
+    let balance = s
+        .call(
+            Method::GET,
+            "/v1/partners/first-touch-a/balance",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        balance.body["balances"][0]["total"], "9.10",
+        "6.50 commission + 2.60 bonus: {}",
+        balance.body
+    );
+
     // Operations endpoints.
     let metrics = s
         .raw(Method::GET, "/metrics", None, "text/plain", Vec::new())

@@ -74,7 +74,9 @@ impl Engine {
             let mut priced: Vec<(usize, Priced)> = Vec::new();
             let mut seen: HashMap<(String, String), (usize, String)> = HashMap::new();
             let mut fx_memo = HashMap::new();
+            let __t0 = std::time::Instant::now();
             let existing = self.existing_keys(inputs, &pending).await?;
+            let __t1 = std::time::Instant::now();
             for &i in &pending {
                 let input = &inputs[i];
                 let hash = payload_hash(input);
@@ -117,10 +119,19 @@ impl Engine {
                     Err(e) => outcomes[i] = Some(Err(e)),
                 }
             }
+            let __t2 = std::time::Instant::now();
             let records: Vec<_> = priced.iter().map(|(_, p)| p.record.clone()).collect();
             // Keys another writer stored first are skipped, and answered next round from
             // that writer's record (a replay, or a conflict if its payload differs).
             let skipped = self.store.write_conversions(&records).await?;
+            if inputs.len() > 1 {
+                eprintln!(
+                    "TIMING existing {:?} price {:?} write {:?}",
+                    __t1 - __t0,
+                    __t2 - __t1,
+                    __t2.elapsed()
+                );
+            }
             if !skipped.is_empty() {
                 tracing::debug!(round, skipped = skipped.len(), "batch raced another writer");
             }

@@ -209,6 +209,7 @@ on_both!(
     crash_mid_batch_leaves_nothing,
     quote_stores_nothing,
     approval_after_the_hold_period,
+    period_close_pays_tier_bonuses_once,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
@@ -971,5 +972,90 @@ async fn concurrent_posts_of_the_same_conversions_on_postgres() {
         .await
         .expect("entries");
     assert_eq!(entries.len(), 2000);
+    f.finish().await;
+}
+
+async fn period_close_pays_tier_bonuses_once(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    let bonus = f
+        .engine
+        .resolve_plugin(
+            &PluginRef {
+                plugin: "tier-bonus".into(),
+                config: serde_json::json!({"threshold": "100"}),
+            },
+            World::Bonus,
+            "p",
+            "bonus",
+        )
+        .await
+        .expect("bonus plug-in");
+    let mut program = f
+        .engine
+        .program("p")
+        .await
+        .expect("program")
+        .program
+        .clone();
+    program.bonus = Some(bonus);
+    f.engine.update_program(&program).await.expect("bind bonus");
+    f.partner("a", "p", "professional", "USD").await;
+    f.partner("b", "p", "starter", "USD").await;
+    f.ingest(&conversion("p", "o1", "100.00", &[("a", 1)]))
+        .await;
+    f.ingest(&conversion("p", "o2", "50.00", &[("a", 1)])).await;
+    f.ingest(&conversion("p", "o3", "20.00", &[("b", 1)])).await;
+    f.engine
+        .refund("p", "o2", "r1", Some(dec("25.00")))
+        .await
+        .expect("refund");
+    let (from, to) = (T0 - 9 * DAY, T0 + 21 * DAY);
+    let first = f.engine.close_period("p", from, to).await.expect("close");
+    let got: Vec<(String, String, bool)> = first
+        .iter()
+        .map(|b| (b.partner_id.clone(), b.amount.to_string(), b.new))
+        .collect();
+    // a: revenue 100 + 50 − 25 refunded = 125 ≥ 100 → professional 5 % = 6.25. b: 20 < 100.
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), "6.25".into(), true),
+            ("b".into(), "0.00".into(), true)
+        ]
+    );
+    assert!(first[0].entry_id.is_some() && first[1].entry_id.is_none());
+    let again = f
+        .engine
+        .close_period("p", from, to)
+        .await
+        .expect("close again");
+    assert!(
+        again.iter().all(|b| !b.new),
+        "closing twice pays nothing twice"
+    );
+    assert_eq!(again[0].amount, dec("6.25"));
+    let bonuses = f
+        .engine
+        .store()
+        .entries(&EntryFilter {
+            partner_id: Some("a".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("entries");
+    assert_eq!(
+        bonuses
+            .iter()
+            .filter(|e| e.kind == crate::domain::ledger::EntryKind::Bonus)
+            .count(),
+        1
+    );
+    let e = f
+        .engine
+        .close_period("nope", from, to)
+        .await
+        .expect_err("unknown program");
+    assert_eq!(e.kind(), "unknown-program");
     f.finish().await;
 }

@@ -81,6 +81,15 @@ const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/v1/programs/{id}/periods/close",
+        "Close a period: the bonus plug-in decides each partner's bonus, once",
+        Some("CloseIn"),
+        200,
+        "Object",
+        "admin",
+    ),
+    (
+        "post",
         "/v1/partners",
         "Create a partner (client-chosen id)",
         Some("PartnerIn"),

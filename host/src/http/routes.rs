@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/programs"),
     ("get", "/v1/programs/{id}"),
     ("patch", "/v1/programs/{id}"),
+    ("post", "/v1/programs/{id}/periods/close"),
     ("post", "/v1/partners"),
     ("get", "/v1/partners"),
     ("get", "/v1/partners/{id}"),
@@ -64,6 +65,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/programs/{id}",
             get(programs::show).patch(programs::update),
+        )
+        .route(
+            "/v1/programs/{id}/periods/close",
+            post(programs::close_period),
         )
         .route("/v1/partners", post(partners::create).get(partners::list))
         .route(

@@ -138,6 +138,7 @@ impl Store {
         }
         let mut sorted: Vec<&NewConversion> = batch.iter().collect();
         sorted.sort_by(|a, b| (&a.program_id, &a.id).cmp(&(&b.program_id, &b.id)));
+        let __t = std::time::Instant::now();
         let mut tx = self.pool().begin().await?;
         let mut inserted = std::collections::HashSet::new();
         for chunk in sorted.chunks(CHUNK) {
@@ -146,12 +147,14 @@ impl Store {
         let (written, skipped): (Vec<&NewConversion>, Vec<&NewConversion>) = sorted
             .into_iter()
             .partition(|c| inserted.contains(&(c.program_id.clone(), c.id.clone())));
+        let __a = __t.elapsed();
         for chunk in written.chunks(CHUNK) {
             self.insert_idempotency_rows(&mut tx, chunk).await?;
         }
         if self.take_fail_point() {
             self.lose_connection(&mut tx).await?;
         }
+        let __b = __t.elapsed();
         let touchpoints: Vec<(&NewConversion, usize, &StoredTouchpoint)> = written
             .iter()
             .flat_map(|c| {
@@ -184,6 +187,7 @@ impl Store {
             }
             query.execute(&mut *tx).await.map_err(StoreError::from_db)?;
         }
+        let __c = __t.elapsed();
         let attributions: Vec<(&NewConversion, &NewAttribution)> = written
             .iter()
             .flat_map(|c| c.attributions.iter().map(move |a| (*c, a)))
@@ -215,9 +219,22 @@ impl Store {
             }
             query.execute(&mut *tx).await.map_err(StoreError::from_db)?;
         }
+        let __d = __t.elapsed();
         let entries: Vec<&NewEntry> = written.iter().flat_map(|c| c.entries.iter()).collect();
         insert_entries(self, &mut tx, &entries).await?;
+        let __e = __t.elapsed();
         tx.commit().await.map_err(StoreError::from_db)?;
+        if batch.len() > 1 {
+            eprintln!(
+                "TIMING W conv {:?} idem {:?} tp {:?} attr {:?} entries {:?} commit {:?}",
+                __a,
+                __b - __a,
+                __c - __b,
+                __d - __c,
+                __e - __d,
+                __t.elapsed() - __e
+            );
+        }
         Ok(skipped.into_iter().map(|c| c.id.clone()).collect())
     }
 

@@ -177,58 +177,21 @@ pub(super) async fn insert_entries(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entries: &[&NewEntry],
 ) -> Result<Vec<i64>> {
-    const COLUMNS: &str = "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
-        payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) VALUES ";
-    const CASTS: [&str; 15] = [
-        "",
-        "",
-        "",
-        "",
-        "::numeric",
-        "",
-        "::numeric",
-        "",
-        "::numeric",
-        "::numeric",
-        "",
-        "",
-        "",
-        "",
-        "",
-    ];
     let now = now_ms();
-    fn bind<'q>(query: AnyQuery<'q>, e: &NewEntry, now: i64) -> AnyQuery<'q> {
-        query
-            .bind(e.program_id.clone())
-            .bind(e.partner_id.clone())
-            .bind(e.conversion_id.clone())
-            .bind(e.kind.as_str())
-            .bind(e.amount.to_string())
-            .bind(e.currency.clone())
-            .bind(e.payout_amount.to_string())
-            .bind(e.payout_currency.clone())
-            .bind(e.fx_rate.to_string())
-            .bind(e.rate.map(|r| r.to_string()))
-            .bind(e.reverses_entry_id)
-            .bind(e.cause.clone())
-            .bind(e.provenance.clone())
-            .bind(e.hold_until_ms)
-            .bind(now)
-    }
     let (plain, evented): (Vec<&NewEntry>, Vec<&NewEntry>) =
         entries.iter().partition(|e| e.initial_events.is_empty());
     for chunk in plain.chunks(250) {
-        let mut q = String::from(COLUMNS);
+        let mut q = String::from(ENTRY_INSERT);
         for i in 0..chunk.len() {
             if i > 0 {
                 q.push_str(", ");
             }
-            q.push_str(&placeholders(i * 15 + 1, &CASTS));
+            q.push_str(&placeholders(i * 15 + 1, &ENTRY_CASTS));
         }
         let q = store.sql(&q).into_owned();
         let mut query = sqlx::query(&q);
         for e in chunk {
-            query = bind(query, e, now);
+            query = bind_entry(query, e, now);
         }
         query
             .execute(&mut **tx)
@@ -237,27 +200,78 @@ pub(super) async fn insert_entries(
     }
     let mut ids = Vec::new();
     for e in evented {
-        let q = format!("{COLUMNS}{} RETURNING id", placeholders(1, &CASTS));
-        let q = store.sql(&q).into_owned();
-        let row = bind(sqlx::query(&q), e, now)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(StoreError::from_db)?;
-        let id: i64 = row.try_get("id")?;
-        for event in &e.initial_events {
-            insert_event(
-                tx,
-                &NewEvent {
-                    entry_id: id,
-                    event: *event,
-                    reason: e.cause.clone(),
-                },
-            )
-            .await?;
-        }
-        ids.push(id);
+        ids.push(insert_one(store, tx, e).await?);
     }
     Ok(ids)
+}
+
+const ENTRY_INSERT: &str = "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
+    payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) VALUES ";
+const ENTRY_CASTS: [&str; 15] = [
+    "",
+    "",
+    "",
+    "",
+    "::numeric",
+    "",
+    "::numeric",
+    "",
+    "::numeric",
+    "::numeric",
+    "",
+    "",
+    "",
+    "",
+    "",
+];
+
+fn bind_entry<'q>(query: AnyQuery<'q>, e: &NewEntry, now: i64) -> AnyQuery<'q> {
+    query
+        .bind(e.program_id.clone())
+        .bind(e.partner_id.clone())
+        .bind(e.conversion_id.clone())
+        .bind(e.kind.as_str())
+        .bind(e.amount.to_string())
+        .bind(e.currency.clone())
+        .bind(e.payout_amount.to_string())
+        .bind(e.payout_currency.clone())
+        .bind(e.fx_rate.to_string())
+        .bind(e.rate.map(|r| r.to_string()))
+        .bind(e.reverses_entry_id)
+        .bind(e.cause.clone())
+        .bind(e.provenance.clone())
+        .bind(e.hold_until_ms)
+        .bind(now)
+}
+
+/// Insert one entry with its initial events and return its id.
+pub(super) async fn insert_one(
+    store: &Store,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &NewEntry,
+) -> Result<i64> {
+    let q = format!(
+        "{ENTRY_INSERT}{} RETURNING id",
+        placeholders(1, &ENTRY_CASTS)
+    );
+    let q = store.sql(&q).into_owned();
+    let row = bind_entry(sqlx::query(&q), e, now_ms())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(StoreError::from_db)?;
+    let id: i64 = row.try_get("id")?;
+    for event in &e.initial_events {
+        insert_event(
+            tx,
+            &NewEvent {
+                entry_id: id,
+                event: *event,
+                reason: e.cause.clone(),
+            },
+        )
+        .await?;
+    }
+    Ok(id)
 }
 
 async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -> Result<()> {

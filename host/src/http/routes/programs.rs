@@ -187,3 +187,30 @@ pub async fn update(
     e.update_program(&program).await?;
     out(&state, &id).await
 }
+
+/// `POST /v1/programs/{id}/periods/close`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseIn {
+    /// Period start (RFC 3339, inclusive).
+    from: String,
+    /// Period end (RFC 3339, exclusive).
+    to: String,
+}
+
+/// Close a period (admin): the bonus plug-in decides each credited partner's bonus; bonus
+/// entries are written once per partner and period, however often this is called.
+pub async fn close_period(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CloseIn>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require_admin()?;
+    let from = parse_time("from", &body.from)?;
+    let to = parse_time("to", &body.to)?;
+    let bonuses = state.engine.close_period(&id, from, to).await?;
+    Ok(Json(
+        serde_json::json!({ "program_id": id, "from": body.from, "to": body.to, "bonuses": bonuses }),
+    ))
+}
