@@ -24,6 +24,19 @@ pub enum Command {
     /// Work with plug-in components.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Re-price a stored conversion from its provenance and compare with its entries;
+    /// exits 1 if they differ.
+    Replay {
+        /// The database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// The conversion's program.
+        #[arg(long)]
+        program: String,
+        /// The conversion id.
+        #[arg(long)]
+        conversion: String,
+    },
 }
 
 /// Plug-in commands.
@@ -112,6 +125,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "migrations applied to {}",
                 db.database_url.split('@').next_back().unwrap_or_default()
             );
+            Ok(())
+        }
+        Command::Replay {
+            db,
+            program,
+            conversion,
+        } => {
+            init_tracing(false);
+            let store = crate::store::Store::connect(&db.database_url, 2).await?;
+            store.migrate().await?;
+            let runtime = std::sync::Arc::new(crate::plugins::Runtime::new(
+                crate::plugins::Limits::default(),
+                None,
+            )?);
+            let engine = crate::engine::Engine::new(store, runtime);
+            engine.load_plugins().await?;
+            let report = engine.replay(&program, &conversion).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.matches {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Plugin(PluginCommand::Validate { file }) => {

@@ -13,6 +13,7 @@ mod error;
 mod ingest;
 mod pricing;
 mod refunds;
+mod replay;
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
 pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointInput};
 pub use refunds::RefundResult;
+pub use replay::{ReplayLine, ReplayReport};
 
 use crate::domain::program::{Program, RateTable};
 use crate::plugins::Runtime;

@@ -295,6 +295,17 @@ async fn the_whole_story_on_postgres() {
         balance.body
     );
 
+    // Any commission replays bit for bit from its provenance.
+    let replay = s
+        .call(
+            Method::GET,
+            "/v1/conversions/order-1/replay?program_id=time-decay",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(replay.body["matches"], true, "{}", replay.body);
+
     // Operations endpoints.
     let metrics = s
         .raw(Method::GET, "/metrics", None, "text/plain", Vec::new())
@@ -364,5 +375,15 @@ async fn the_readme_tour_script_runs() {
         "bob earns 15 % of 64.95: {stdout}"
     );
     drop(s);
+    db.drop_db().await;
+}
+
+/// SIGTERM stops the service cleanly: it exits with success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_gracefully() {
+    let db = accrue::testing::TestDb::sqlite();
+    let mut s = Server::start(&db.url, &[]).await;
+    let status = s.terminate().await;
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
     db.drop_db().await;
 }

@@ -133,14 +133,24 @@ pub struct Provenance {
     pub attribution_digest: String,
     /// sha256 of its configuration text.
     pub attribution_config_hash: String,
+    /// Its configuration text, as passed (lookback window included).
+    #[serde(default)]
+    pub attribution_config: String,
     /// Geographic plug-in digest, if one ran.
     pub geo_digest: Option<String>,
     /// sha256 of its configuration text.
     pub geo_config_hash: Option<String>,
+    /// Its configuration text.
+    #[serde(default)]
+    pub geo_config: Option<String>,
     /// The rate table version used.
     pub rate_table_version: i64,
     /// The partner's tier at the conversion time.
     pub tier: String,
+    /// The partner's volume that month before this conversion (zero if the rate table
+    /// has no volume tiers).
+    #[serde(default)]
+    pub volume: crate::domain::program::VolumeStats,
     /// The tier's base rate.
     #[serde(with = "rust_decimal::serde::str")]
     pub base_rate: Decimal,

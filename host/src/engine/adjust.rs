@@ -32,6 +32,9 @@ pub struct AdjustmentRequest {
     pub attribution: Option<PluginBinding>,
     /// Why (recorded).
     pub reason: String,
+    /// Report what would change and write nothing: a shadow evaluation of a candidate
+    /// plug-in or rate table on past conversions.
+    pub dry_run: bool,
 }
 
 /// One partner's change on one conversion.
@@ -69,6 +72,8 @@ pub struct AdjustmentReport {
     pub totals: BTreeMap<String, String>,
     /// Why it was run.
     pub reason: String,
+    /// True when nothing was written (a shadow evaluation).
+    pub dry_run: bool,
 }
 
 fn request_hash(r: &AdjustmentRequest) -> String {
@@ -102,6 +107,7 @@ impl Engine {
         let overrides = Overrides {
             rate_table: req.rate_table.clone(),
             attribution: req.attribution.clone(),
+            ..Overrides::default()
         };
         let id = format!("adj_{}", crate::ids::random_token(12));
         let conversions = self
@@ -235,7 +241,11 @@ impl Engine {
                 .map(|(k, v)| (k, v.to_string()))
                 .collect(),
             reason: req.reason.clone(),
+            dry_run: req.dry_run,
         };
+        if req.dry_run {
+            return Ok(report);
+        }
         let text =
             serde_json::to_string(&report).map_err(|e| EngineError::Conflict(e.to_string()))?;
         write.adjustment = Some((

@@ -210,6 +210,7 @@ on_both!(
     quote_stores_nothing,
     approval_after_the_hold_period,
     period_close_pays_tier_bonuses_once,
+    replay_reproduces_commissions_exactly,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
@@ -554,7 +555,23 @@ async fn adjustment_reprices_and_is_idempotent(f: Fixture) {
         }),
         attribution: None,
         reason: "starter rate was 8 % all along".into(),
+        dry_run: false,
     };
+    // A dry run (shadow evaluation) reports the same changes and writes nothing.
+    let shadow = f
+        .engine
+        .adjust(&AdjustmentRequest {
+            dry_run: true,
+            ..req.clone()
+        })
+        .await
+        .expect("dry run");
+    assert_eq!(shadow.changes.len(), 3);
+    assert_eq!(
+        f.balance("a").await[0].total,
+        dec("3.75"),
+        "nothing written by the dry run"
+    );
     let first = f.engine.adjust(&req).await.expect("adjust");
     assert_eq!(first.conversions_examined, 2);
     let deltas: Vec<(String, String, String)> = first
@@ -1057,5 +1074,83 @@ async fn period_close_pays_tier_bonuses_once(f: Fixture) {
         .await
         .expect_err("unknown program");
     assert_eq!(e.kind(), "unknown-program");
+    f.finish().await;
+}
+
+async fn replay_reproduces_commissions_exactly(f: Fixture) {
+    let volume = vec![VolumeTier {
+        metric: VolumeMetric::Conversions,
+        threshold: dec("1"),
+        add_rate: dec("0.01"),
+    }];
+    let geo = serde_json::json!({"multipliers": {"US-CA": "1.25"}});
+    f.program_with(
+        "p",
+        "time-decay",
+        serde_json::json!({"half_life_days": 3}),
+        Some(geo),
+        default_tiers(),
+        volume,
+    )
+    .await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("b", "p", "enterprise", "USD").await;
+    f.ingest(&conversion(
+        "p",
+        "o1",
+        "77.77",
+        &[("a", 6), ("b", 2), ("a", 1)],
+    ))
+    .await;
+    let mut second = conversion("p", "o2", "12.34", &[("b", 2)]);
+    second.occurred_at_ms += 1;
+    f.ingest(&second).await;
+    // Change what a fresh pricing would use: the program's plug-in, the rates, a tier.
+    let mut program = f
+        .engine
+        .program("p")
+        .await
+        .expect("program")
+        .program
+        .clone();
+    program.attribution = f
+        .engine
+        .resolve_plugin(
+            &PluginRef {
+                plugin: "last-touch".into(),
+                config: serde_json::json!({}),
+            },
+            World::Attribution,
+            "p",
+            "a",
+        )
+        .await
+        .expect("binding");
+    f.engine.update_program(&program).await.expect("rebind");
+    f.engine
+        .add_rate_table(
+            "p",
+            RateTable {
+                version: 0,
+                effective_from_ms: 0,
+                tiers: default_tiers(),
+                volume_tiers: Vec::new(),
+            },
+            Some(T0 - DAY),
+        )
+        .await
+        .expect("rates");
+    let partner = f.engine.partner("a").await.expect("a");
+    f.engine
+        .update_partner(&partner, Some((T0 - 30 * DAY, "white-label")))
+        .await
+        .expect("tier");
+    for id in ["o1", "o2"] {
+        let r = f.engine.replay("p", id).await.expect("replay");
+        assert!(r.matches, "{id}: {r:?}");
+        assert!(!r.lines.is_empty());
+    }
+    let e = f.engine.replay("p", "ghost").await.expect_err("unknown");
+    assert_eq!(e.kind(), "not-found");
     f.finish().await;
 }

@@ -228,3 +228,43 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    async fn body_of(e: ApiError) -> (StatusCode, String, serde_json::Value) {
+        let response = REQUEST_ID
+            .scope("req-123".to_owned(), async { e.into_response() })
+            .await;
+        let status = response.status();
+        let ct = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, ct, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn server_errors_hide_their_detail_and_carry_the_request_id() {
+        let (status, ct, body) =
+            body_of(ApiError::internal("password=hunter2 at db.internal:5432")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(body["type"], "urn:accrue:problem:internal");
+        assert_eq!(body["request_id"], "req-123");
+        assert!(!body.to_string().contains("hunter2"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn client_errors_say_what_was_wrong() {
+        let (status, _, body) = body_of(ApiError::invalid("amount", "must be positive")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["detail"], "must be positive");
+        assert_eq!(body["field"], "amount");
+    }
+}

@@ -216,6 +216,15 @@ const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/v1/conversions/{id}/replay",
+        "Re-price a stored conversion from its provenance and compare bit for bit",
+        None,
+        200,
+        "Object",
+        "admin",
+    ),
+    (
+        "get",
         "/v1/commissions",
         "Ledger entries, filtered, cursor-paginated",
         None,

@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/conversions/batch"),
     ("post", "/v1/quotes"),
     ("post", "/v1/conversions/{id}/refunds"),
+    ("get", "/v1/conversions/{id}/replay"),
     ("get", "/v1/commissions"),
     ("post", "/v1/adjustments"),
     ("post", "/v1/disputes"),
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversions/batch", post(conversions::batch))
         .route("/v1/quotes", post(conversions::quote))
         .route("/v1/conversions/{id}/refunds", post(conversions::refund))
+        .route("/v1/conversions/{id}/replay", get(conversions::replay))
         .route("/v1/commissions", get(ledger::commissions))
         .route("/v1/adjustments", post(ledger::adjust))
         .route(

@@ -175,3 +175,22 @@ pub async fn refund(
         .await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
+
+/// Query of `GET /v1/conversions/{id}/replay`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayQuery {
+    /// The conversion's program.
+    program_id: String,
+}
+
+/// Replay a stored conversion from its entries' provenance and compare (admin).
+pub async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ReplayQuery>,
+) -> Result<Json<crate::engine::ReplayReport>, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(state.engine.replay(&q.program_id, &id).await?))
+}

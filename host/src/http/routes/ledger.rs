@@ -124,6 +124,9 @@ pub struct AdjustmentIn {
     volume_tiers: Option<Vec<VolumeTier>>,
     attribution: Option<PluginRefIn>,
     reason: String,
+    /// Report only, write nothing (a shadow evaluation).
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// Re-price a date range retroactively (admin) and report what changed.
@@ -175,6 +178,7 @@ pub async fn adjust(
         rate_table,
         attribution,
         reason: body.reason,
+        dry_run: body.dry_run,
     };
     Ok(Json(state.engine.adjust(&req).await?))
 }
