@@ -7,8 +7,9 @@
 
 use super::pricing::{ConversionInput, ConversionResult, Overrides, Priced, payload_hash};
 use super::{Engine, EngineError, Result};
-use crate::store::StoreError;
+use crate::store::{PartnerRecord, StoreError};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What ingestion did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +75,11 @@ impl Engine {
             let mut priced: Vec<(usize, Priced)> = Vec::new();
             let mut seen: HashMap<(String, String), (usize, String)> = HashMap::new();
             let mut fx_memo = HashMap::new();
-            let __t0 = std::time::Instant::now();
             let existing = self.existing_keys(inputs, &pending).await?;
-            let __t1 = std::time::Instant::now();
+            let overrides = Overrides {
+                known_partners: Some(self.batch_partners(inputs, &pending, &existing).await?),
+                ..Overrides::default()
+            };
             for &i in &pending {
                 let input = &inputs[i];
                 let hash = payload_hash(input);
@@ -111,27 +114,15 @@ impl Engine {
                         continue;
                     }
                 };
-                match self
-                    .price(&state, input, &Overrides::default(), &mut fx_memo)
-                    .await
-                {
+                match self.price(&state, input, &overrides, &mut fx_memo).await {
                     Ok(p) => priced.push((i, p)),
                     Err(e) => outcomes[i] = Some(Err(e)),
                 }
             }
-            let __t2 = std::time::Instant::now();
             let records: Vec<_> = priced.iter().map(|(_, p)| p.record.clone()).collect();
             // Keys another writer stored first are skipped, and answered next round from
             // that writer's record (a replay, or a conflict if its payload differs).
             let skipped = self.store.write_conversions(&records).await?;
-            if inputs.len() > 1 {
-                eprintln!(
-                    "TIMING existing {:?} price {:?} write {:?}",
-                    __t1 - __t0,
-                    __t2 - __t1,
-                    __t2.elapsed()
-                );
-            }
             if !skipped.is_empty() {
                 tracing::debug!(round, skipped = skipped.len(), "batch raced another writer");
             }
@@ -160,6 +151,32 @@ impl Engine {
                 })
             })
             .collect())
+    }
+
+    /// Every partner the new conversions among `pending` name, read once for the batch
+    /// instead of once per conversion (pricing reads any it does not find here).
+    async fn batch_partners(
+        &self,
+        inputs: &[ConversionInput],
+        pending: &[usize],
+        existing: &HashMap<(String, String), (String, String)>,
+    ) -> Result<Arc<HashMap<String, PartnerRecord>>> {
+        let mut ids: Vec<String> = pending
+            .iter()
+            .map(|&i| &inputs[i])
+            .filter(|c| !existing.contains_key(&(c.program_id.clone(), c.id.clone())))
+            .flat_map(|c| c.touchpoints.iter().map(|t| t.partner_id.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut out = HashMap::with_capacity(ids.len());
+        // Well under both backends' limits on parameters per statement.
+        for chunk in ids.chunks(500) {
+            for p in self.store.partners_by_id(chunk).await? {
+                out.insert(p.id.clone(), p);
+            }
+        }
+        Ok(Arc::new(out))
     }
 
     async fn existing_keys(

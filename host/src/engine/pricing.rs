@@ -5,7 +5,7 @@ use super::{Engine, EngineError, ProgramState, Result};
 use crate::domain::calc::{apply_geo, shares};
 use crate::domain::fx;
 use crate::domain::ledger::Provenance;
-use crate::domain::program::{PluginBinding, RateTable};
+use crate::domain::program::{PluginBinding, RateTable, VolumeStats};
 use crate::domain::{Currency, DomainError};
 use crate::plugins::{Digest, InputHasher, attribution_input_hash};
 use crate::store::{NewAttribution, NewConversion, NewEntry, PartnerRecord, StoredTouchpoint};
@@ -108,11 +108,20 @@ pub(super) struct Priced {
     pub record: NewConversion,
 }
 
-/// Settings that can be overridden when re-pricing (retroactive adjustments).
+/// Settings that can be overridden when re-pricing: retroactive adjustments override the
+/// rate table or the attribution plug-in; a replay overrides everything with what the
+/// entries' provenance recorded.
 #[derive(Default, Clone)]
 pub(super) struct Overrides {
     pub rate_table: Option<RateTable>,
     pub attribution: Option<PluginBinding>,
+    /// `Some(None)`: no geographic plug-in.
+    pub geo: Option<Option<PluginBinding>>,
+    /// Per partner: the tier and the volume it had at the time.
+    pub facts: Option<HashMap<String, (String, VolumeStats)>>,
+    /// Not an override: the partners `ingest_batch` read once for the whole batch, so that
+    /// pricing does not read them again per conversion (ids missing here are read then).
+    pub known_partners: Option<std::sync::Arc<HashMap<String, PartnerRecord>>>,
 }
 
 /// sha256 of a config text, hex.
@@ -186,6 +195,7 @@ impl Engine {
         &self,
         state: &ProgramState,
         i: &ConversionInput,
+        known: Option<&HashMap<String, PartnerRecord>>,
     ) -> Result<(Currency, Vec<PartnerRecord>)> {
         if i.id.trim().is_empty() || i.id.len() > 200 {
             return Err(DomainError::invalid("id", "must be 1 to 200 characters").into());
@@ -195,7 +205,24 @@ impl Engine {
         let mut ids: Vec<String> = i.touchpoints.iter().map(|t| t.partner_id.clone()).collect();
         ids.sort();
         ids.dedup();
-        let partners = self.store.partners_by_id(&ids).await?;
+        let partners = match known {
+            // Read for the whole batch a moment ago; an id not among them (unknown, or a
+            // partner created since) is read now, so the outcome is the same either way.
+            Some(known) => {
+                let (mut found, mut missing) = (Vec::with_capacity(ids.len()), Vec::new());
+                for id in &ids {
+                    match known.get(id) {
+                        Some(p) => found.push(p.clone()),
+                        None => missing.push(id.clone()),
+                    }
+                }
+                if !missing.is_empty() {
+                    found.extend(self.store.partners_by_id(&missing).await?);
+                }
+                found
+            }
+            None => self.store.partners_by_id(&ids).await?,
+        };
         for id in &ids {
             match partners.iter().find(|p| &p.id == id) {
                 None => return Err(EngineError::UnknownPartner(id.clone())),
@@ -258,7 +285,9 @@ impl Engine {
         overrides: &Overrides,
         fx_memo: &mut HashMap<(String, String, i64), Decimal>,
     ) -> Result<Priced> {
-        let (currency, partners) = self.check_input(state, i).await?;
+        let (currency, partners) = self
+            .check_input(state, i, overrides.known_partners.as_deref())
+            .await?;
         let program = &state.program;
         let table = overrides
             .rate_table
@@ -315,8 +344,14 @@ impl Engine {
                 .iter()
                 .find(|p| p.id == w.partner_id)
                 .ok_or_else(|| EngineError::UnknownPartner(w.partner_id.clone()))?;
-            let tier = partner.tier_at(i.occurred_at_ms).to_owned();
-            let volume = if table.uses_volume() {
+            let recorded = overrides.facts.as_ref().and_then(|f| f.get(&partner.id));
+            let tier = recorded.map_or_else(
+                || partner.tier_at(i.occurred_at_ms).to_owned(),
+                |(t, _)| t.clone(),
+            );
+            let volume = if let Some((_, v)) = recorded {
+                *v
+            } else if table.uses_volume() {
                 self.store
                     .volume_stats(&partner.id, month_start, i.occurred_at_ms.min(month_end))
                     .await?
@@ -325,7 +360,11 @@ impl Engine {
             };
             let (base, volume_add) = table.base_rate(&tier, &volume)?;
             let mut rate = base + volume_add;
-            if let Some(geo) = &program.geo_rate {
+            let geo_binding = match &overrides.geo {
+                Some(g) => g.as_ref(),
+                None => program.geo_rate.as_ref(),
+            };
+            if let Some(geo) = geo_binding {
                 let input = RateInput {
                     conversion_country: i.country.clone(),
                     conversion_region: i.region.clone(),
@@ -342,11 +381,11 @@ impl Engine {
             provenances.push(Provenance {
                 attribution_digest: binding.digest.clone(),
                 attribution_config_hash: config_hash(&attribution_config),
-                geo_digest: program.geo_rate.as_ref().map(|g| g.digest.clone()),
-                geo_config_hash: program
-                    .geo_rate
-                    .as_ref()
-                    .map(|g| config_hash(&g.config_text())),
+                attribution_config: attribution_config.clone(),
+                geo_digest: geo_binding.map(|g| g.digest.clone()),
+                geo_config_hash: geo_binding.map(|g| config_hash(&g.config_text())),
+                geo_config: geo_binding.map(PluginBinding::config_text),
+                volume,
                 rate_table_version: table.version,
                 tier,
                 base_rate: base,

@@ -106,6 +106,27 @@ impl Store {
         keys: &[String],
     ) -> Result<HashMap<String, (String, String)>> {
         let mut out = HashMap::new();
+        if self.backend() == Backend::Postgres {
+            // One statement whatever the number of keys (see `pg`).
+            let mut list = pg::Column::default();
+            for k in keys {
+                list.text(Some(k));
+            }
+            let rows = sqlx::query(
+                "SELECT key, payload_hash, result FROM idempotency_records WHERE program_id = $1 AND key = ANY($2::text[])",
+            )
+            .bind(program_id)
+            .bind(list.finish())
+            .fetch_all(self.pool())
+            .await?;
+            for r in rows {
+                out.insert(
+                    r.try_get("key")?,
+                    (r.try_get("payload_hash")?, r.try_get("result")?),
+                );
+            }
+            return Ok(out);
+        }
         for chunk in keys.chunks(CHUNK) {
             let list = (2..chunk.len() + 2)
                 .map(|i| format!("${i}"))
@@ -138,23 +159,39 @@ impl Store {
         }
         let mut sorted: Vec<&NewConversion> = batch.iter().collect();
         sorted.sort_by(|a, b| (&a.program_id, &a.id).cmp(&(&b.program_id, &b.id)));
-        let __t = std::time::Instant::now();
+        let postgres = self.backend() == Backend::Postgres;
         let mut tx = self.pool().begin().await?;
         let mut inserted = std::collections::HashSet::new();
-        for chunk in sorted.chunks(CHUNK) {
-            inserted.extend(self.insert_conversion_rows(&mut tx, chunk).await?);
+        if postgres {
+            inserted.extend(pg::insert_conversions(&mut tx, &sorted).await?);
+        } else {
+            for chunk in sorted.chunks(CHUNK) {
+                inserted.extend(self.insert_conversion_rows(&mut tx, chunk).await?);
+            }
         }
         let (written, skipped): (Vec<&NewConversion>, Vec<&NewConversion>) = sorted
             .into_iter()
             .partition(|c| inserted.contains(&(c.program_id.clone(), c.id.clone())));
-        let __a = __t.elapsed();
-        for chunk in written.chunks(CHUNK) {
-            self.insert_idempotency_rows(&mut tx, chunk).await?;
+        if postgres {
+            pg::insert_idempotency_records(&mut tx, &written).await?;
+        } else {
+            for chunk in written.chunks(CHUNK) {
+                self.insert_idempotency_rows(&mut tx, chunk).await?;
+            }
         }
         if self.take_fail_point() {
             self.lose_connection(&mut tx).await?;
         }
-        let __b = __t.elapsed();
+        // Ingested commissions carry no initial events; anything else takes the general path.
+        if postgres
+            && written
+                .iter()
+                .all(|c| c.entries.iter().all(|e| e.initial_events.is_empty()))
+        {
+            pg::insert_children(&mut tx, &written).await?;
+            tx.commit().await.map_err(StoreError::from_db)?;
+            return Ok(skipped.into_iter().map(|c| c.id.clone()).collect());
+        }
         let touchpoints: Vec<(&NewConversion, usize, &StoredTouchpoint)> = written
             .iter()
             .flat_map(|c| {
@@ -187,7 +224,6 @@ impl Store {
             }
             query.execute(&mut *tx).await.map_err(StoreError::from_db)?;
         }
-        let __c = __t.elapsed();
         let attributions: Vec<(&NewConversion, &NewAttribution)> = written
             .iter()
             .flat_map(|c| c.attributions.iter().map(move |a| (*c, a)))
@@ -219,22 +255,9 @@ impl Store {
             }
             query.execute(&mut *tx).await.map_err(StoreError::from_db)?;
         }
-        let __d = __t.elapsed();
         let entries: Vec<&NewEntry> = written.iter().flat_map(|c| c.entries.iter()).collect();
         insert_entries(self, &mut tx, &entries).await?;
-        let __e = __t.elapsed();
         tx.commit().await.map_err(StoreError::from_db)?;
-        if batch.len() > 1 {
-            eprintln!(
-                "TIMING W conv {:?} idem {:?} tp {:?} attr {:?} entries {:?} commit {:?}",
-                __a,
-                __b - __a,
-                __c - __b,
-                __d - __c,
-                __e - __d,
-                __t.elapsed() - __e
-            );
-        }
         Ok(skipped.into_iter().map(|c| c.id.clone()).collect())
     }
 
@@ -485,5 +508,272 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// The ingest write on PostgreSQL: one statement per table for the whole batch.
+///
+/// Each column travels as one parameter, a PostgreSQL array literal, and `unnest` turns the
+/// columns back into rows. Unlike multi-row `VALUES` lists, the statement's text does not
+/// depend on the number of rows: it is prepared once per connection and reused, the server
+/// does not parse and plan thousands of placeholders per chunk, and the driver binds a
+/// handful of values instead of one per cell. Rows are inserted in array order, so the key
+/// order of `write_conversions` (no deadlocks between concurrent batches) is kept.
+mod pg {
+    use super::super::{Result, StoreError, now_ms};
+    use super::{NewConversion, NewEntry};
+    use sqlx::Row;
+
+    type Tx<'a, 'c> = &'a mut sqlx::Transaction<'c, sqlx::Any>;
+
+    /// One column as a PostgreSQL array literal: `{"a","b\"c",NULL}`. Every element is
+    /// quoted (with `"` and `\` escaped), so any text is safe; the statement casts the
+    /// literal to the column's array type.
+    #[derive(Default)]
+    pub(super) struct Column(String);
+
+    impl Column {
+        fn start(&mut self) {
+            self.0.push(if self.0.is_empty() { '{' } else { ',' });
+        }
+
+        pub(super) fn text(&mut self, v: Option<&str>) {
+            self.start();
+            match v {
+                None => self.0.push_str("NULL"),
+                Some(v) => {
+                    self.0.push('"');
+                    for ch in v.chars() {
+                        if ch == '"' || ch == '\\' {
+                            self.0.push('\\');
+                        }
+                        self.0.push(ch);
+                    }
+                    self.0.push('"');
+                }
+            }
+        }
+
+        /// Numbers and booleans need no quoting.
+        fn plain(&mut self, v: Option<impl std::fmt::Display>) {
+            self.start();
+            match v {
+                None => self.0.push_str("NULL"),
+                Some(v) => {
+                    use std::fmt::Write;
+                    let _ = write!(self.0, "{v}");
+                }
+            }
+        }
+
+        pub(super) fn finish(mut self) -> String {
+            if self.0.is_empty() {
+                return "{}".into();
+            }
+            self.0.push('}');
+            self.0
+        }
+    }
+
+    /// `n` empty columns.
+    fn columns<const N: usize>() -> [Column; N] {
+        std::array::from_fn(|_| Column::default())
+    }
+
+    async fn execute<const N: usize>(tx: Tx<'_, '_>, sql: &str, cols: [Column; N]) -> Result<()> {
+        let mut query = sqlx::query(sql);
+        for c in cols {
+            query = query.bind(c.finish());
+        }
+        query
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        Ok(())
+    }
+
+    /// Insert the conversions, skipping keys that exist; returns the keys inserted.
+    pub(super) async fn insert_conversions(
+        tx: Tx<'_, '_>,
+        batch: &[&NewConversion],
+    ) -> Result<Vec<(String, String)>> {
+        let [
+            mut program,
+            mut id,
+            mut amount,
+            mut currency,
+            mut occurred,
+            mut customer,
+            mut country,
+            mut region,
+            mut new_customer,
+            mut created,
+        ] = columns();
+        for c in batch {
+            program.text(Some(&c.program_id));
+            id.text(Some(&c.id));
+            amount.plain(Some(c.amount));
+            currency.text(Some(&c.currency));
+            occurred.plain(Some(c.occurred_at_ms));
+            customer.text(c.customer_id.as_deref());
+            country.text(c.country.as_deref());
+            region.text(c.region.as_deref());
+            new_customer.plain(Some(c.new_customer));
+            created.plain(Some(c.created_at_ms));
+        }
+        let rows = sqlx::query(
+            "INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::bigint[])
+             ON CONFLICT (program_id, id) DO NOTHING RETURNING program_id, id",
+        )
+        .bind(program.finish())
+        .bind(id.finish())
+        .bind(amount.finish())
+        .bind(currency.finish())
+        .bind(occurred.finish())
+        .bind(customer.finish())
+        .bind(country.finish())
+        .bind(region.finish())
+        .bind(new_customer.finish())
+        .bind(created.finish())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::from_db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("program_id")?, r.try_get("id")?)))
+            .collect()
+    }
+
+    pub(super) async fn insert_idempotency_records(
+        tx: Tx<'_, '_>,
+        written: &[&NewConversion],
+    ) -> Result<()> {
+        if written.is_empty() {
+            return Ok(());
+        }
+        let mut cols = columns::<5>();
+        for c in written {
+            cols[0].text(Some(&c.program_id));
+            cols[1].text(Some(&c.id));
+            cols[2].text(Some(&c.payload_hash));
+            cols[3].text(Some(&c.result));
+            cols[4].plain(Some(c.created_at_ms));
+        }
+        execute(
+            tx,
+            "INSERT INTO idempotency_records (program_id, key, payload_hash, result, created_at_ms)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+            cols,
+        )
+        .await
+    }
+
+    /// Touchpoints, revenue attributions and commission entries (which carry no initial
+    /// events: the caller checked) of the conversions just written.
+    pub(super) async fn insert_children(tx: Tx<'_, '_>, written: &[&NewConversion]) -> Result<()> {
+        let mut tp = columns::<7>();
+        let mut attr = columns::<7>();
+        let mut entry = columns::<15>();
+        let (mut n_tp, mut n_attr, mut n_entry) = (0, 0, 0);
+        let now = now_ms();
+        for c in written {
+            for (seq, t) in c.touchpoints.iter().enumerate() {
+                tp[0].text(Some(&c.program_id));
+                tp[1].text(Some(&c.id));
+                tp[2].plain(Some(seq));
+                tp[3].text(Some(&t.partner_id));
+                tp[4].text(Some(&t.channel));
+                tp[5].plain(Some(t.occurred_at_ms));
+                tp[6].text(t.campaign.as_deref());
+                n_tp += 1;
+            }
+            for a in &c.attributions {
+                attr[0].text(Some(&c.program_id));
+                attr[1].text(Some(&c.id));
+                attr[2].text(Some(&a.partner_id));
+                attr[3].plain(Some(a.weight));
+                attr[4].plain(Some(a.attributed_amount));
+                attr[5].text(Some(&c.currency));
+                attr[6].plain(Some(c.occurred_at_ms));
+                n_attr += 1;
+            }
+            for e in &c.entries {
+                push_entry(&mut entry, e, now);
+                n_entry += 1;
+            }
+        }
+        if n_tp > 0 {
+            execute(
+                tx,
+                "INSERT INTO touchpoints (program_id, conversion_id, seq, partner_id, channel, occurred_at_ms, campaign)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])",
+                tp,
+            )
+            .await?;
+        }
+        if n_attr > 0 {
+            execute(
+                tx,
+                "INSERT INTO revenue_attributions (program_id, conversion_id, partner_id, weight, attributed_amount, currency, occurred_at_ms)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[], $7::bigint[])",
+                attr,
+            )
+            .await?;
+        }
+        if n_entry > 0 {
+            execute(
+                tx,
+                "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
+                    payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[],
+                    $7::numeric[], $8::text[], $9::numeric[], $10::numeric[], $11::bigint[], $12::text[], $13::text[], $14::bigint[], $15::bigint[])",
+                entry,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The same columns, in the same order, as `ledger::insert_entries` writes.
+    fn push_entry(cols: &mut [Column; 15], e: &NewEntry, now: i64) {
+        cols[0].text(Some(&e.program_id));
+        cols[1].text(Some(&e.partner_id));
+        cols[2].text(e.conversion_id.as_deref());
+        cols[3].text(Some(e.kind.as_str()));
+        cols[4].plain(Some(e.amount));
+        cols[5].text(Some(&e.currency));
+        cols[6].plain(Some(e.payout_amount));
+        cols[7].text(Some(&e.payout_currency));
+        cols[8].plain(Some(e.fx_rate));
+        cols[9].plain(e.rate);
+        cols[10].plain(e.reverses_entry_id);
+        cols[11].text(Some(&e.cause));
+        cols[12].text(e.provenance.as_deref());
+        cols[13].plain(Some(e.hold_until_ms));
+        cols[14].plain(Some(now));
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Column;
+
+        #[test]
+        fn array_literals_quote_every_element() {
+            let mut c = Column::default();
+            c.text(Some("plain"));
+            c.text(Some(r#"a "quoted", {braced} \ back"#));
+            c.text(None);
+            c.text(Some("NULL"));
+            c.text(Some(""));
+            assert_eq!(
+                c.finish(),
+                r#"{"plain","a \"quoted\", {braced} \\ back",NULL,"NULL",""}"#
+            );
+            let mut n = Column::default();
+            n.plain(Some(rust_decimal::Decimal::new(-1250, 2)));
+            n.plain(None::<i64>);
+            assert_eq!(n.finish(), "{-12.50,NULL}");
+            assert_eq!(Column::default().finish(), "{}");
+        }
     }
 }
