@@ -31,25 +31,32 @@ pub async fn engine(args: &ServeArgs) -> anyhow::Result<Engine> {
 /// database has no key at all.
 pub async fn ensure_admin_key(engine: &Engine, configured: Option<&str>) -> anyhow::Result<()> {
     let store = engine.store();
+    let exists = match configured {
+        Some(secret) => store
+            .api_key_by_hash(&http::auth::hash_secret(secret))
+            .await?
+            .is_some(),
+        None => false,
+    };
     match configured {
-        Some(secret) => {
-            if store
-                .api_key_by_hash(&http::auth::hash_secret(secret))
-                .await?
-                .is_none()
-            {
-                http::auth::create_key(
-                    store,
-                    "admin",
-                    None,
-                    None,
-                    "from ACCRUE_ADMIN_KEY".into(),
-                    Some(secret.to_owned()),
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("could not store the admin key: {}", e.detail))?;
+        Some(secret) if !exists => {
+            let created = http::auth::create_key(
+                store,
+                "admin",
+                None,
+                None,
+                "from ACCRUE_ADMIN_KEY".into(),
+                Some(secret.to_owned()),
+            )
+            .await;
+            match created {
+                Ok(_) => {}
+                // Another replica starting at the same moment stored it first.
+                Err(e) if e.status == axum::http::StatusCode::CONFLICT => {}
+                Err(e) => anyhow::bail!("could not store the admin key: {}", e.detail),
             }
         }
+        Some(_) => {}
         None if store.api_keys().await?.is_empty() => {
             let (_, secret) =
                 http::auth::create_key(store, "admin", None, None, "first start".into(), None)
