@@ -64,6 +64,25 @@ impl PartnerRecord {
     }
 }
 
+/// Append to a partner's tier history (its key refuses two tiers from the same instant).
+async fn insert_tier(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    partner: &str,
+    from_ms: i64,
+    tier: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO partner_tiers (partner_id, effective_from_ms, tier) VALUES ($1, $2, $3)",
+    )
+    .bind(partner)
+    .bind(from_ms)
+    .bind(tier)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_db)?;
+    Ok(())
+}
+
 fn corrupt(e: DomainError) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
@@ -397,13 +416,7 @@ impl Store {
         .await
         .map_err(StoreError::from_db)?;
         for (from, tier) in &p.tiers {
-            sqlx::query("INSERT INTO partner_tiers (partner_id, effective_from_ms, tier) VALUES ($1, $2, $3)")
-                .bind(&p.id)
-                .bind(from)
-                .bind(tier)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_db)?;
+            insert_tier(&mut tx, &p.id, *from, tier).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -427,13 +440,7 @@ impl Store {
         .await
         .map_err(StoreError::from_db)?;
         if let Some((from, tier)) = new_tier {
-            sqlx::query("INSERT INTO partner_tiers (partner_id, effective_from_ms, tier) VALUES ($1, $2, $3)")
-                .bind(&p.id)
-                .bind(from)
-                .bind(tier)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_db)?;
+            insert_tier(&mut tx, &p.id, from, tier).await?;
         }
         tx.commit().await?;
         Ok(())
