@@ -131,7 +131,7 @@ impl Runtime {
             // small evaluation needs no madvise and takes no page faults on the slot's next
             // use. Without the scan, the keep-resident bytes are always the lowest addresses,
             // which for a Rust guest are the unused bottom of its 1 MiB shadow stack. Measured
-            // (docs/PERFORMANCE.md): 29.4 -> 14.6 µs per fresh linear evaluation.
+            // (docs/PERFORMANCE.md): 29.1 -> 14.6 µs per fresh linear evaluation.
             .pagemap_scan(wasmtime::Enabled::Auto)
             .linear_memory_keep_resident(256 << 10)
             .table_keep_resident(16 << 10);
