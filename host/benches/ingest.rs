@@ -7,10 +7,10 @@
 //! different partners and a unique id:
 //!
 //! 1. single conversions, one `Engine::ingest` call after the other;
-//! 2. pricing only (`Engine::quote`, nothing written), to split a batch's time between
-//!    pricing and the store write;
-//! 3. batches through `Engine::ingest_batch`, one after the other;
-//! 4. the same batches from two concurrent callers (the service handles requests
+//! 2. batches through `Engine::ingest_batch`, one after the other, with the split of each
+//!    batch's time between reads (idempotency records, partners), pricing and the store
+//!    write (from the engine's debug event);
+//! 3. the same batches from two concurrent callers (the service handles requests
 //!    concurrently; the machine has two cores).
 //!
 //! Each phase prints conversions/second and rows/second. Rows are what the store writes
@@ -33,7 +33,9 @@ use accrue::store::{PartnerRecord, Store};
 use accrue::testing::TestDb;
 use rust_decimal::Decimal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tracing_subscriber::layer::SubscriberExt;
 
 /// 2026-03-10T12:00:00Z: when the conversions occur (plus one ms each).
 const T0: i64 = 1_773_144_000_000;
@@ -41,6 +43,74 @@ const DAY: i64 = 86_400_000;
 const PROGRAM: &str = "bench";
 const PARTNERS: usize = 12;
 const TOUCHPOINTS: usize = 3;
+
+/// Sums of the engine's per-batch timings (its `batch priced and written` debug event):
+/// reads (idempotency records, partners), pricing (plug-ins, amounts, result documents)
+/// and the store write.
+#[derive(Default)]
+struct Split {
+    batches: AtomicU64,
+    read_us: AtomicU64,
+    price_us: AtomicU64,
+    write_us: AtomicU64,
+}
+
+impl Split {
+    fn take(&self) -> (u64, u64, u64, u64) {
+        (
+            self.batches.swap(0, Ordering::Relaxed),
+            self.read_us.swap(0, Ordering::Relaxed),
+            self.price_us.swap(0, Ordering::Relaxed),
+            self.write_us.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+struct SplitLayer(Arc<Split>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SplitLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Visit<'a>(&'a Split, bool);
+        impl tracing::field::Visit for Visit<'_> {
+            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+                match field.name() {
+                    "read_us" => self.0.read_us.fetch_add(value, Ordering::Relaxed),
+                    "price_us" => self.0.price_us.fetch_add(value, Ordering::Relaxed),
+                    "write_us" => self.0.write_us.fetch_add(value, Ordering::Relaxed),
+                    _ => return,
+                };
+                self.1 = true;
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if event.metadata().target() != "accrue::engine::ingest" {
+            return;
+        }
+        let mut visit = Visit(&self.0, false);
+        event.record(&mut visit);
+        if visit.1 {
+            self.0.batches.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn print_split(split: &Split, size: usize) {
+    let (batches, read_us, price_us, write_us) = split.take();
+    if batches == 0 {
+        return;
+    }
+    let per_batch = |us: u64| us as f64 / batches as f64 / 1e3;
+    let per_conv = |us: u64| us as f64 / batches as f64 / size as f64;
+    println!(
+        "{:<34} per batch: reads {:.1} ms, pricing {:.1} ms ({:.0} µs/conversion), store write {:.1} ms ({:.0} µs/conversion)",
+        "",
+        per_batch(read_us),
+        per_batch(price_us),
+        per_conv(price_us),
+        per_batch(write_us),
+        per_conv(write_us),
+    );
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -62,7 +132,7 @@ fn conversion(phase: &str, n: usize) -> ConversionInput {
         customer_id: Some(format!("cust-{}", n % 5000)),
         country: Some("US".into()),
         region: Some("US-CA".into()),
-        new_customer: n % 3 == 0,
+        new_customer: n.is_multiple_of(3),
         attributes: Vec::new(),
         touchpoints: (0..TOUCHPOINTS)
             .map(|k| TouchpointInput {
@@ -200,21 +270,6 @@ async fn singles(engine: &Engine, n: usize) -> Figures {
     f
 }
 
-async fn pricing(engine: &Engine, batches: usize, size: usize) -> Duration {
-    let mut total = Duration::ZERO;
-    for b in 0..batches {
-        let inputs: Vec<ConversionInput> = (0..size)
-            .map(|i| conversion("quote", b * size + i))
-            .collect();
-        let start = Instant::now();
-        for input in &inputs {
-            engine.quote(input).await.expect("quote");
-        }
-        total += start.elapsed();
-    }
-    total
-}
-
 async fn run_batches(engine: &Engine, phase: &str, batches: usize, size: usize) -> (u64, u64) {
     let mut rows = 0;
     for b in 0..batches {
@@ -319,6 +374,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    let split = Arc::new(Split::default());
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target("accrue::engine::ingest", tracing::Level::DEBUG),
+            )
+            .with(SplitLayer(split.clone())),
+    )
+    .expect("tracing subscriber");
     rt.block_on(async {
         let db = TestDb::postgres()
             .await
@@ -332,20 +397,11 @@ fn main() {
         let (warm, warm_rows) = run_batches(&engine, "warm", 2, 50.min(size)).await;
 
         let single = singles(&engine, n_single).await;
-        let priced = pricing(&engine, 2.min(n_batches), size).await;
-        let per_conv = priced.as_secs_f64() / (2.min(n_batches) * size).max(1) as f64;
+        split.take();
         let batch = batches(&engine, n_batches, size).await;
-        let per_batch = batch.elapsed.as_secs_f64() / n_batches.max(1) as f64;
-        let price_share = per_conv * size as f64 / per_batch;
-        println!(
-            "{:<34} {:.1} ms per batch: pricing (quote, incl. its reads) ≈ {:.1} ms ({:.0} %), store write + idempotency check ≈ {:.1} ms",
-            "",
-            per_batch * 1e3,
-            per_conv * size as f64 * 1e3,
-            price_share * 100.0,
-            (per_batch - per_conv * size as f64) * 1e3,
-        );
+        print_split(&split, size);
         let conc = concurrent_batches(&engine, n_batches, size).await;
+        print_split(&split, size);
 
         println!("rows in the database:");
         check_rows(

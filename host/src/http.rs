@@ -23,6 +23,8 @@ pub struct AppState {
     pub engine: Engine,
     /// Request metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// Verified API keys, briefly (see [`auth::KEY_CACHE_TTL`]).
+    pub keys: Arc<auth::KeyCache>,
 }
 
 /// Largest JSON body accepted (a batch of 1,000 conversions fits comfortably).

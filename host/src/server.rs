@@ -77,6 +77,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         engine: engine.clone(),
         metrics: Arc::default(),
+        keys: Arc::default(),
     };
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

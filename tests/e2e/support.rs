@@ -58,10 +58,16 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start accrue serve");
+        // No connection reuse: a request the server refuses early (an oversized body) may
+        // leave its connection closed, and the next request must not land on it.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("HTTP client");
         let server = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
+            client,
         };
         let started = Instant::now();
         loop {

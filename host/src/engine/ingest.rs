@@ -72,7 +72,10 @@ impl Engine {
             if pending.is_empty() {
                 break;
             }
-            let mut priced: Vec<(usize, Priced)> = Vec::new();
+            let started = std::time::Instant::now();
+            // The results by input index, and the rows that record them (in the same order).
+            let mut priced: Vec<(usize, ConversionResult)> = Vec::new();
+            let mut records = Vec::new();
             let mut seen: HashMap<(String, String), (usize, String)> = HashMap::new();
             let mut fx_memo = HashMap::new();
             let existing = self.existing_keys(inputs, &pending).await?;
@@ -80,6 +83,7 @@ impl Engine {
                 known_partners: Some(self.batch_partners(inputs, &pending, &existing).await?),
                 ..Overrides::default()
             };
+            let read_in = started.elapsed();
             for &i in &pending {
                 let input = &inputs[i];
                 let hash = payload_hash(input);
@@ -94,7 +98,7 @@ impl Engine {
                         priced
                             .iter()
                             .find(|(j, _)| j == first)
-                            .map(|(_, p)| Ok(IngestOutcome::Replayed(p.result.clone())))
+                            .map(|(_, r)| Ok(IngestOutcome::Replayed(r.clone())))
                             .unwrap_or_else(|| {
                                 Err(EngineError::Conflict(format!(
                                     "{} failed earlier in this batch",
@@ -115,29 +119,40 @@ impl Engine {
                     }
                 };
                 match self.price(&state, input, &overrides, &mut fx_memo).await {
-                    Ok(p) => priced.push((i, p)),
+                    Ok(Priced { result, record }) => {
+                        priced.push((i, result));
+                        records.push(record);
+                    }
                     Err(e) => outcomes[i] = Some(Err(e)),
                 }
             }
-            let records: Vec<_> = priced.iter().map(|(_, p)| p.record.clone()).collect();
+            let priced_in = started.elapsed();
             // Keys another writer stored first are skipped, and answered next round from
             // that writer's record (a replay, or a conflict if its payload differs).
             let skipped = self.store.write_conversions(&records).await?;
+            tracing::debug!(
+                round,
+                conversions = records.len(),
+                read_us = read_in.as_micros() as u64,
+                price_us = (priced_in - read_in).as_micros() as u64,
+                write_us = (started.elapsed() - priced_in).as_micros() as u64,
+                "batch priced and written"
+            );
             if !skipped.is_empty() {
                 tracing::debug!(round, skipped = skipped.len(), "batch raced another writer");
             }
-            for (i, p) in priced {
-                if skipped.contains(&p.record.id) {
+            for (i, result) in priced {
+                if skipped.contains(&result.conversion_id) {
                     // Repeats of this key inside the batch must be answered again too.
                     for j in 0..inputs.len() {
-                        if inputs[j].id == p.record.id
-                            && inputs[j].program_id == p.record.program_id
+                        if inputs[j].id == result.conversion_id
+                            && inputs[j].program_id == result.program_id
                         {
                             outcomes[j] = None;
                         }
                     }
                 } else {
-                    outcomes[i] = Some(Ok(IngestOutcome::Created(p.result)));
+                    outcomes[i] = Some(Ok(IngestOutcome::Created(result)));
                 }
             }
         }
@@ -172,7 +187,7 @@ impl Engine {
         let mut out = HashMap::with_capacity(ids.len());
         // Well under both backends' limits on parameters per statement.
         for chunk in ids.chunks(500) {
-            for p in self.store.partners_by_id(chunk).await? {
+            for p in self.store.partners_for_pricing(chunk).await? {
                 out.insert(p.id.clone(), p);
             }
         }

@@ -2,7 +2,7 @@
 //! idempotency record in one transaction, multi-row statements), and reads.
 
 use super::ledger::{NewEntry, insert_entries};
-use super::{Backend, Result, Store, StoreError, dec, placeholders};
+use super::{Backend, PartnerRecord, Result, Store, StoreError, dec, placeholders};
 use crate::domain::program::VolumeStats;
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -107,13 +107,17 @@ impl Store {
     ) -> Result<HashMap<String, (String, String)>> {
         let mut out = HashMap::new();
         if self.backend() == Backend::Postgres {
-            // One statement whatever the number of keys (see `pg`).
+            // One statement whatever the number of keys (see `pg`). A join with the keys,
+            // not `key = ANY(...)`: given many keys, PostgreSQL 15 may plan the latter as a
+            // scan of all the program's records filtered by the list, which grows with the
+            // table (22 ms at 11,000 records and 500 keys, against 1 ms for 500 probes).
             let mut list = pg::Column::default();
             for k in keys {
                 list.text(Some(k));
             }
             let rows = sqlx::query(
-                "SELECT key, payload_hash, result FROM idempotency_records WHERE program_id = $1 AND key = ANY($2::text[])",
+                "SELECT r.key, r.payload_hash, r.result FROM unnest($2::text[]) AS k(key)
+                 JOIN idempotency_records r ON r.program_id = $1 AND r.key = k.key",
             )
             .bind(program_id)
             .bind(list.finish())
@@ -149,6 +153,52 @@ impl Store {
         Ok(out)
     }
 
+    /// Partners by id with their tier histories, for pricing a batch: on PostgreSQL one
+    /// query, where [`Store::partners_by_id`] reads each partner's tiers with a query of
+    /// its own (a round trip per partner, which dominated a single conversion's reads).
+    /// Unknown ids are left out.
+    pub async fn partners_for_pricing(&self, ids: &[String]) -> Result<Vec<PartnerRecord>> {
+        if self.backend() != Backend::Postgres {
+            return self.partners_by_id(ids).await;
+        }
+        let mut list = pg::Column::default();
+        for id in ids {
+            list.text(Some(id));
+        }
+        let rows = sqlx::query(
+            "SELECT p.id, p.program_id, p.name, p.country, p.payout_currency, p.created_at_ms,
+                    t.effective_from_ms, t.tier
+             FROM (SELECT DISTINCT id FROM unnest($1::text[]) AS k(id)) k
+             JOIN partners p ON p.id = k.id
+             LEFT JOIN partner_tiers t ON t.partner_id = p.id
+             ORDER BY p.id, t.effective_from_ms",
+        )
+        .bind(list.finish())
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: Vec<PartnerRecord> = Vec::new();
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            if out.last().is_none_or(|p| p.id != id) {
+                out.push(PartnerRecord {
+                    id,
+                    program_id: r.try_get("program_id")?,
+                    name: r.try_get("name")?,
+                    country: r.try_get("country")?,
+                    payout_currency: r.try_get("payout_currency")?,
+                    tiers: Vec::new(),
+                    created_at_ms: r.try_get("created_at_ms")?,
+                });
+            }
+            let from: Option<i64> = r.try_get("effective_from_ms")?;
+            let tier: Option<String> = r.try_get("tier")?;
+            if let (Some(from), Some(tier), Some(p)) = (from, tier, out.last_mut()) {
+                p.tiers.push((from, tier));
+            }
+        }
+        Ok(out)
+    }
+
     /// Write conversions with everything they produce, all in one transaction, and return
     /// the ids it skipped because they already exist (written by someone else, possibly
     /// at this very moment: PostgreSQL makes this insert wait for that writer's outcome).
@@ -159,38 +209,33 @@ impl Store {
         }
         let mut sorted: Vec<&NewConversion> = batch.iter().collect();
         sorted.sort_by(|a, b| (&a.program_id, &a.id).cmp(&(&b.program_id, &b.id)));
-        let postgres = self.backend() == Backend::Postgres;
+        // PostgreSQL: the whole write is one statement (see `pg`). Entries that carry initial
+        // events (ingestion makes none) take the general path below.
+        if self.backend() == Backend::Postgres
+            && sorted
+                .iter()
+                .all(|c| c.entries.iter().all(|e| e.initial_events.is_empty()))
+        {
+            let inserted = pg::write(self, &sorted).await?;
+            return Ok(sorted
+                .into_iter()
+                .filter(|c| !inserted.contains(&(c.program_id.clone(), c.id.clone())))
+                .map(|c| c.id.clone())
+                .collect());
+        }
         let mut tx = self.pool().begin().await?;
         let mut inserted = std::collections::HashSet::new();
-        if postgres {
-            inserted.extend(pg::insert_conversions(&mut tx, &sorted).await?);
-        } else {
-            for chunk in sorted.chunks(CHUNK) {
-                inserted.extend(self.insert_conversion_rows(&mut tx, chunk).await?);
-            }
+        for chunk in sorted.chunks(CHUNK) {
+            inserted.extend(self.insert_conversion_rows(&mut tx, chunk).await?);
         }
         let (written, skipped): (Vec<&NewConversion>, Vec<&NewConversion>) = sorted
             .into_iter()
             .partition(|c| inserted.contains(&(c.program_id.clone(), c.id.clone())));
-        if postgres {
-            pg::insert_idempotency_records(&mut tx, &written).await?;
-        } else {
-            for chunk in written.chunks(CHUNK) {
-                self.insert_idempotency_rows(&mut tx, chunk).await?;
-            }
+        for chunk in written.chunks(CHUNK) {
+            self.insert_idempotency_rows(&mut tx, chunk).await?;
         }
         if self.take_fail_point() {
             self.lose_connection(&mut tx).await?;
-        }
-        // Ingested commissions carry no initial events; anything else takes the general path.
-        if postgres
-            && written
-                .iter()
-                .all(|c| c.entries.iter().all(|e| e.initial_events.is_empty()))
-        {
-            pg::insert_children(&mut tx, &written).await?;
-            tx.commit().await.map_err(StoreError::from_db)?;
-            return Ok(skipped.into_iter().map(|c| c.id.clone()).collect());
         }
         let touchpoints: Vec<(&NewConversion, usize, &StoredTouchpoint)> = written
             .iter()
@@ -511,20 +556,135 @@ impl Store {
     }
 }
 
-/// The ingest write on PostgreSQL: one statement per table for the whole batch.
+/// The ingest write on PostgreSQL: one statement for the whole batch.
 ///
 /// Each column travels as one parameter, a PostgreSQL array literal, and `unnest` turns the
-/// columns back into rows. Unlike multi-row `VALUES` lists, the statement's text does not
-/// depend on the number of rows: it is prepared once per connection and reused, the server
-/// does not parse and plan thousands of placeholders per chunk, and the driver binds a
-/// handful of values instead of one per cell. Rows are inserted in array order, so the key
-/// order of `write_conversions` (no deadlocks between concurrent batches) is kept.
+/// columns back into rows. The statement's text does not depend on the number of rows, so
+/// it is prepared once per connection and reused (multi-row `VALUES` lists made the server
+/// parse and plan thousands of placeholders per chunk, and the driver bind every cell).
+///
+/// The conversions are inserted first (`ON CONFLICT DO NOTHING`, in key order, so that
+/// concurrent batches never deadlock); the other tables are written in data-modifying
+/// `WITH` clauses of the same statement, joined to the conversions it actually inserted, so
+/// keys another writer holds get nothing. Foreign keys are checked at the end of the
+/// statement. One statement is atomic on its own: no `BEGIN`/`COMMIT` round trips, which
+/// matters most for single conversions (one round trip for the whole write instead of
+/// seven).
 mod pg {
-    use super::super::{Result, StoreError, now_ms};
+    use super::super::{Result, Store, StoreError, now_ms};
     use super::{NewConversion, NewEntry};
     use sqlx::Row;
+    use std::collections::HashSet;
 
-    type Tx<'a, 'c> = &'a mut sqlx::Transaction<'c, sqlx::Any>;
+    const WRITE: &str = "WITH new_conversions AS (
+        INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::bigint[])
+        ON CONFLICT (program_id, id) DO NOTHING
+        RETURNING program_id, id
+    ), idempotency AS (
+        INSERT INTO idempotency_records (program_id, key, payload_hash, result, created_at_ms)
+        SELECT u.program_id, u.key, u.payload_hash, u.result, u.created_at_ms
+        FROM unnest($1::text[], $2::text[], $11::text[], $12::text[], $10::bigint[])
+            WITH ORDINALITY AS u(program_id, key, payload_hash, result, created_at_ms, n)
+        JOIN new_conversions c ON c.program_id = u.program_id AND c.id = u.key
+        ORDER BY u.n
+    ), new_touchpoints AS (
+        INSERT INTO touchpoints (program_id, conversion_id, seq, partner_id, channel, occurred_at_ms, campaign)
+        SELECT u.program_id, u.conversion_id, u.seq, u.partner_id, u.channel, u.occurred_at_ms, u.campaign
+        FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $17::text[], $18::bigint[], $19::text[])
+            WITH ORDINALITY AS u(program_id, conversion_id, seq, partner_id, channel, occurred_at_ms, campaign, n)
+        JOIN new_conversions c ON c.program_id = u.program_id AND c.id = u.conversion_id
+        ORDER BY u.n
+    ), new_attributions AS (
+        INSERT INTO revenue_attributions (program_id, conversion_id, partner_id, weight, attributed_amount, currency, occurred_at_ms)
+        SELECT u.program_id, u.conversion_id, u.partner_id, u.weight, u.attributed_amount, u.currency, u.occurred_at_ms
+        FROM unnest($20::text[], $21::text[], $22::text[], $23::numeric[], $24::numeric[], $25::text[], $26::bigint[])
+            WITH ORDINALITY AS u(program_id, conversion_id, partner_id, weight, attributed_amount, currency, occurred_at_ms, n)
+        JOIN new_conversions c ON c.program_id = u.program_id AND c.id = u.conversion_id
+        ORDER BY u.n
+    ), new_entries AS (
+        INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
+            payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms)
+        SELECT u.program_id, u.partner_id, u.conversion_id, u.kind, u.amount, u.currency, u.payout_amount,
+            u.payout_currency, u.fx_rate, u.rate, u.reverses_entry_id, u.cause, u.provenance, u.hold_until_ms, u.created_at_ms
+        FROM unnest($27::text[], $28::text[], $29::text[], $30::text[], $31::numeric[], $32::text[], $33::numeric[],
+                $34::text[], $35::numeric[], $36::numeric[], $37::bigint[], $38::text[], $39::text[], $40::bigint[], $41::bigint[])
+            WITH ORDINALITY AS u(program_id, partner_id, conversion_id, kind, amount, currency, payout_amount,
+                payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms, n)
+        JOIN new_conversions c ON c.program_id = u.program_id AND c.id = u.conversion_id
+        ORDER BY u.n
+    )
+    SELECT program_id, id FROM new_conversions";
+
+    /// Write `batch` (in key order; no entry carries initial events) and return the keys
+    /// inserted; the others exist already.
+    pub(super) async fn write(
+        store: &Store,
+        batch: &[&NewConversion],
+    ) -> Result<HashSet<(String, String)>> {
+        let mut conv = columns::<12>();
+        let mut tp = columns::<7>();
+        let mut attr = columns::<7>();
+        let mut entry = columns::<15>();
+        let now = now_ms();
+        for c in batch {
+            conv[0].text(Some(&c.program_id));
+            conv[1].text(Some(&c.id));
+            conv[2].plain(Some(c.amount));
+            conv[3].text(Some(&c.currency));
+            conv[4].plain(Some(c.occurred_at_ms));
+            conv[5].text(c.customer_id.as_deref());
+            conv[6].text(c.country.as_deref());
+            conv[7].text(c.region.as_deref());
+            conv[8].plain(Some(c.new_customer));
+            conv[9].plain(Some(c.created_at_ms));
+            conv[10].text(Some(&c.payload_hash));
+            conv[11].text(Some(&c.result));
+            for (seq, t) in c.touchpoints.iter().enumerate() {
+                tp[0].text(Some(&c.program_id));
+                tp[1].text(Some(&c.id));
+                tp[2].plain(Some(seq));
+                tp[3].text(Some(&t.partner_id));
+                tp[4].text(Some(&t.channel));
+                tp[5].plain(Some(t.occurred_at_ms));
+                tp[6].text(t.campaign.as_deref());
+            }
+            for a in &c.attributions {
+                attr[0].text(Some(&c.program_id));
+                attr[1].text(Some(&c.id));
+                attr[2].text(Some(&a.partner_id));
+                attr[3].plain(Some(a.weight));
+                attr[4].plain(Some(a.attributed_amount));
+                attr[5].text(Some(&c.currency));
+                attr[6].plain(Some(c.occurred_at_ms));
+            }
+            for e in &c.entries {
+                push_entry(&mut entry, e, now);
+            }
+        }
+        let mut query = sqlx::query(WRITE);
+        for col in conv.into_iter().chain(tp).chain(attr).chain(entry) {
+            query = query.bind(col.finish());
+        }
+        if store.take_fail_point() {
+            // The test hook loses the connection in the middle of a transaction: run the
+            // same statement inside one, then lose it before the commit.
+            let mut tx = store.pool().begin().await?;
+            query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::from_db)?;
+            store.lose_connection(&mut tx).await?;
+            return Err(StoreError::Corrupt("the fail point did not fail".into()));
+        }
+        let rows = query
+            .fetch_all(store.pool())
+            .await
+            .map_err(StoreError::from_db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("program_id")?, r.try_get("id")?)))
+            .collect()
+    }
 
     /// One column as a PostgreSQL array literal: `{"a","b\"c",NULL}`. Every element is
     /// quoted (with `"` and `\` escaped), so any text is safe; the statement casts the
@@ -543,12 +703,15 @@ mod pg {
                 None => self.0.push_str("NULL"),
                 Some(v) => {
                     self.0.push('"');
-                    for ch in v.chars() {
-                        if ch == '"' || ch == '\\' {
-                            self.0.push('\\');
-                        }
-                        self.0.push(ch);
+                    let mut rest = v;
+                    while let Some(at) = rest.find(['"', '\\']) {
+                        self.0.push_str(&rest[..at]);
+                        self.0.push('\\');
+                        // Both special characters are one byte long.
+                        self.0.push_str(&rest[at..=at]);
+                        rest = &rest[at + 1..];
                     }
+                    self.0.push_str(rest);
                     self.0.push('"');
                 }
             }
@@ -578,160 +741,6 @@ mod pg {
     /// `n` empty columns.
     fn columns<const N: usize>() -> [Column; N] {
         std::array::from_fn(|_| Column::default())
-    }
-
-    async fn execute<const N: usize>(tx: Tx<'_, '_>, sql: &str, cols: [Column; N]) -> Result<()> {
-        let mut query = sqlx::query(sql);
-        for c in cols {
-            query = query.bind(c.finish());
-        }
-        query
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_db)?;
-        Ok(())
-    }
-
-    /// Insert the conversions, skipping keys that exist; returns the keys inserted.
-    pub(super) async fn insert_conversions(
-        tx: Tx<'_, '_>,
-        batch: &[&NewConversion],
-    ) -> Result<Vec<(String, String)>> {
-        let [
-            mut program,
-            mut id,
-            mut amount,
-            mut currency,
-            mut occurred,
-            mut customer,
-            mut country,
-            mut region,
-            mut new_customer,
-            mut created,
-        ] = columns();
-        for c in batch {
-            program.text(Some(&c.program_id));
-            id.text(Some(&c.id));
-            amount.plain(Some(c.amount));
-            currency.text(Some(&c.currency));
-            occurred.plain(Some(c.occurred_at_ms));
-            customer.text(c.customer_id.as_deref());
-            country.text(c.country.as_deref());
-            region.text(c.region.as_deref());
-            new_customer.plain(Some(c.new_customer));
-            created.plain(Some(c.created_at_ms));
-        }
-        let rows = sqlx::query(
-            "INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::bigint[])
-             ON CONFLICT (program_id, id) DO NOTHING RETURNING program_id, id",
-        )
-        .bind(program.finish())
-        .bind(id.finish())
-        .bind(amount.finish())
-        .bind(currency.finish())
-        .bind(occurred.finish())
-        .bind(customer.finish())
-        .bind(country.finish())
-        .bind(region.finish())
-        .bind(new_customer.finish())
-        .bind(created.finish())
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(StoreError::from_db)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("program_id")?, r.try_get("id")?)))
-            .collect()
-    }
-
-    pub(super) async fn insert_idempotency_records(
-        tx: Tx<'_, '_>,
-        written: &[&NewConversion],
-    ) -> Result<()> {
-        if written.is_empty() {
-            return Ok(());
-        }
-        let mut cols = columns::<5>();
-        for c in written {
-            cols[0].text(Some(&c.program_id));
-            cols[1].text(Some(&c.id));
-            cols[2].text(Some(&c.payload_hash));
-            cols[3].text(Some(&c.result));
-            cols[4].plain(Some(c.created_at_ms));
-        }
-        execute(
-            tx,
-            "INSERT INTO idempotency_records (program_id, key, payload_hash, result, created_at_ms)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
-            cols,
-        )
-        .await
-    }
-
-    /// Touchpoints, revenue attributions and commission entries (which carry no initial
-    /// events: the caller checked) of the conversions just written.
-    pub(super) async fn insert_children(tx: Tx<'_, '_>, written: &[&NewConversion]) -> Result<()> {
-        let mut tp = columns::<7>();
-        let mut attr = columns::<7>();
-        let mut entry = columns::<15>();
-        let (mut n_tp, mut n_attr, mut n_entry) = (0, 0, 0);
-        let now = now_ms();
-        for c in written {
-            for (seq, t) in c.touchpoints.iter().enumerate() {
-                tp[0].text(Some(&c.program_id));
-                tp[1].text(Some(&c.id));
-                tp[2].plain(Some(seq));
-                tp[3].text(Some(&t.partner_id));
-                tp[4].text(Some(&t.channel));
-                tp[5].plain(Some(t.occurred_at_ms));
-                tp[6].text(t.campaign.as_deref());
-                n_tp += 1;
-            }
-            for a in &c.attributions {
-                attr[0].text(Some(&c.program_id));
-                attr[1].text(Some(&c.id));
-                attr[2].text(Some(&a.partner_id));
-                attr[3].plain(Some(a.weight));
-                attr[4].plain(Some(a.attributed_amount));
-                attr[5].text(Some(&c.currency));
-                attr[6].plain(Some(c.occurred_at_ms));
-                n_attr += 1;
-            }
-            for e in &c.entries {
-                push_entry(&mut entry, e, now);
-                n_entry += 1;
-            }
-        }
-        if n_tp > 0 {
-            execute(
-                tx,
-                "INSERT INTO touchpoints (program_id, conversion_id, seq, partner_id, channel, occurred_at_ms, campaign)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])",
-                tp,
-            )
-            .await?;
-        }
-        if n_attr > 0 {
-            execute(
-                tx,
-                "INSERT INTO revenue_attributions (program_id, conversion_id, partner_id, weight, attributed_amount, currency, occurred_at_ms)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[], $7::bigint[])",
-                attr,
-            )
-            .await?;
-        }
-        if n_entry > 0 {
-            execute(
-                tx,
-                "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
-                    payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[],
-                    $7::numeric[], $8::text[], $9::numeric[], $10::numeric[], $11::bigint[], $12::text[], $13::text[], $14::bigint[], $15::bigint[])",
-                entry,
-            )
-            .await?;
-        }
-        Ok(())
     }
 
     /// The same columns, in the same order, as `ledger::insert_entries` writes.
@@ -774,6 +783,46 @@ mod pg {
             n.plain(None::<i64>);
             assert_eq!(n.finish(), "{-12.50,NULL}");
             assert_eq!(Column::default().finish(), "{}");
+        }
+
+        /// The server reads back exactly what was written, whatever the text.
+        #[tokio::test]
+        async fn postgres_reads_the_literals_back() {
+            use sqlx::{Connection, Row};
+            let db = crate::testing::TestDb::postgres()
+                .await
+                .expect("PostgreSQL (set DATABASE_URL)");
+            let mut conn = sqlx::AnyConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            let texts = [
+                Some("plain"),
+                Some(r#"a "quoted", {braced} \ back\"#),
+                None,
+                Some("NULL"),
+                Some(""),
+                Some("  spaces  "),
+                Some("ünï\u{e7}ødé ✓\n\t"),
+            ];
+            let mut c = Column::default();
+            for t in texts {
+                c.text(t);
+            }
+            let rows = sqlx::query(
+                "SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n",
+            )
+            .bind(c.finish())
+            .fetch_all(&mut conn)
+            .await
+            .expect("select");
+            let got: Vec<Option<String>> = rows
+                .iter()
+                .map(|r| r.try_get::<Option<String>, _>("x").expect("x"))
+                .collect();
+            let want: Vec<Option<String>> = texts.iter().map(|t| t.map(str::to_owned)).collect();
+            assert_eq!(got, want);
+            conn.close().await.expect("close");
+            db.drop_db().await;
         }
     }
 }

@@ -82,25 +82,43 @@ enum Mode {
     Batch,
 }
 
-/// 2026-03-10 (UTC), the day every conversion occurs on; touchpoints are 1 to 3 days earlier.
-const DAY: &str = "2026-03-10";
-const TOUCH_DAYS: [&str; 3] = ["2026-03-07", "2026-03-08", "2026-03-09"];
 const CHANNELS: [&str; 3] = ["email", "social", "search"];
+const DAY_MS: i64 = 86_400_000;
 
-/// `<day>T<hh:mm:ss.mmm>Z` for the `n`-th millisecond of that day (wrapping).
-fn instant(day: &str, n: usize) -> String {
-    let ms = n % 86_400_000;
+/// RFC 3339 (UTC, milliseconds) for `ms` since the epoch; the days-to-civil-date step is
+/// Howard Hinnant's algorithm (proleptic Gregorian calendar).
+fn rfc3339(ms: i64) -> String {
+    let (days, ms_of_day) = (ms.div_euclid(DAY_MS), ms.rem_euclid(DAY_MS));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{day}T{:02}:{:02}:{:02}.{:03}Z",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
     )
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 struct Run {
     client: Client,
+    /// When the run started (ms): conversions occur then, plus their number in ms (live
+    /// traffic: their commissions are on hold, so the service's approval job has nothing
+    /// to do), and their touchpoints 1 to 3 days earlier.
+    start_ms: i64,
     base: Url,
     auth: String,
     run_id: String,
@@ -114,12 +132,13 @@ impl Run {
     }
 
     fn conversion(&self, tag: &str, n: usize) -> Value {
+        let at = self.start_ms + i64::try_from(n).unwrap_or(0);
         let touchpoints: Vec<Value> = (0..3)
             .map(|k| {
                 json!({
                     "partner_id": format!("{}-p{:03}", self.run_id, (n + k) % self.partners),
                     "channel": CHANNELS[k],
-                    "occurred_at": instant(TOUCH_DAYS[k], n),
+                    "occurred_at": rfc3339(at - (3 - k as i64) * DAY_MS),
                 })
             })
             .collect();
@@ -128,7 +147,7 @@ impl Run {
             "id": format!("{}-{tag}-{n:08}", self.run_id),
             "amount": format!("{}.{:02}", 100 + n % 900, n % 100),
             "currency": "USD",
-            "occurred_at": instant(DAY, n),
+            "occurred_at": rfc3339(at),
             "customer_id": format!("cust-{}", n % 10_000),
             "country": "US",
             "touchpoints": touchpoints,
@@ -395,10 +414,7 @@ async fn batch(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let base = loopback_url(&args.url)?;
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
+    let stamp = now_ms();
     let run_id = format!("lg{stamp:x}{:x}", std::process::id());
     let client = Client::builder()
         .timeout(Duration::from_secs(args.timeout_s))
@@ -406,6 +422,7 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let run = Arc::new(Run {
         client,
+        start_ms: now_ms(),
         base,
         auth: format!("Bearer {}", args.key),
         program: format!("{run_id}-prog"),
@@ -417,5 +434,18 @@ async fn main() -> anyhow::Result<()> {
     match args.mode {
         Mode::Single => single(run, &args).await,
         Mode::Batch => batch(run, &args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn formats_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_773_144_000_123), "2026-03-10T12:00:00.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
     }
 }

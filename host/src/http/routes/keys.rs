@@ -106,6 +106,8 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
+    // Before the database write, so that no request can re-cache the key in between.
+    state.keys.revoking();
     if state.engine.store().revoke_api_key(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
