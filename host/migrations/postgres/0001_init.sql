@@ -95,6 +95,8 @@ CREATE TABLE conversions (
     country        TEXT,
     region         TEXT,
     new_customer   BOOLEAN NOT NULL,
+    -- Free-form attributes as a JSON array of [key, value] pairs, in the client's order.
+    attributes     TEXT NOT NULL DEFAULT '[]',
     created_at_ms  BIGINT NOT NULL,
     PRIMARY KEY (program_id, id)
 );

@@ -97,6 +97,8 @@ CREATE TABLE conversions (
     country        TEXT,
     region         TEXT,
     new_customer   INTEGER NOT NULL,
+    -- Free-form attributes as a JSON array of [key, value] pairs, in the client's order.
+    attributes     TEXT NOT NULL DEFAULT '[]',
     created_at_ms  INTEGER NOT NULL,
     PRIMARY KEY (program_id, id)
 );

@@ -4,7 +4,7 @@
 //! corrections are new entries. Running the same adjustment again finds no difference and
 //! writes nothing.
 
-use super::pricing::{ConversionInput, Overrides, TouchpointInput};
+use super::pricing::{ConversionInput, Overrides};
 use super::{Engine, EngineError, Result};
 use crate::domain::calc::reversed_by_refund;
 use crate::domain::fx;
@@ -118,28 +118,7 @@ impl Engine {
         let mut changes = Vec::new();
         let mut fx_memo = HashMap::new();
         for c in &conversions {
-            let input = ConversionInput {
-                program_id: c.program_id.clone(),
-                id: c.id.clone(),
-                amount: c.amount,
-                currency: c.currency.clone(),
-                occurred_at_ms: c.occurred_at_ms,
-                customer_id: c.customer_id.clone(),
-                country: c.country.clone(),
-                region: c.region.clone(),
-                new_customer: c.new_customer,
-                attributes: Vec::new(),
-                touchpoints: c
-                    .touchpoints
-                    .iter()
-                    .map(|t| TouchpointInput {
-                        partner_id: t.partner_id.clone(),
-                        channel: t.channel.clone(),
-                        occurred_at_ms: t.occurred_at_ms,
-                        campaign: t.campaign.clone(),
-                    })
-                    .collect(),
-            };
+            let input = ConversionInput::from(c);
             let priced = self.price(&state, &input, &overrides, &mut fx_memo).await?;
             let currency = Currency::parse(&c.currency)?;
             let entries = self.conversion_entries(&c.program_id, &c.id).await?;

@@ -131,6 +131,34 @@ pub(super) fn config_hash(text: &str) -> String {
     hex::encode(h.finish())
 }
 
+impl From<&crate::store::ConversionRecord> for ConversionInput {
+    /// A stored conversion as it was posted (to price it again: adjustments, replay).
+    fn from(c: &crate::store::ConversionRecord) -> Self {
+        Self {
+            program_id: c.program_id.clone(),
+            id: c.id.clone(),
+            amount: c.amount,
+            currency: c.currency.clone(),
+            occurred_at_ms: c.occurred_at_ms,
+            customer_id: c.customer_id.clone(),
+            country: c.country.clone(),
+            region: c.region.clone(),
+            new_customer: c.new_customer,
+            attributes: c.attributes.clone(),
+            touchpoints: c
+                .touchpoints
+                .iter()
+                .map(|t| TouchpointInput {
+                    partner_id: t.partner_id.clone(),
+                    channel: t.channel.clone(),
+                    occurred_at_ms: t.occurred_at_ms,
+                    campaign: t.campaign.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The hash that tells a replay (same payload) from a conflicting reuse of a key.
 pub(super) fn payload_hash(i: &ConversionInput) -> String {
     let mut h = InputHasher::default();
@@ -466,6 +494,7 @@ impl Engine {
             country: i.country.clone(),
             region: i.region.clone(),
             new_customer: i.new_customer,
+            attributes: i.attributes.clone(),
             payload_hash: payload_hash(i),
             result: serde_json::to_string(&result).unwrap_or_default(),
             touchpoints: i

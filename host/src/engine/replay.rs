@@ -3,7 +3,7 @@
 //! the commissions stored. Plug-ins are pure, so a mismatch means something changed that
 //! should not have (a component, the rounding, an FX rate recorded after the fact).
 
-use super::pricing::{ConversionInput, Overrides, TouchpointInput};
+use super::pricing::{ConversionInput, Overrides};
 use super::{Engine, EngineError, Result};
 use crate::domain::ledger::{EntryKind, Provenance};
 use crate::domain::program::PluginBinding;
@@ -96,28 +96,7 @@ impl Engine {
                 .collect();
             overrides.facts = Some(facts);
         }
-        let input = ConversionInput {
-            program_id: program_id.to_owned(),
-            id: conversion.id.clone(),
-            amount: conversion.amount,
-            currency: conversion.currency.clone(),
-            occurred_at_ms: conversion.occurred_at_ms,
-            customer_id: conversion.customer_id.clone(),
-            country: conversion.country.clone(),
-            region: conversion.region.clone(),
-            new_customer: conversion.new_customer,
-            attributes: Vec::new(),
-            touchpoints: conversion
-                .touchpoints
-                .iter()
-                .map(|t| TouchpointInput {
-                    partner_id: t.partner_id.clone(),
-                    channel: t.channel.clone(),
-                    occurred_at_ms: t.occurred_at_ms,
-                    campaign: t.campaign.clone(),
-                })
-                .collect(),
-        };
+        let input = ConversionInput::from(&conversion);
         let priced = self
             .price(&state, &input, &overrides, &mut HashMap::new())
             .await?;
@@ -136,9 +115,15 @@ impl Engine {
                 stored_payout: e.payout_amount,
                 replayed_payout: replayed.map_or(Decimal::ZERO, |r| r.payout_amount),
             };
-            // Bit for bit: the same value with the same scale.
+            // Bit for bit: the same value with the same scale, from the same input.
+            let input_hash = |p: Option<&str>| {
+                p.and_then(|p| serde_json::from_str::<Provenance>(p).ok())
+                    .map(|p| p.input_hash)
+            };
             matches &= line.stored.serialize() == line.replayed.serialize()
-                && line.stored_payout.serialize() == line.replayed_payout.serialize();
+                && line.stored_payout.serialize() == line.replayed_payout.serialize()
+                && input_hash(e.provenance.as_deref())
+                    == input_hash(replayed.and_then(|r| r.provenance.as_deref()));
             lines.push(line);
         }
         Ok(ReplayReport {

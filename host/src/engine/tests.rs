@@ -1095,13 +1095,23 @@ async fn replay_reproduces_commissions_exactly(f: Fixture) {
     .await;
     f.partner("a", "p", "starter", "USD").await;
     f.partner("b", "p", "enterprise", "USD").await;
-    f.ingest(&conversion(
-        "p",
-        "o1",
-        "77.77",
-        &[("a", 6), ("b", 2), ("a", 1)],
-    ))
-    .await;
+    let mut first = conversion("p", "o1", "77.77", &[("a", 6), ("b", 2), ("a", 1)]);
+    first.attributes = vec![
+        ("coupon".into(), "SPRING".into()),
+        ("channel".into(), "app".into()),
+    ];
+    f.ingest(&first).await;
+    let stored = f
+        .engine
+        .store()
+        .conversion("p", "o1")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        stored.attributes, first.attributes,
+        "attributes are kept, in order"
+    );
     let mut second = conversion("p", "o2", "12.34", &[("b", 2)]);
     second.occurred_at_ms += 1;
     f.ingest(&second).await;

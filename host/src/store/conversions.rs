@@ -54,6 +54,8 @@ pub struct NewConversion {
     pub region: Option<String>,
     /// First purchase.
     pub new_customer: bool,
+    /// Free-form attributes, in the client's order.
+    pub attributes: Vec<(String, String)>,
     /// Hash of the request payload, to tell a replay from a conflicting reuse of the key.
     pub payload_hash: String,
     /// The result document returned to the client (replayed verbatim).
@@ -89,10 +91,17 @@ pub struct ConversionRecord {
     pub region: Option<String>,
     /// First purchase.
     pub new_customer: bool,
+    /// Free-form attributes, in the client's order.
+    pub attributes: Vec<(String, String)>,
     /// Touchpoints in client order.
     pub touchpoints: Vec<StoredTouchpoint>,
     /// Total refunded so far.
     pub refunded: Decimal,
+}
+
+/// Attributes as stored: a JSON array of `[key, value]` pairs.
+fn attributes_json(attributes: &[(String, String)]) -> String {
+    serde_json::to_string(attributes).unwrap_or_else(|_| "[]".into())
 }
 
 /// Rows per multi-row statement: well under both backends' parameter limits.
@@ -313,15 +322,15 @@ impl Store {
         chunk: &[&NewConversion],
     ) -> Result<Vec<(String, String)>> {
         let mut q = String::from(
-            "INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms) VALUES ",
+            "INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes) VALUES ",
         );
         for i in 0..chunk.len() {
             if i > 0 {
                 q.push_str(", ");
             }
             q.push_str(&placeholders(
-                i * 10 + 1,
-                &["", "", "::numeric", "", "", "", "", "", "", ""],
+                i * 11 + 1,
+                &["", "", "::numeric", "", "", "", "", "", "", "", ""],
             ));
         }
         q.push_str(" ON CONFLICT (program_id, id) DO NOTHING RETURNING program_id, id");
@@ -338,7 +347,8 @@ impl Store {
                 .bind(&c.country)
                 .bind(&c.region)
                 .bind(c.new_customer)
-                .bind(c.created_at_ms);
+                .bind(c.created_at_ms)
+                .bind(attributes_json(&c.attributes));
         }
         let rows = query
             .fetch_all(&mut **tx)
@@ -408,12 +418,17 @@ impl Store {
             country: row.try_get("country")?,
             region: row.try_get("region")?,
             new_customer: super::boolean(row, "new_customer")?,
+            attributes: {
+                let text: String = row.try_get("attributes")?;
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("attributes: {e}")))?
+            },
             touchpoints: Vec::new(),
             refunded: Decimal::ZERO,
         })
     }
 
-    const CONVERSION_COLUMNS: &'static str = "program_id, id, amount::text AS amount, currency, occurred_at_ms, customer_id, country, region, new_customer";
+    const CONVERSION_COLUMNS: &'static str = "program_id, id, amount::text AS amount, currency, occurred_at_ms, customer_id, country, region, new_customer, attributes";
 
     /// One conversion with its touchpoints and refunds.
     pub async fn conversion(&self, program_id: &str, id: &str) -> Result<Option<ConversionRecord>> {
@@ -577,8 +592,8 @@ mod pg {
     use std::collections::HashSet;
 
     const WRITE: &str = "WITH new_conversions AS (
-        INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::bigint[])
+        INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::bigint[], $42::text[])
         ON CONFLICT (program_id, id) DO NOTHING
         RETURNING program_id, id
     ), idempotency AS (
@@ -626,8 +641,10 @@ mod pg {
         let mut tp = columns::<7>();
         let mut attr = columns::<7>();
         let mut entry = columns::<15>();
+        let mut attributes = Column::default();
         let now = now_ms();
         for c in batch {
+            attributes.text(Some(&super::attributes_json(&c.attributes)));
             conv[0].text(Some(&c.program_id));
             conv[1].text(Some(&c.id));
             conv[2].plain(Some(c.amount));
@@ -663,7 +680,8 @@ mod pg {
             }
         }
         let mut query = sqlx::query(WRITE);
-        for col in conv.into_iter().chain(tp).chain(attr).chain(entry) {
+        let all = conv.into_iter().chain(tp).chain(attr).chain(entry);
+        for col in all.chain(std::iter::once(attributes)) {
             query = query.bind(col.finish());
         }
         if store.take_fail_point() {
