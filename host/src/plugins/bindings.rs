@@ -10,9 +10,10 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-pub use accrue::rules::types::{
+// `self::`: the crate is also named `accrue`, and rustdoc sees both.
+pub use self::accrue::rules::types::{
     Decimal as WitDecimal, KeyValue as WitKeyValue, LogLevel, RuleError as WitRuleError,
 };
-pub use exports::accrue::rules::attribution as wit_attribution;
-pub use exports::accrue::rules::geo_rate as wit_geo_rate;
-pub use exports::accrue::rules::tier_bonus as wit_bonus;
+pub use self::exports::accrue::rules::attribution as wit_attribution;
+pub use self::exports::accrue::rules::geo_rate as wit_geo_rate;
+pub use self::exports::accrue::rules::tier_bonus as wit_bonus;
