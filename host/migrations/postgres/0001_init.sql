@@ -100,7 +100,10 @@ CREATE TABLE conversions (
     created_at_ms  BIGINT NOT NULL,
     PRIMARY KEY (program_id, id)
 );
-CREATE INDEX conversions_time ON conversions (program_id, occurred_at_ms);
+-- Time first, on purpose: an index led by program_id would tie with the primary key for
+-- PostgreSQL's foreign-key checks (program_id, id) while tables are empty, and a check
+-- planned then (plans live as long as the connection) would scan a whole program's rows.
+CREATE INDEX conversions_time ON conversions (occurred_at_ms, program_id);
 
 -- The client's conversion id is the idempotency key: unique, and written in the same
 -- transaction as the conversion, its attributions and its entries.
