@@ -4,7 +4,7 @@
 //! corrections are new entries. Running the same adjustment again finds no difference and
 //! writes nothing.
 
-use super::pricing::{ConversionInput, Overrides};
+use super::pricing::{ConversionInput, Lookups, Overrides};
 use super::{Engine, EngineError, Result};
 use crate::domain::calc::reversed_by_refund;
 use crate::domain::fx;
@@ -15,7 +15,7 @@ use crate::plugins::InputHasher;
 use crate::store::{LedgerWrite, NewEntry};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// What to re-price, and with what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,10 +116,10 @@ impl Engine {
             .await?;
         let mut write = LedgerWrite::default();
         let mut changes = Vec::new();
-        let mut fx_memo = HashMap::new();
+        let mut lookups = Lookups::default();
         for c in &conversions {
             let input = ConversionInput::from(c);
-            let priced = self.price(&state, &input, &overrides, &mut fx_memo).await?;
+            let priced = self.price(&state, &input, &overrides, &mut lookups).await?;
             let currency = Currency::parse(&c.currency)?;
             let entries = self.conversion_entries(&c.program_id, &c.id).await?;
             // Net commission per partner now: commissions, their reversals, adjustments.

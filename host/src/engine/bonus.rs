@@ -3,6 +3,7 @@
 //! pay, a bonus ledger entry. Closing a period is exactly-once per partner (the row's key),
 //! so re-running it, or running it on two replicas at once, pays nothing twice.
 
+use super::pricing::Lookups;
 use super::{Engine, EngineError, Result};
 use crate::domain::ledger::EntryKind;
 use crate::domain::{Currency, DomainError, fx, round_minor};
@@ -40,7 +41,7 @@ impl Engine {
         currency: Currency,
         from_ms: i64,
         to_ms: i64,
-        fx_memo: &mut HashMap<(String, String, i64), Decimal>,
+        lookups: &mut Lookups,
     ) -> Result<BTreeMap<String, PeriodTotals>> {
         let refunds: HashMap<String, Decimal> = self
             .store
@@ -72,7 +73,7 @@ impl Engine {
                 attributed_amount - attributed_amount * refunded / conversion_amount
             };
             let rate = self
-                .fx_rate(Currency::parse(&sale)?, currency, occurred_at_ms, fx_memo)
+                .fx_rate(Currency::parse(&sale)?, currency, occurred_at_ms, lookups)
                 .await?;
             let t = totals.entry(partner_id).or_default();
             t.conversions += 1;
@@ -84,7 +85,7 @@ impl Engine {
             .await?
         {
             let rate = self
-                .fx_rate(Currency::parse(&sale)?, currency, from_ms, fx_memo)
+                .fx_rate(Currency::parse(&sale)?, currency, from_ms, lookups)
                 .await?;
             totals.entry(partner).or_default().commissions += amount * rate;
         }
@@ -113,9 +114,9 @@ impl Engine {
         let digest = Digest::parse(&binding.digest)
             .ok_or_else(|| EngineError::Conflict("bad bonus digest".into()))?;
         let currency = program.currency;
-        let mut fx_memo = HashMap::new();
+        let mut lookups = Lookups::default();
         let current = self
-            .period_totals(program_id, currency, from_ms, to_ms, &mut fx_memo)
+            .period_totals(program_id, currency, from_ms, to_ms, &mut lookups)
             .await?;
         let previous = self
             .period_totals(
@@ -123,7 +124,7 @@ impl Engine {
                 currency,
                 from_ms - (to_ms - from_ms),
                 from_ms,
-                &mut fx_memo,
+                &mut lookups,
             )
             .await?;
         let partners = self
@@ -159,7 +160,7 @@ impl Engine {
             );
             let payout_currency = Currency::parse(&partner.payout_currency)?;
             let fx_rate = self
-                .fx_rate(currency, payout_currency, to_ms, &mut fx_memo)
+                .fx_rate(currency, payout_currency, to_ms, &mut lookups)
                 .await?;
             let payout_amount = fx::convert(amount, fx_rate, payout_currency)?;
             let entry = (!amount.is_zero()).then(|| NewEntry {

@@ -5,11 +5,10 @@
 //! original result; with another payload it is a conflict. When two writers race on one
 //! key, the loser's insert hits the unique key, and it answers from the winner's record.
 
-use super::pricing::{ConversionInput, ConversionResult, Overrides, Priced, payload_hash};
+use super::pricing::{ConversionInput, ConversionResult, Lookups, Overrides, Priced, payload_hash};
 use super::{Engine, EngineError, Result};
 use crate::store::{PartnerRecord, StoreError};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// What ingestion did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,11 +76,10 @@ impl Engine {
             let mut priced: Vec<(usize, ConversionResult)> = Vec::new();
             let mut records = Vec::new();
             let mut seen: HashMap<(String, String), (usize, String)> = HashMap::new();
-            let mut fx_memo = HashMap::new();
             let existing = self.existing_keys(inputs, &pending).await?;
-            let overrides = Overrides {
-                known_partners: Some(self.batch_partners(inputs, &pending, &existing).await?),
-                ..Overrides::default()
+            let mut lookups = Lookups {
+                partners: self.batch_partners(inputs, &pending, &existing).await?,
+                ..Lookups::default()
             };
             let read_in = started.elapsed();
             for &i in &pending {
@@ -118,7 +116,10 @@ impl Engine {
                         continue;
                     }
                 };
-                match self.price(&state, input, &overrides, &mut fx_memo).await {
+                match self
+                    .price(&state, input, &Overrides::default(), &mut lookups)
+                    .await
+                {
                     Ok(Priced { result, record }) => {
                         priced.push((i, result));
                         records.push(record);
@@ -175,7 +176,7 @@ impl Engine {
         inputs: &[ConversionInput],
         pending: &[usize],
         existing: &HashMap<(String, String), (String, String)>,
-    ) -> Result<Arc<HashMap<String, PartnerRecord>>> {
+    ) -> Result<HashMap<String, PartnerRecord>> {
         let mut ids: Vec<String> = pending
             .iter()
             .map(|&i| &inputs[i])
@@ -184,14 +185,8 @@ impl Engine {
             .collect();
         ids.sort();
         ids.dedup();
-        let mut out = HashMap::with_capacity(ids.len());
-        // Well under both backends' limits on parameters per statement.
-        for chunk in ids.chunks(500) {
-            for p in self.store.partners_for_pricing(chunk).await? {
-                out.insert(p.id.clone(), p);
-            }
-        }
-        Ok(Arc::new(out))
+        let partners = self.store.partners_by_id(&ids).await?;
+        Ok(partners.into_iter().map(|p| (p.id.clone(), p)).collect())
     }
 
     async fn existing_keys(

@@ -119,9 +119,15 @@ pub(super) struct Overrides {
     pub geo: Option<Option<PluginBinding>>,
     /// Per partner: the tier and the volume it had at the time.
     pub facts: Option<HashMap<String, (String, VolumeStats)>>,
-    /// Not an override: the partners `ingest_batch` read once for the whole batch, so that
-    /// pricing does not read them again per conversion (ids missing here are read then).
-    pub known_partners: Option<std::sync::Arc<HashMap<String, PartnerRecord>>>,
+}
+
+/// What one pricing run (a batch, an adjustment, a period close) has already read, so that
+/// each conversion does not read it again: FX rates by (from, to, instant), and partners.
+#[derive(Default)]
+pub(super) struct Lookups {
+    pub fx: HashMap<(String, String, i64), Decimal>,
+    /// Partners read ahead (an id missing here is read when needed).
+    pub partners: HashMap<String, PartnerRecord>,
 }
 
 /// sha256 of a config text, hex.
@@ -223,7 +229,7 @@ impl Engine {
         &self,
         state: &ProgramState,
         i: &ConversionInput,
-        known: Option<&HashMap<String, PartnerRecord>>,
+        known: &HashMap<String, PartnerRecord>,
     ) -> Result<(Currency, Vec<PartnerRecord>)> {
         if i.id.trim().is_empty() || i.id.len() > 200 {
             return Err(DomainError::invalid("id", "must be 1 to 200 characters").into());
@@ -233,24 +239,18 @@ impl Engine {
         let mut ids: Vec<String> = i.touchpoints.iter().map(|t| t.partner_id.clone()).collect();
         ids.sort();
         ids.dedup();
-        let partners = match known {
-            // Read for the whole batch a moment ago; an id not among them (unknown, or a
-            // partner created since) is read now, so the outcome is the same either way.
-            Some(known) => {
-                let (mut found, mut missing) = (Vec::with_capacity(ids.len()), Vec::new());
-                for id in &ids {
-                    match known.get(id) {
-                        Some(p) => found.push(p.clone()),
-                        None => missing.push(id.clone()),
-                    }
-                }
-                if !missing.is_empty() {
-                    found.extend(self.store.partners_by_id(&missing).await?);
-                }
-                found
+        // Partners read ahead for a whole batch are taken from `known`; an id not there
+        // (unknown, or created since) is read now, so the outcome is the same either way.
+        let (mut partners, mut missing) = (Vec::with_capacity(ids.len()), Vec::new());
+        for id in &ids {
+            match known.get(id) {
+                Some(p) => partners.push(p.clone()),
+                None => missing.push(id.clone()),
             }
-            None => self.store.partners_by_id(&ids).await?,
-        };
+        }
+        if !missing.is_empty() {
+            partners.extend(self.store.partners_by_id(&missing).await?);
+        }
         for id in &ids {
             match partners.iter().find(|p| &p.id == id) {
                 None => return Err(EngineError::UnknownPartner(id.clone())),
@@ -273,13 +273,13 @@ impl Engine {
         from: Currency,
         to: Currency,
         at_ms: i64,
-        memo: &mut HashMap<(String, String, i64), Decimal>,
+        lookups: &mut Lookups,
     ) -> Result<Decimal> {
         if from == to {
             return Ok(Decimal::ONE);
         }
         let key = (from.code().to_owned(), to.code().to_owned(), at_ms);
-        if let Some(r) = memo.get(&key) {
+        if let Some(r) = lookups.fx.get(&key) {
             return Ok(*r);
         }
         let rate = match self.store.fx_rate_at(from.code(), to.code(), at_ms).await? {
@@ -301,7 +301,7 @@ impl Engine {
                 }
             },
         };
-        memo.insert(key, rate);
+        lookups.fx.insert(key, rate);
         Ok(rate)
     }
 
@@ -311,11 +311,9 @@ impl Engine {
         state: &ProgramState,
         i: &ConversionInput,
         overrides: &Overrides,
-        fx_memo: &mut HashMap<(String, String, i64), Decimal>,
+        lookups: &mut Lookups,
     ) -> Result<Priced> {
-        let (currency, partners) = self
-            .check_input(state, i, overrides.known_partners.as_deref())
-            .await?;
+        let (currency, partners) = self.check_input(state, i, &lookups.partners).await?;
         let program = &state.program;
         let table = overrides
             .rate_table
@@ -439,7 +437,7 @@ impl Engine {
                 .ok_or_else(|| EngineError::UnknownPartner(w.partner_id.clone()))?;
             let payout_currency = Currency::parse(&partner.payout_currency)?;
             let fx_rate = self
-                .fx_rate(currency, payout_currency, i.occurred_at_ms, fx_memo)
+                .fx_rate(currency, payout_currency, i.occurred_at_ms, lookups)
                 .await?;
             let payout_amount = fx::convert(part.commission, fx_rate, payout_currency)?;
             lines.push(CommissionLine {
@@ -518,7 +516,12 @@ impl Engine {
     pub async fn quote(&self, input: &ConversionInput) -> Result<ConversionResult> {
         let state = self.program(&input.program_id).await?;
         let priced = self
-            .price(&state, input, &Overrides::default(), &mut HashMap::new())
+            .price(
+                &state,
+                input,
+                &Overrides::default(),
+                &mut Lookups::default(),
+            )
             .await?;
         Ok(priced.result)
     }

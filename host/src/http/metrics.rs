@@ -8,14 +8,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Latency histogram bucket bounds, in seconds.
-const BUCKETS_S: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+/// Latency histogram bucket bounds, in microseconds (integers: no float on the hot path).
+const BUCKETS_US: [u64; 12] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000,
 ];
 
 #[derive(Default)]
 struct Histogram {
-    counts: [u64; BUCKETS_S.len()],
+    counts: [u64; BUCKETS_US.len()],
     count: u64,
     sum_us: u64,
 }
@@ -42,13 +43,7 @@ impl Metrics {
         let h = latency.entry(route.to_owned()).or_default();
         let us = elapsed.as_micros() as u64;
         // Bucket by integer microseconds: no float arithmetic needed on the hot path.
-        for (i, bound_us) in [
-            500u64, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-            1_000_000, 2_500_000,
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (i, bound_us) in BUCKETS_US.iter().enumerate() {
             if us <= *bound_us {
                 h.counts[i] += 1;
             }
@@ -97,7 +92,8 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            for (bound, n) in BUCKETS_S.iter().zip(h.counts.iter()) {
+            for (bound_us, n) in BUCKETS_US.iter().zip(h.counts.iter()) {
+                let bound = seconds(*bound_us);
                 let _ = writeln!(
                     out,
                     "accrue_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
@@ -110,9 +106,8 @@ impl Metrics {
             );
             let _ = writeln!(
                 out,
-                "accrue_http_request_duration_seconds_sum{{route=\"{route}\"}} {}.{:06}",
-                h.sum_us / 1_000_000,
-                h.sum_us % 1_000_000
+                "accrue_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                seconds(h.sum_us)
             );
             let _ = writeln!(
                 out,
@@ -172,5 +167,24 @@ impl Metrics {
             let _ = writeln!(out, "accrue_plugin_failures_total{{kind=\"{kind}\"}} {n}");
         }
         out
+    }
+}
+
+/// Microseconds as a decimal number of seconds, for labels ("0.0005", "2.5").
+fn seconds(us: u64) -> String {
+    let text = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+
+    #[test]
+    fn microseconds_print_as_seconds() {
+        assert_eq!(seconds(500), "0.0005");
+        assert_eq!(seconds(2_500_000), "2.5");
+        assert_eq!(seconds(1_000_000), "1");
+        assert_eq!(seconds(0), "0");
     }
 }

@@ -34,12 +34,6 @@ pub struct ComponentInfo {
     pub size_bytes: usize,
 }
 
-impl serde::Serialize for Digest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// Counters for `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuntimeMetrics {
@@ -414,9 +408,7 @@ impl Runtime {
                 trap: trap.to_string(),
                 last_log: store.data().last_log.clone(),
             },
-            None if error.to_string().contains("concurrent")
-                || error.is::<wasmtime::PoolConcurrencyLimitError>() =>
-            {
+            None if error.is::<wasmtime::PoolConcurrencyLimitError>() => {
                 Failure::Instantiate(format!("{error:#}"))
             }
             None => Failure::Trap {

@@ -2,7 +2,7 @@
 //! idempotency record in one transaction, multi-row statements), and reads.
 
 use super::ledger::{NewEntry, insert_entries};
-use super::{Backend, PartnerRecord, Result, Store, StoreError, dec, placeholders};
+use super::{Backend, Result, Store, StoreError, dec, placeholders};
 use crate::domain::program::VolumeStats;
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -157,52 +157,6 @@ impl Store {
                     r.try_get("key")?,
                     (r.try_get("payload_hash")?, r.try_get("result")?),
                 );
-            }
-        }
-        Ok(out)
-    }
-
-    /// Partners by id with their tier histories, for pricing a batch: on PostgreSQL one
-    /// query, where [`Store::partners_by_id`] reads each partner's tiers with a query of
-    /// its own (a round trip per partner, which dominated a single conversion's reads).
-    /// Unknown ids are left out.
-    pub async fn partners_for_pricing(&self, ids: &[String]) -> Result<Vec<PartnerRecord>> {
-        if self.backend() != Backend::Postgres {
-            return self.partners_by_id(ids).await;
-        }
-        let mut list = pg::Column::default();
-        for id in ids {
-            list.text(Some(id));
-        }
-        let rows = sqlx::query(
-            "SELECT p.id, p.program_id, p.name, p.country, p.payout_currency, p.created_at_ms,
-                    t.effective_from_ms, t.tier
-             FROM (SELECT DISTINCT id FROM unnest($1::text[]) AS k(id)) k
-             JOIN partners p ON p.id = k.id
-             LEFT JOIN partner_tiers t ON t.partner_id = p.id
-             ORDER BY p.id, t.effective_from_ms",
-        )
-        .bind(list.finish())
-        .fetch_all(self.pool())
-        .await?;
-        let mut out: Vec<PartnerRecord> = Vec::new();
-        for r in rows {
-            let id: String = r.try_get("id")?;
-            if out.last().is_none_or(|p| p.id != id) {
-                out.push(PartnerRecord {
-                    id,
-                    program_id: r.try_get("program_id")?,
-                    name: r.try_get("name")?,
-                    country: r.try_get("country")?,
-                    payout_currency: r.try_get("payout_currency")?,
-                    tiers: Vec::new(),
-                    created_at_ms: r.try_get("created_at_ms")?,
-                });
-            }
-            let from: Option<i64> = r.try_get("effective_from_ms")?;
-            let tier: Option<String> = r.try_get("tier")?;
-            if let (Some(from), Some(tier), Some(p)) = (from, tier, out.last_mut()) {
-                p.tiers.push((from, tier));
             }
         }
         Ok(out)

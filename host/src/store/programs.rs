@@ -64,6 +64,56 @@ impl PartnerRecord {
     }
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Bind a program's settings as `$1..$11`: id, name, the three bindings (digest, config),
+/// lookback, hold, and now as the update time.
+fn bind_program<'q>(query: AnyQuery<'q>, p: &Program) -> AnyQuery<'q> {
+    query
+        .bind(p.id.clone())
+        .bind(p.name.clone())
+        .bind(p.attribution.digest.clone())
+        .bind(p.attribution.config_text())
+        .bind(p.geo_rate.as_ref().map(|b| b.digest.clone()))
+        .bind(p.geo_rate.as_ref().map(PluginBinding::config_text))
+        .bind(p.bonus.as_ref().map(|b| b.digest.clone()))
+        .bind(p.bonus.as_ref().map(PluginBinding::config_text))
+        .bind(i64::from(p.lookback_days))
+        .bind(i64::from(p.hold_days))
+        .bind(now_ms())
+}
+
+/// Partners joined with their tier histories: one row per tier, ordered by the caller.
+const PARTNERS_WITH_TIERS: &str =
+    "SELECT p.id, p.program_id, p.name, p.country, p.payout_currency, p.created_at_ms,
+        t.effective_from_ms, t.tier
+    FROM partners p LEFT JOIN partner_tiers t ON t.partner_id = p.id";
+
+/// Fold [`PARTNERS_WITH_TIERS`] rows (ordered by partner, then tier date) into partners.
+fn partner_rows(rows: Vec<AnyRow>) -> Result<Vec<PartnerRecord>> {
+    let mut out: Vec<PartnerRecord> = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        if out.last().is_none_or(|p| p.id != id) {
+            out.push(PartnerRecord {
+                id,
+                program_id: r.try_get("program_id")?,
+                name: r.try_get("name")?,
+                country: r.try_get("country")?,
+                payout_currency: r.try_get("payout_currency")?,
+                tiers: Vec::new(),
+                created_at_ms: r.try_get("created_at_ms")?,
+            });
+        }
+        let from: Option<i64> = r.try_get("effective_from_ms")?;
+        let tier: Option<String> = r.try_get("tier")?;
+        if let (Some(from), Some(tier), Some(p)) = (from, tier, out.last_mut()) {
+            p.tiers.push((from, tier));
+        }
+    }
+    Ok(out)
+}
+
 /// Append to a partner's tier history (its key refuses two tiers from the same instant).
 async fn insert_tier(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -178,54 +228,29 @@ impl Store {
     /// Create a program with its first rate table.
     pub async fn insert_program(&self, p: &Program, rates: &RateTable) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO programs (id, name, currency, attribution_digest, attribution_config, geo_digest, geo_config,
-                bonus_digest, bonus_config, lookback_days, hold_days, created_at_ms, updated_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-        )
-        .bind(&p.id)
-        .bind(&p.name)
-        .bind(p.currency.code())
-        .bind(&p.attribution.digest)
-        .bind(p.attribution.config_text())
-        .bind(p.geo_rate.as_ref().map(|b| b.digest.clone()))
-        .bind(p.geo_rate.as_ref().map(PluginBinding::config_text))
-        .bind(p.bonus.as_ref().map(|b| b.digest.clone()))
-        .bind(p.bonus.as_ref().map(PluginBinding::config_text))
-        .bind(i64::from(p.lookback_days))
-        .bind(i64::from(p.hold_days))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_db)?;
+        let q = "INSERT INTO programs (id, name, attribution_digest, attribution_config, geo_digest, geo_config,
+                bonus_digest, bonus_config, lookback_days, hold_days, updated_at_ms, currency, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)";
+        bind_program(sqlx::query(q), p)
+            .bind(p.currency.code())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_db)?;
         self.insert_rate_table_tx(&mut tx, &p.id, rates).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Replace a program's settings (not its rate tables, which are versioned).
+    /// Replace a program's settings (not its currency, nor its rate tables, which are versioned).
     pub async fn update_program(&self, p: &Program) -> Result<()> {
-        sqlx::query(
-            "UPDATE programs SET name = $2, attribution_digest = $3, attribution_config = $4, geo_digest = $5,
+        let q = "UPDATE programs SET name = $2, attribution_digest = $3, attribution_config = $4, geo_digest = $5,
                 geo_config = $6, bonus_digest = $7, bonus_config = $8, lookback_days = $9, hold_days = $10,
                 updated_at_ms = $11
-             WHERE id = $1",
-        )
-        .bind(&p.id)
-        .bind(&p.name)
-        .bind(&p.attribution.digest)
-        .bind(p.attribution.config_text())
-        .bind(p.geo_rate.as_ref().map(|b| b.digest.clone()))
-        .bind(p.geo_rate.as_ref().map(PluginBinding::config_text))
-        .bind(p.bonus.as_ref().map(|b| b.digest.clone()))
-        .bind(p.bonus.as_ref().map(PluginBinding::config_text))
-        .bind(i64::from(p.lookback_days))
-        .bind(i64::from(p.hold_days))
-        .bind(now_ms())
-        .execute(self.pool())
-        .await
-        .map_err(StoreError::from_db)?;
+             WHERE id = $1";
+        bind_program(sqlx::query(q), p)
+            .execute(self.pool())
+            .await
+            .map_err(StoreError::from_db)?;
         Ok(())
     }
 
@@ -446,22 +471,28 @@ impl Store {
         Ok(())
     }
 
-    /// Partners by id (those that exist), with their tier histories.
+    /// Partners by id (those that exist), with their tier histories, in one query.
     pub async fn partners_by_id(&self, ids: &[String]) -> Result<Vec<PartnerRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (1..=ids.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let q = format!("SELECT * FROM partners WHERE id IN ({list}) ORDER BY id");
-        let mut query = sqlx::query(&q);
-        for id in ids {
-            query = query.bind(id);
+        let mut out = Vec::with_capacity(ids.len());
+        // Well under both backends' limits on parameters per statement.
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let q = format!(
+                "{PARTNERS_WITH_TIERS} WHERE p.id IN ({list}) ORDER BY p.id, t.effective_from_ms"
+            );
+            let mut query = sqlx::query(&q);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            out.extend(partner_rows(query.fetch_all(self.pool()).await?)?);
         }
-        let rows = query.fetch_all(self.pool()).await?;
-        self.with_tiers(rows).await
+        Ok(out)
     }
 
     /// A program's partners (all programs' if `None`), by id, after `cursor`, at most `limit`.
@@ -471,41 +502,18 @@ impl Store {
         cursor: Option<&str>,
         limit: i64,
     ) -> Result<Vec<PartnerRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM partners WHERE ($1 IS NULL OR program_id = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        )
-        .bind(program)
-        .bind(cursor)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        self.with_tiers(rows).await
-    }
-
-    async fn with_tiers(&self, rows: Vec<AnyRow>) -> Result<Vec<PartnerRecord>> {
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: String = r.try_get("id")?;
-            let tiers = sqlx::query(
-                "SELECT effective_from_ms, tier FROM partner_tiers WHERE partner_id = $1 ORDER BY effective_from_ms",
-            )
-            .bind(&id)
+        let q = format!(
+            "{PARTNERS_WITH_TIERS} WHERE p.id IN (SELECT id FROM partners
+                WHERE ($1 IS NULL OR program_id = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3)
+             ORDER BY p.id, t.effective_from_ms"
+        );
+        let rows = sqlx::query(&q)
+            .bind(program)
+            .bind(cursor)
+            .bind(limit)
             .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|t| Ok((t.try_get("effective_from_ms")?, t.try_get("tier")?)))
-            .collect::<Result<Vec<_>>>()?;
-            out.push(PartnerRecord {
-                id,
-                program_id: r.try_get("program_id")?,
-                name: r.try_get("name")?,
-                country: r.try_get("country")?,
-                payout_currency: r.try_get("payout_currency")?,
-                tiers,
-                created_at_ms: r.try_get("created_at_ms")?,
-            });
-        }
-        Ok(out)
+            .await?;
+        partner_rows(rows)
     }
 
     /// Record an FX rate. Recording the same (base, quote, effective-from) again with the

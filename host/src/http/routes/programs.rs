@@ -18,7 +18,6 @@ const DEFAULT_LOOKBACK_DAYS: u32 = 30;
 const DEFAULT_HOLD_DAYS: u32 = 30;
 
 async fn out(state: &AppState, id: &str) -> Result<Json<ProgramOut>, ApiError> {
-    state.engine.invalidate_program(id);
     let p = state
         .engine
         .program(id)
