@@ -151,7 +151,9 @@ impl Engine {
                 // Reverse what is left of the entry after earlier reversals.
                 let (left, payout_left) = entries
                     .iter()
-                    .filter(|r| r.reverses_entry_id == Some(entry.id))
+                    .filter(|r| {
+                        r.kind == EntryKind::Reversal && r.reverses_entry_id == Some(entry.id)
+                    })
                     .fold((entry.amount, entry.payout_amount), |acc, r| {
                         (acc.0 + r.amount, acc.1 + r.payout_amount)
                     });

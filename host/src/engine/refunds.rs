@@ -140,7 +140,11 @@ impl Engine {
         {
             let before: (Decimal, Decimal) = entries
                 .iter()
-                .filter(|r| r.reverses_entry_id == Some(entry.id) && r.cause.starts_with("refund:"))
+                .filter(|r| {
+                    r.kind == EntryKind::Reversal
+                        && r.reverses_entry_id == Some(entry.id)
+                        && r.cause.starts_with("refund:")
+                })
                 .fold((Decimal::ZERO, Decimal::ZERO), |acc, r| {
                     (acc.0 - r.amount, acc.1 - r.payout_amount)
                 });
