@@ -387,3 +387,223 @@ async fn sigterm_shuts_down_gracefully() {
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
     db.drop_db().await;
 }
+
+/// The ledger operations over HTTP: a batch with a bad item, commission filters,
+/// a retroactive adjustment (dry run, then for real, then again), and disputes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_operations_over_http() {
+    let db = postgres().await;
+    let s = Server::start(&db.url, &[]).await;
+    s.admin(Method::POST, "/v1/programs", json!({"id": "p", "name": "P", "currency": "USD", "attribution": {"plugin": "first-touch"}})).await;
+    s.admin(
+        Method::POST,
+        "/v1/partners",
+        json!({"id": "a", "program_id": "p", "tier": "starter"}),
+    )
+    .await;
+
+    // A batch: each item gets its own result; one bad item does not sink the others.
+    let batch = json!({"conversions": [
+        conversion("p", "o1", "100.00", &[("a", "email", C)]),
+        conversion("p", "o2", "200.00", &[("ghost", "email", C)]),
+        conversion("p", "o3", "50.00", &[("a", "email", C)]),
+        {"program_id": "p", "id": "o4", "amount": 5, "currency": "USD", "occurred_at": B2},
+    ]});
+    let r = s
+        .admin(Method::POST, "/v1/conversions/batch", batch.clone())
+        .await;
+    assert_eq!(r["created"], 2, "{r}");
+    let statuses: Vec<&str> = r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|i| i["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["created", "error", "created", "error"]);
+    assert_eq!(
+        r["results"][1]["error"]["type"],
+        "urn:accrue:problem:unknown-partner"
+    );
+    assert_eq!(
+        r["results"][3]["error"]["type"],
+        "urn:accrue:problem:invalid-body"
+    );
+    assert_eq!(r["results"][3]["error"]["field"], "amount");
+    let again = s.admin(Method::POST, "/v1/conversions/batch", batch).await;
+    assert_eq!(again["replayed"], 2, "{again}");
+
+    // Commission filters: status and time range.
+    let pending = s
+        .call(
+            Method::GET,
+            "/v1/commissions?status=pending",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(pending.body["items"].as_array().map(Vec::len), Some(2));
+    let none = s
+        .call(
+            Method::GET,
+            "/v1/commissions?status=approved",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(none.body["items"], json!([]));
+    let future = s
+        .call(
+            Method::GET,
+            "/v1/commissions?from=2100-01-01T00:00:00Z",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(future.body["items"], json!([]));
+    s.call(
+        Method::GET,
+        "/v1/commissions?status=lost",
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await
+    .assert_problem(422, "invalid-input", "unknown status");
+
+    // A retroactive adjustment: starter was 8 %, not 5 %, in March.
+    let adjust = |dry_run: bool| {
+        json!({
+            "program_id": "p", "from": "2026-03-01T00:00:00Z", "to": "2026-04-01T00:00:00Z",
+            "tiers": {"starter": {"base": "0.08", "bonus": "0.02"}}, "reason": "rate fix", "dry_run": dry_run,
+        })
+    };
+    let shadow = s.admin(Method::POST, "/v1/adjustments", adjust(true)).await;
+    assert_eq!(
+        shadow["changes"].as_array().map(Vec::len),
+        Some(2),
+        "{shadow}"
+    );
+    assert_eq!(shadow["totals"]["USD"], "4.50");
+    let balance = s
+        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(
+        balance.body["balances"][0]["total"], "7.50",
+        "a dry run writes nothing"
+    );
+    let real = s
+        .admin(Method::POST, "/v1/adjustments", adjust(false))
+        .await;
+    assert_eq!(real["totals"]["USD"], "4.50");
+    let repeat = s
+        .admin(Method::POST, "/v1/adjustments", adjust(false))
+        .await;
+    assert_eq!(
+        repeat["changes"],
+        json!([]),
+        "running it again changes nothing"
+    );
+    let balance = s
+        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(balance.body["balances"][0]["total"], "12.00");
+
+    // Disputes: opening freezes, resolving upheld reverses; a closed dispute stays closed.
+    let opened = s
+        .call(
+            Method::POST,
+            "/v1/disputes",
+            Some(ADMIN_KEY),
+            Some(json!({"program_id": "p", "conversion_id": "o1", "reason": "fraud"})),
+        )
+        .await;
+    assert_eq!(opened.status.as_u16(), 201, "{}", opened.body);
+    let id = opened.body["id"].as_str().expect("id").to_owned();
+    let balance = s
+        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(
+        balance.body["balances"][0]["frozen"], "8.00",
+        "{}",
+        balance.body
+    );
+    let listed = s
+        .call(
+            Method::GET,
+            "/v1/disputes?program_id=p",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["items"][0]["status"], "open");
+    let resolved = s
+        .admin(
+            Method::POST,
+            &format!("/v1/disputes/{id}/resolve"),
+            json!({"outcome": "upheld", "note": "confirmed"}),
+        )
+        .await;
+    assert_eq!(resolved["status"], "upheld");
+    s.call(
+        Method::POST,
+        &format!("/v1/disputes/{id}/resolve"),
+        Some(ADMIN_KEY),
+        Some(json!({"outcome": "rejected", "note": "again"})),
+    )
+    .await
+    .assert_problem(409, "conflict", "resolving twice");
+    let balance = s
+        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(
+        balance.body["balances"][0]["total"], "4.00",
+        "o1 reversed, o3 stands: {}",
+        balance.body
+    );
+    drop(s);
+    db.drop_db().await;
+}
+
+/// SIGTERM while a request is being handled: the request still completes, then the
+/// service exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests() {
+    let db = accrue::testing::TestDb::sqlite();
+    let mut s = Server::start(&db.url, &[]).await;
+    s.admin(
+        Method::POST,
+        "/v1/programs",
+        json!({"id": "p", "name": "P", "currency": "USD", "attribution": {"plugin": "linear"}}),
+    )
+    .await;
+    s.admin(
+        Method::POST,
+        "/v1/partners",
+        json!({"id": "a", "program_id": "p"}),
+    )
+    .await;
+    let big: Vec<_> = (0..1000)
+        .map(|i| conversion("p", &format!("b{i}"), "10.00", &[("a", "email", C)]))
+        .collect();
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/conversions/batch", s.base);
+    let request = tokio::spawn(async move {
+        client
+            .post(url)
+            .bearer_auth(ADMIN_KEY)
+            .json(&json!({"conversions": big}))
+            .send()
+            .await
+    });
+    // Let the request reach the handler, then ask the service to stop.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let status = s.terminate().await;
+    let response = request
+        .await
+        .expect("task")
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["created"], 1000);
+    assert!(status.success(), "{status:?}");
+    db.drop_db().await;
+}
