@@ -22,6 +22,7 @@
 //! custom section (the host checks it before instantiating), and installs a panic hook that
 //! sends the panic message through the host's `log` so authors see why a call trapped.
 
+pub mod alloc;
 pub mod attribution;
 pub mod config;
 pub mod decimal;
@@ -38,6 +39,11 @@ pub use config::Config;
 pub use rules::{AttributionRule, BonusRule, GeoRateRule};
 pub use rust_decimal::{self, Decimal};
 pub use types::*;
+
+/// Every plug-in built on the SDK allocates with [`alloc::Bump`] (see its module for why).
+#[cfg(all(target_arch = "wasm32", feature = "bump-alloc"))]
+#[global_allocator]
+static ALLOCATOR: alloc::Bump = alloc::Bump::new();
 
 /// The version of the `accrue:rules` WIT package this SDK implements.
 pub const WIT_VERSION: &str = "1.0.0";

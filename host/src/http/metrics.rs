@@ -132,6 +132,11 @@ impl Metrics {
                 runtime.result_misses,
             ),
             (
+                "accrue_plugin_memory_grows_total",
+                "Plug-in evaluations that grew linear memory past its initial size.",
+                runtime.memory_grows,
+            ),
+            (
                 "accrue_plugin_compiled_cache_hits_total",
                 "Compiled component cache hits.",
                 runtime.compiled_hits,

@@ -49,6 +49,8 @@ pub struct RuntimeMetrics {
     pub result_hits: u64,
     /// Result cache misses.
     pub result_misses: u64,
+    /// Evaluations in which the plug-in grew its linear memory past the initial size.
+    pub memory_grows: u64,
 }
 
 #[derive(Default)]
@@ -59,6 +61,7 @@ struct Counters {
     compiled_misses: AtomicU64,
     result_hits: AtomicU64,
     result_misses: AtomicU64,
+    memory_grows: AtomicU64,
 }
 
 enum Exports {
@@ -379,6 +382,9 @@ impl Runtime {
             .pre
             .instantiate(&mut store)
             .and_then(|instance| call(&mut store, &instance, &loaded.exports));
+        if store.data().grew_memory {
+            self.counters.memory_grows.fetch_add(1, Ordering::Relaxed);
+        }
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(failure)) => Err(self.fail(digest, failure)),
@@ -609,6 +615,7 @@ impl Runtime {
             compiled_misses: c.compiled_misses.load(Ordering::Relaxed),
             result_hits: c.result_hits.load(Ordering::Relaxed),
             result_misses: c.result_misses.load(Ordering::Relaxed),
+            memory_grows: c.memory_grows.load(Ordering::Relaxed),
         }
     }
 }

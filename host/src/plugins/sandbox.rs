@@ -21,6 +21,9 @@ pub(super) struct Sandbox {
     pub last_log: Option<String>,
     /// The limit the sandbox refused, if any, with a detail.
     pub hit: Option<(LimitKind, String)>,
+    /// Whether the guest grew a linear memory past its initial size during the call (each
+    /// growth costs the host `mprotect` calls; the SDK's allocator avoids it for small calls).
+    pub grew_memory: bool,
 }
 
 impl Sandbox {
@@ -34,6 +37,7 @@ impl Sandbox {
             log_used: 0,
             last_log: None,
             hit: None,
+            grew_memory: false,
         }
     }
 }
@@ -54,6 +58,10 @@ impl ResourceLimiter for Sandbox {
             // An error (not `Ok(false)`) stops the guest here instead of letting it see a
             // failed `memory.grow` and abort with a less precise trap.
             return Err(wasmtime::Error::msg(detail));
+        }
+        // Instantiation asks too, from 0 to the initial size: only later asks are growth.
+        if current > 0 {
+            self.grew_memory = true;
         }
         Ok(true)
     }
@@ -85,6 +93,10 @@ impl ResourceLimiter for Sandbox {
             );
             self.hit = Some((LimitKind::Table, detail.clone()));
             return Err(wasmtime::Error::msg(detail));
+        }
+        // Instantiation asks too, from 0 to the initial size: only later asks are growth.
+        if current > 0 {
+            self.grew_memory = true;
         }
         Ok(true)
     }

@@ -289,6 +289,43 @@ fn memory_bomb_hits_the_memory_cap() {
     expect_limit(&rt, &bad, r#"{"mode": "memory"}"#, LimitKind::Memory);
 }
 
+/// The SDK's allocator serves an ordinary call from its static arena, so the host never has
+/// to grow (and later shrink) the slot's memory; a call too big for the arena still works,
+/// by growing memory, and a memory bomb still meets the cap.
+#[test]
+fn ordinary_calls_stay_in_the_initial_memory_and_big_ones_grow() {
+    let rt = runtime();
+    for path in [
+        built::LINEAR_PATH,
+        built::TIME_DECAY_PATH,
+        built::POSITION_BASED_PATH,
+    ] {
+        let digest = register(&rt, path);
+        rt.attribute_uncached(&digest, "{}", &conversion(), &tps())
+            .expect("evaluation");
+    }
+    assert_eq!(rt.metrics().memory_grows, 0, "ordinary calls grew memory");
+
+    // 100 touchpoints with 1 KB campaigns: past the 64 KiB arena once lifted and converted.
+    let many: Vec<Touchpoint> = (0..100)
+        .map(|i| Touchpoint {
+            campaign: Some("c".repeat(1_000)),
+            ..touch(&format!("partner-{i:03}"), "email", i % 20)
+        })
+        .collect();
+    let linear = register(&rt, built::LINEAR_PATH);
+    let w = rt
+        .attribute_uncached(&linear, "{}", &conversion(), &many)
+        .expect("big evaluation");
+    assert_eq!(w.len(), 100);
+    assert_eq!(w.iter().map(|w| w.weight).sum::<Decimal>(), Decimal::ONE);
+    assert_eq!(rt.metrics().memory_grows, 1, "a big call grows memory");
+
+    let bad = register(&rt, built::MISBEHAVE_PATH);
+    expect_limit(&rt, &bad, r#"{"mode": "memory"}"#, LimitKind::Memory);
+    assert_eq!(rt.metrics().memory_grows, 2);
+}
+
 #[test]
 fn deep_recursion_overflows_the_stack() {
     let rt = runtime();

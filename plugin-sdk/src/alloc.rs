@@ -1,0 +1,244 @@
+//! The allocator a plug-in runs with on `wasm32`: a bump allocator over a static arena.
+//!
+//! Why not the default `dlmalloc`: the host gives every evaluation a fresh instance and drops
+//! it afterwards, so memory freed during a call is never worth reusing, and `dlmalloc` asks
+//! for its first heap with `memory.grow`. Under the host's pooling allocator a grown memory
+//! costs two `mprotect` calls per evaluation (one to open the pages, one to close them when
+//! the slot is reused), which was most of the sandbox's per-call cost (docs/PERFORMANCE.md).
+//! The arena lives in the module's own zero-initialised data, inside its initial memory, so a
+//! typical call never grows memory at all. Past the arena, memory is grown page by page as
+//! before, so the host's memory limit still applies to a plug-in that allocates without end.
+//!
+//! Freeing is a no-op except for the most recent block, which is rolled back; reallocating
+//! the most recent block grows it in place. Both cover the usual `Vec`/`String` growth.
+//!
+//! Enabled by the SDK's default feature `bump-alloc`; a plug-in that wants its own global
+//! allocator turns default features off.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+
+/// Bytes of static arena. Large enough for the inputs the host accepts by default many times
+/// over; larger requests fall through to `memory.grow`.
+const ARENA_BYTES: usize = 64 << 10;
+
+/// The wasm page size.
+const PAGE: usize = 64 << 10;
+
+#[repr(C, align(16))]
+struct Arena(UnsafeCell<[u8; ARENA_BYTES]>);
+
+/// The allocator's state: the next free address and the end of the current region, plus the
+/// start of the most recent block (for in-place roll-back and growth).
+struct State {
+    next: usize,
+    end: usize,
+    last: usize,
+}
+
+/// The bump allocator. One instance, installed as the global allocator by the SDK.
+pub struct Bump {
+    arena: Arena,
+    state: UnsafeCell<State>,
+}
+
+// SAFETY: a wasm32 plug-in runs on one thread (no threads proposal is enabled), so the cells
+// are never touched concurrently.
+#[allow(unsafe_code)]
+unsafe impl Sync for Bump {}
+
+impl Bump {
+    /// An empty allocator (its region is set up on first use).
+    pub const fn new() -> Self {
+        Self {
+            arena: Arena(UnsafeCell::new([0; ARENA_BYTES])),
+            state: UnsafeCell::new(State {
+                next: 0,
+                end: 0,
+                last: 0,
+            }),
+        }
+    }
+}
+
+impl Default for Bump {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    /// Carve `layout` from the current region, growing memory if it does not fit.
+    fn carve(&mut self, layout: Layout) -> *mut u8 {
+        let Some((mut start, mut stop)) = span(self.next, layout) else {
+            return core::ptr::null_mut();
+        };
+        if stop > self.end {
+            if !self.grow(start, stop) {
+                return core::ptr::null_mut();
+            }
+            // The region may have moved to the new pages (see `grow`).
+            let Some(moved) = span(self.next, layout) else {
+                return core::ptr::null_mut();
+            };
+            (start, stop) = moved;
+        }
+        self.next = stop;
+        self.last = start;
+        start as *mut u8
+    }
+
+    /// Resize the most recent block in place, if `at` is it and the region can hold it.
+    fn resize_last(&mut self, at: usize, old_size: usize, new_size: usize) -> bool {
+        if at != self.last || at + old_size != self.next {
+            return false;
+        }
+        let Some(stop) = at.checked_add(new_size) else {
+            return false;
+        };
+        // Growing in place only works when the region ends where memory does.
+        if stop > self.end && !(self.end == current_memory_bytes() && self.grow(at, stop)) {
+            return false;
+        }
+        self.next = stop;
+        true
+    }
+
+    /// Make room for `start..stop`. Memory from `memory.grow` is contiguous only with the end
+    /// of linear memory, so a region that does not end there starts afresh at the new pages.
+    fn grow(&mut self, start: usize, stop: usize) -> bool {
+        let memory_end = current_memory_bytes();
+        if self.end == memory_end {
+            let pages = (stop - self.end).div_ceil(PAGE);
+            if !grow_pages(pages) {
+                return false;
+            }
+            self.end += pages * PAGE;
+            return true;
+        }
+        // `stop - start` plus up to one page for the alignment of the new start.
+        let pages = (stop - start).div_ceil(PAGE) + 1;
+        if !grow_pages(pages) {
+            return false;
+        }
+        self.next = memory_end;
+        self.end = memory_end + pages * PAGE;
+        true
+    }
+}
+
+/// Where a block of `layout` starting at or after `next` would start and stop.
+fn span(next: usize, layout: Layout) -> Option<(usize, usize)> {
+    let start = align_up(next, layout.align())?;
+    Some((start, start.checked_add(layout.size())?))
+}
+
+fn align_up(at: usize, align: usize) -> Option<usize> {
+    Some(at.checked_add(align - 1)? & !(align - 1))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn current_memory_bytes() -> usize {
+    core::arch::wasm32::memory_size(0) * PAGE
+}
+
+#[cfg(target_arch = "wasm32")]
+fn grow_pages(pages: usize) -> bool {
+    core::arch::wasm32::memory_grow(0, pages) != usize::MAX
+}
+
+// Off wasm32 the SDK never installs this allocator; these keep the module compiling (and
+// testable) natively, where growing always fails.
+#[cfg(not(target_arch = "wasm32"))]
+fn current_memory_bytes() -> usize {
+    0
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn grow_pages(_pages: usize) -> bool {
+    false
+}
+
+#[allow(unsafe_code)]
+// SAFETY: blocks never overlap (the bump pointer only moves forward, except to roll back the
+// most recent block when it is freed), and every block is aligned as its layout asks.
+unsafe impl GlobalAlloc for Bump {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: single-threaded (see `Sync`); no reference to the state outlives this call.
+        let state = unsafe { &mut *self.state.get() };
+        if state.end == 0 {
+            let base = self.arena.0.get() as usize;
+            state.next = base;
+            state.end = base + ARENA_BYTES;
+        }
+        state.carve(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as in `alloc`.
+        let state = unsafe { &mut *self.state.get() };
+        let at = ptr as usize;
+        if at == state.last && at + layout.size() == state.next {
+            state.next = at;
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as in `alloc`.
+        let state = unsafe { &mut *self.state.get() };
+        if state.resize_last(ptr as usize, layout.size(), new_size) {
+            return ptr;
+        }
+        // SAFETY: `layout` with `new_size` is valid (the caller's contract), and the old block
+        // stays readable until we return.
+        let new =
+            unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live, distinct, and at least this long.
+            unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+        }
+        new
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn blocks_are_aligned_disjoint_and_the_last_one_grows_in_place() {
+        let bump = Box::new(Bump::new());
+        // SAFETY: the layouts are valid and blocks are used only while live.
+        unsafe {
+            let a = bump.alloc(Layout::from_size_align(3, 1).unwrap());
+            let b = bump.alloc(Layout::from_size_align(8, 8).unwrap());
+            assert_eq!(b as usize % 8, 0);
+            assert!(b as usize >= a as usize + 3);
+            let grown = bump.realloc(b, Layout::from_size_align(8, 8).unwrap(), 64);
+            assert_eq!(grown, b, "the most recent block grows in place");
+            // `a` is no longer the last block: growing it moves it and copies its bytes.
+            a.write_bytes(7, 3);
+            let moved = bump.realloc(a, Layout::from_size_align(3, 1).unwrap(), 16);
+            assert_ne!(moved, a);
+            assert_eq!(*moved.add(2), 7);
+            // Freeing the last block hands its space back.
+            bump.dealloc(moved, Layout::from_size_align(16, 1).unwrap());
+            let again = bump.alloc(Layout::from_size_align(16, 1).unwrap());
+            assert_eq!(again, moved);
+        }
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn past_the_arena_it_fails_cleanly_where_memory_cannot_grow() {
+        let bump = Box::new(Bump::new());
+        // SAFETY: valid layouts; natively memory never grows, so the second call must fail.
+        unsafe {
+            let first = bump.alloc(Layout::from_size_align(ARENA_BYTES - 16, 16).unwrap());
+            assert!(!first.is_null());
+            let too_much = bump.alloc(Layout::from_size_align(64, 16).unwrap());
+            assert!(too_much.is_null());
+        }
+    }
+}
