@@ -6,17 +6,21 @@
 //! 2. the Wasm plug-in through [`Runtime::attribute_uncached`]: a fresh store and instance
 //!    per call, every limit armed (fuel, epoch deadline, memory/table caps, I/O caps),
 //! 3. the Wasm plug-in through [`Runtime::attribute`] on a result-cache hit,
-//! 4. the same rule as a Rhai script (what a user might pick instead of Wasm),
+//! 4. the rule as a Rhai script (what a user might pick instead of Wasm), twice: the same
+//!    rule with exact decimals (Rhai's `decimal` feature), whose weights must equal the
+//!    plug-in's to the last digit, and a simplified `f64` version of it,
 //! 5. compiling a component ([`Runtime::validate`], which compiles and keeps nothing), and
 //!    loading a precompiled artifact ([`Runtime::load_precompiled`]).
 //!
 //! Criterion measures each case; afterwards a plain `Instant` loop measures them again and
-//! prints one compact summary table (medians, evaluations/s/core, Wasm-vs-Rhai ratio).
+//! prints one compact summary table (medians, evaluations/s/core, Wasm-vs-Rhai ratios).
 //!
 //! Run: `cargo bench -p accrue --bench plugins`. Set `ACCRUE_BENCH_SUMMARY_ONLY=1` to skip
 //! the criterion part and print only the summary; `ACCRUE_BENCH_PROFILE=linear` only loops
-//! fresh-instance evaluations (for `perf record`). Without `--bench` (e.g. `cargo test
-//! --benches`) or with `--test`, criterion runs each case once and the summary is skipped.
+//! fresh-instance evaluations (for `perf record`); `ACCRUE_BENCH_COMPONENTS=<dir>` times
+//! `<dir>/linear.wasm` and `<dir>/time-decay.wasm` instead of the built components. Without
+//! `--bench` (e.g. `cargo test --benches`) or with `--test`, criterion runs each case once and
+//! the summary is skipped.
 
 // Timing statistics (medians, rates, ratios) and the Rhai comparison script's results are
 // floats. Nothing here is a money path: the plug-ins and the native rules never use floats.
@@ -97,6 +101,112 @@ fn attribute(conversion, touchpoints, config) {
 }
 "#;
 
+/// What every exact Rhai rule shares, ported line by line from the SDK: `eligible` (the
+/// lookback window, touchpoints after the conversion dropped, a stable sort by time) and
+/// `normalize_weights` (scores summed per partner in first-touch order, weights truncated to
+/// 12 places, the missing units handed out by largest remainder, so they sum to exactly 1).
+/// With Rhai's `decimal` feature these are `rust_decimal` values, as in the plug-ins.
+const RHAI_EXACT_COMMON: &str = r#"
+fn eligible(conversion, touchpoints, config) {
+    let lookback_days = 30;
+    if "lookback_days" in config {
+        lookback_days = config.lookback_days;
+        if type_of(lookback_days) != "i64" { throw "lookback_days must be an integer"; }
+    }
+    if lookback_days < 0 { throw "lookback_days must not be negative"; }
+    let now = conversion.occurred_at_ms;
+    let earliest = now - lookback_days * 86400000;
+    let kept = [];
+    for t in touchpoints {
+        if t.occurred_at_ms <= now && t.occurred_at_ms >= earliest { kept.push(t); }
+    }
+    kept.sort(|a, b| a.occurred_at_ms - b.occurred_at_ms);
+    kept
+}
+
+fn normalize(order, scores) {
+    let zero = to_decimal(0);
+    let merged = [];
+    let total = zero;
+    for p in order {
+        let s = scores[p];
+        if s < zero { throw "negative score"; }
+        if s != zero { merged.push([p, s]); total += s; }
+    }
+    if total == zero { return []; }
+    let unit = parse_decimal("0.000000000001");
+    let parts = [];
+    let rems = [];
+    let assigned = zero;
+    for m in merged {
+        let exact = m[1] / total;
+        let floor = round_down(exact, 12);
+        assigned += floor;
+        rems.push([exact - floor, parts.len()]);
+        parts.push([m[0], floor]);
+    }
+    let missing = to_int((to_decimal(1) - assigned) / unit);
+    rems.sort(|a, b| if b[0] > a[0] { 1 } else if b[0] < a[0] { -1 } else { 0 });
+    for r in rems {
+        if missing <= 0 { break; }
+        parts[r[1]][1] += unit;
+        missing -= 1;
+    }
+    parts
+}
+"#;
+
+/// Linear attribution in Rhai with exact decimals: the plug-in's rule, same output.
+const RHAI_LINEAR_EXACT: &str = r#"
+fn attribute(conversion, touchpoints, config) {
+    let one = to_decimal(1);
+    let order = [];
+    let scores = #{};
+    for t in eligible(conversion, touchpoints, config) {
+        let p = t.partner_id;
+        if p in scores { scores[p] += one; } else { scores[p] = one; order.push(p); }
+    }
+    normalize(order, scores)
+}
+"#;
+
+/// Time-decay attribution in Rhai with exact decimals: the plug-in's rule and its 2^(−x)
+/// (the same 24-term series in 18-digit fixed point, truncating where the plug-in's integer
+/// arithmetic does), same output.
+const RHAI_TIME_DECAY_EXACT: &str = r#"
+fn exp2_neg(x) {
+    let zero = to_decimal(0);
+    let n = floor(x);
+    if n >= to_decimal(60) { return zero; }
+    let whole = to_int(n);
+    let y = round_down(round_down(x - n, 18) * parse_decimal("0.693147180559945309"), 18);
+    let sum = to_decimal(1);
+    let term = to_decimal(1);
+    for k in 1..=24 {
+        term = round_down(round_down(-term * y, 18) / to_decimal(k), 18);
+        if term == zero { break; }
+        sum += term;
+    }
+    round_down(sum / to_decimal(2 ** whole), 18)
+}
+
+fn attribute(conversion, touchpoints, config) {
+    let half_life_days = to_decimal(7);
+    if "half_life_days" in config { half_life_days = parse_decimal(config.half_life_days.to_string()); }
+    if half_life_days <= to_decimal(0) { throw "half_life_days must be positive"; }
+    let half_life_ms = half_life_days * to_decimal(86400000);
+    let now = conversion.occurred_at_ms;
+    let order = [];
+    let scores = #{};
+    for t in eligible(conversion, touchpoints, config) {
+        let score = exp2_neg(to_decimal(now - t.occurred_at_ms) / half_life_ms);
+        let p = t.partner_id;
+        if p in scores { scores[p] += score; } else { scores[p] = score; order.push(p); }
+    }
+    normalize(order, scores)
+}
+"#;
+
 /// A native rule, as its plug-in crate implements it.
 type NativeRule = fn(&Config, &Conversion, &[Touchpoint]) -> Result<Vec<PartnerWeight>, RuleError>;
 
@@ -108,6 +218,7 @@ struct Model {
     digest: Digest,
     precompiled: Vec<u8>,
     rhai: rhai::AST,
+    rhai_exact: rhai::AST,
 }
 
 /// Everything the cases share.
@@ -136,26 +247,36 @@ impl Bench {
             touch("p3", "display", 1),
             touch("p2", "email", 0),
         ];
-        let specs: [(&str, NativeRule, &str, &str); 2] = [
+        let specs: [(&str, NativeRule, &str, &str, &str); 2] = [
             (
                 "linear",
                 <Linear as AttributionRule>::attribute,
                 built::LINEAR_PATH,
                 RHAI_LINEAR,
+                RHAI_LINEAR_EXACT,
             ),
             (
                 "time-decay",
                 <TimeDecay as AttributionRule>::attribute,
                 built::TIME_DECAY_PATH,
                 RHAI_TIME_DECAY,
+                RHAI_TIME_DECAY_EXACT,
             ),
         ];
         let models = specs
             .into_iter()
-            .map(|(name, native, path, script)| {
-                let component = std::fs::read(path).expect("read built component");
+            .map(|(name, native, path, script, exact)| {
+                // `ACCRUE_BENCH_COMPONENTS=<dir>` times `<dir>/<model>.wasm` instead of the
+                // built component, to compare builds of one plug-in with the same binary.
+                let path = std::env::var_os("ACCRUE_BENCH_COMPONENTS")
+                    .map(|dir| std::path::Path::new(&dir).join(format!("{name}.wasm")))
+                    .unwrap_or_else(|| path.into());
+                let component = std::fs::read(&path).expect("read built component");
                 let digest = runtime.register(&component, name).expect("register").digest;
                 let precompiled = runtime.precompile(&component).expect("precompile");
+                let rhai_exact = rhai
+                    .compile(format!("{RHAI_EXACT_COMMON}{exact}"))
+                    .expect("exact Rhai script compiles");
                 let rhai = rhai.compile(script).expect("Rhai script compiles");
                 Model {
                     name,
@@ -164,6 +285,7 @@ impl Bench {
                     digest,
                     precompiled,
                     rhai,
+                    rhai_exact,
                 }
             })
             .collect();
@@ -193,9 +315,9 @@ impl Bench {
             .expect("wasm rule")
     }
 
-    /// The Rhai rule, inputs marshalled into Rhai values on every call (the Wasm path
-    /// likewise lowers them into the guest on every call).
-    fn rhai(&self, m: &Model) -> Vec<(String, f64)> {
+    /// The inputs as Rhai values, built on every call (the Wasm path likewise lowers them
+    /// into the guest on every call).
+    fn rhai_inputs(&self) -> (rhai::Map, rhai::Array) {
         let c = &self.conversion;
         let mut conv = rhai::Map::new();
         conv.insert("id".into(), c.id.clone().into());
@@ -216,6 +338,12 @@ impl Bench {
                 m.into()
             })
             .collect();
+        (conv, tps)
+    }
+
+    /// The `f64` Rhai rule (no configuration parsing, no exact normalisation).
+    fn rhai(&self, m: &Model) -> Vec<(String, f64)> {
+        let (conv, tps) = self.rhai_inputs();
         let mut scope = rhai::Scope::new();
         let out: rhai::Array = self
             .rhai
@@ -236,7 +364,29 @@ impl Bench {
             .collect()
     }
 
-    /// Every form of every model gives the same answer (Rhai to float precision).
+    /// The exact Rhai rule: the configuration JSON parsed on every call (as the plug-in's
+    /// `Config::parse` does), decimals throughout, the plug-in's output.
+    fn rhai_exact(&self, m: &Model) -> Vec<PartnerWeight> {
+        let (conv, tps) = self.rhai_inputs();
+        let config = self.rhai.parse_json(CONFIG, true).expect("config JSON");
+        let mut scope = rhai::Scope::new();
+        let out: rhai::Array = self
+            .rhai
+            .call_fn(&mut scope, &m.rhai_exact, "attribute", (conv, tps, config))
+            .expect("exact Rhai rule");
+        out.into_iter()
+            .map(|pair| {
+                let pair = pair.into_array().expect("[partner, weight]");
+                PartnerWeight {
+                    partner_id: pair[0].clone().into_string().expect("partner id"),
+                    weight: pair[1].as_decimal().expect("weight").normalize(),
+                }
+            })
+            .collect()
+    }
+
+    /// Every form of every model gives the same answer (the `f64` Rhai rule to float
+    /// precision).
     fn check(&self) {
         for m in &self.models {
             let native = self.native(m);
@@ -245,6 +395,13 @@ impl Bench {
                 assert_eq!(native, self.wasm_fresh(m), "{}: wasm = native", m.name);
             }
             assert_eq!(native, *self.wasm_cached(m), "{}: cached = native", m.name);
+            // The exact script is the same rule: the same weights, to the last digit.
+            assert_eq!(
+                native,
+                self.rhai_exact(m),
+                "{}: exact rhai = native",
+                m.name
+            );
             let rhai = self.rhai(m);
             assert_eq!(native.len(), rhai.len(), "{}: rhai partners", m.name);
             for (n, (partner, weight)) in native.iter().zip(&rhai) {
@@ -275,6 +432,9 @@ fn criterion_benches(c: &mut Criterion, b: &Bench) {
         });
         group.bench_function(BenchmarkId::new("rhai", m.name), |t| {
             t.iter(|| black_box(b.rhai(m)))
+        });
+        group.bench_function(BenchmarkId::new("rhai-exact", m.name), |t| {
+            t.iter(|| black_box(b.rhai_exact(m)))
         });
     }
     group.finish();
@@ -353,7 +513,10 @@ fn summary(b: &Bench) {
     row("Wasm, result-cache hit", &|m| {
         median(BATCHES, PER_BATCH, || drop(black_box(b.wasm_cached(m))))
     });
-    row("Rhai script (f64)", &|m| {
+    row("Rhai script, exact (same rule)", &|m| {
+        median(BATCHES, PER_BATCH, || drop(black_box(b.rhai_exact(m))))
+    });
+    row("Rhai script, f64 (simplified)", &|m| {
         median(BATCHES, PER_BATCH, || drop(black_box(b.rhai(m))))
     });
     row("compile component (validate)", &|m| {
@@ -371,7 +534,8 @@ fn summary(b: &Bench) {
         })
     });
     let fresh = &rows[1].medians;
-    let rhai = &rows[3].medians;
+    let rhai_exact = &rows[3].medians;
+    let rhai_f64 = &rows[4].medians;
 
     let names: Vec<&str> = b.models.iter().map(|m| m.name).collect();
     println!();
@@ -397,27 +561,29 @@ fn summary(b: &Bench) {
         per_sec(&fresh[0]),
         per_sec(&fresh[1])
     );
-    let ratio = |i: usize| format!("{:.1}x", rhai[i].as_secs_f64() / fresh[i].as_secs_f64());
-    println!(
-        "| {:<34} | {:>14} | {:>14} |",
-        "Rhai time / Wasm fresh time",
-        ratio(0),
-        ratio(1)
-    );
-    println!();
-    for (i, name) in names.iter().enumerate() {
-        let goal_fresh = if fresh[i] <= Duration::from_micros(20) {
-            "met"
-        } else {
-            "MISSED"
-        };
-        let goal_ratio = if rhai[i] >= fresh[i] * 3 {
-            "met"
-        } else {
-            "MISSED"
-        };
+    let ratio = |rhai: &[Duration], i: usize| {
+        format!("{:.1}x", rhai[i].as_secs_f64() / fresh[i].as_secs_f64())
+    };
+    for (case, rhai) in [
+        ("Rhai exact time / Wasm fresh time", rhai_exact),
+        ("Rhai f64 time / Wasm fresh time", rhai_f64),
+    ] {
         println!(
-            "{name}: fresh instance <= 20 µs: {goal_fresh}; Wasm >= 3x faster than Rhai: {goal_ratio}"
+            "| {:<34} | {:>14} | {:>14} |",
+            case,
+            ratio(rhai, 0),
+            ratio(rhai, 1)
+        );
+    }
+    println!();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    for (i, name) in names.iter().enumerate() {
+        println!(
+            "{name}: fresh instance <= 20 µs: {}; Wasm >= 3x faster than the same rule in Rhai \
+             (exact): {}; against the simplified f64 script: {}",
+            verdict(fresh[i] <= Duration::from_micros(20)),
+            verdict(rhai_exact[i] >= fresh[i] * 3),
+            verdict(rhai_f64[i] >= fresh[i] * 3),
         );
     }
     let m = b.runtime.metrics();
