@@ -89,8 +89,13 @@ pub struct Store {
     fail_mid_batch: Arc<AtomicBool>,
 }
 
-const MIGRATIONS_POSTGRES: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_partner_program_keys.sql"),
+    ),
+];
 const MIGRATIONS_SQLITE: &[(i64, &str)] =
     &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
 
@@ -113,6 +118,16 @@ impl Store {
             Backend::Postgres => {
                 options
                     .max_connections(max_connections)
+                    // JIT compilation pays off for long analytical queries, not for the
+                    // short writes and look-ups here; a large batch statement's estimate
+                    // can cross `jit_above_cost` and spend milliseconds compiling.
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            conn.execute("SET jit = off").await?;
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await?
             }

@@ -992,6 +992,41 @@ async fn concurrent_posts_of_the_same_conversions_on_postgres() {
     f.finish().await;
 }
 
+/// PostgreSQL itself refuses a touchpoint, attribution or entry that names a partner of
+/// another program, whatever the engine checked first (migration 0002's composite keys).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_partner_of_another_program() {
+    let f = Fixture::new(TestDb::postgres().await.expect("PostgreSQL")).await;
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.program("q", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("b", "q", "starter", "USD").await;
+    f.engine
+        .ingest(&conversion("p", "c1", "10.00", &[("a", 1)]))
+        .await
+        .expect("ingest");
+    for sql in [
+        "INSERT INTO touchpoints (program_id, conversion_id, seq, partner_id, channel, occurred_at_ms)
+            VALUES ('p', 'c1', 9, 'b', 'email', 0)",
+        "INSERT INTO revenue_attributions (program_id, conversion_id, partner_id, weight,
+            attributed_amount, currency, occurred_at_ms) VALUES ('p', 'c1', 'b', 0.5, 5, 'USD', 0)",
+        "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
+            payout_amount, payout_currency, fx_rate, cause, hold_until_ms, created_at_ms)
+            VALUES ('p', 'b', 'c1', 'adjustment', 1, 'USD', 1, 'USD', 1, 'test', 0, 0)",
+    ] {
+        let err = sqlx::query(sql)
+            .execute(f.engine.store().pool())
+            .await
+            .expect_err(sql);
+        assert!(
+            err.as_database_error()
+                .is_some_and(|e| e.is_foreign_key_violation()),
+            "{sql}: {err}"
+        );
+    }
+    f.finish().await;
+}
+
 async fn period_close_pays_tier_bonuses_once(f: Fixture) {
     f.program("p", "first-touch", serde_json::json!({})).await;
     let bonus = f
