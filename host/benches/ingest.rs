@@ -10,8 +10,8 @@
 //! 2. batches through `Engine::ingest_batch`, one after the other, with the split of each
 //!    batch's time between reads (idempotency records, partners), pricing and the store
 //!    write (from the engine's debug event);
-//! 3. the same batches from two concurrent callers (the service handles requests
-//!    concurrently; the machine has two cores).
+//! 3. the same batches from concurrent callers (two by default: the service handles requests
+//!    concurrently, and the machine has two cores).
 //!
 //! Each phase prints conversions/second and rows/second. Rows are what the store writes
 //! per conversion: the conversion, its idempotency record, its touchpoints, one revenue
@@ -19,7 +19,8 @@
 //! and checked against that arithmetic, and the database is dropped.
 //!
 //! Run: `cargo bench -p accrue --bench ingest`. Sizes: `ACCRUE_BENCH_SINGLES` (default
-//! 2000), `ACCRUE_BENCH_BATCHES` (20) and `ACCRUE_BENCH_BATCH_SIZE` (500). Without
+//! 2000), `ACCRUE_BENCH_BATCHES` (20), `ACCRUE_BENCH_BATCH_SIZE` (500) and
+//! `ACCRUE_BENCH_CALLERS` (2, for the concurrent phase). Without
 //! `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke version.
 
 // Floats are only used for the timing figures (rates, milliseconds); no money path here.
@@ -295,15 +296,20 @@ async fn batches(engine: &Engine, batches: usize, size: usize) -> Figures {
     f
 }
 
-async fn concurrent_batches(engine: &Engine, batches: usize, size: usize) -> Figures {
+async fn concurrent_batches(
+    engine: &Engine,
+    callers: usize,
+    batches: usize,
+    size: usize,
+) -> Figures {
     let start = Instant::now();
-    let tasks: Vec<_> = ["conc-a", "conc-b"]
-        .into_iter()
-        .map(|phase| {
+    let tasks: Vec<_> = (0..callers)
+        .map(|caller| {
             let engine = engine.clone();
-            tokio::spawn(
-                async move { run_batches(&engine, phase, batches.div_ceil(2), size).await },
-            )
+            let phase = format!("conc-{caller}");
+            tokio::spawn(async move {
+                run_batches(&engine, &phase, batches.div_ceil(callers), size).await
+            })
         })
         .collect();
     let (mut conversions, mut rows) = (0, 0);
@@ -317,7 +323,7 @@ async fn concurrent_batches(engine: &Engine, batches: usize, size: usize) -> Fig
         rows,
         elapsed: start.elapsed(),
     };
-    f.print(&format!("batches of {size} (2 concurrent callers)"));
+    f.print(&format!("batches of {size} ({callers} concurrent callers)"));
     f
 }
 
@@ -360,14 +366,15 @@ async fn check_rows(db: &TestDb, expected_conversions: u64, expected_rows: u64) 
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (n_single, n_batches, size) = if full {
+    let (n_single, n_batches, size, callers) = if full {
         (
             env_usize("ACCRUE_BENCH_SINGLES", 2000),
             env_usize("ACCRUE_BENCH_BATCHES", 20),
             env_usize("ACCRUE_BENCH_BATCH_SIZE", 500),
+            env_usize("ACCRUE_BENCH_CALLERS", 2).max(1),
         )
     } else {
-        (20, 2, 10)
+        (20, 2, 10, 2)
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -400,7 +407,7 @@ fn main() {
         split.take();
         let batch = batches(&engine, n_batches, size).await;
         print_split(&split, size);
-        let conc = concurrent_batches(&engine, n_batches, size).await;
+        let conc = concurrent_batches(&engine, callers, n_batches, size).await;
         print_split(&split, size);
 
         println!("rows in the database:");
