@@ -42,8 +42,19 @@ pub struct Bump {
     state: UnsafeCell<State>,
 }
 
-// SAFETY: a wasm32 plug-in runs on one thread (no threads proposal is enabled), so the cells
-// are never touched concurrently.
+// The allocator assumes one thread; a build with wasm threads must not get it silently.
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "atomics",
+    feature = "bump-alloc"
+))]
+compile_error!(
+    "the SDK's bump allocator is single-threaded: disable the `bump-alloc` feature for a \
+     wasm32 build with atomics"
+);
+
+// SAFETY: a wasm32 plug-in runs on one thread (built without the atomics feature, checked
+// above), so the cells are never touched concurrently.
 #[allow(unsafe_code)]
 unsafe impl Sync for Bump {}
 
