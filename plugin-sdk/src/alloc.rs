@@ -93,6 +93,10 @@ impl State {
                 return core::ptr::null_mut();
             };
             (start, stop) = moved;
+            // Only an alignment above the page size could still miss; refuse it.
+            if stop > self.end {
+                return core::ptr::null_mut();
+            }
         }
         self.next = stop;
         self.last = start;
