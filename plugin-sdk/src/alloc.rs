@@ -244,6 +244,78 @@ mod tests {
         }
     }
 
+    /// Random allocations, frees and reallocations: every live block keeps its own bytes,
+    /// is aligned as asked, and lies inside the arena.
+    #[test]
+    #[allow(unsafe_code)]
+    fn random_use_never_overlaps_or_loses_bytes() {
+        let bump = Box::new(Bump::new());
+        let base = bump.arena.0.get() as usize;
+        let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
+        let mut rounds = 0;
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let check = |live: &[(*mut u8, Layout, u8)]| {
+            for &(p, l, tag) in live {
+                assert_eq!(p as usize % l.align(), 0);
+                assert!(p as usize >= base && p as usize + l.size() <= base + ARENA_BYTES);
+                // SAFETY: `p` is a live block of `l.size()` bytes.
+                let bytes = unsafe { core::slice::from_raw_parts(p, l.size()) };
+                assert!(bytes.iter().all(|b| *b == tag), "a block lost its bytes");
+            }
+        };
+        for round in 0..2_000u32 {
+            let op = next() % 4;
+            // SAFETY: layouts are valid, and only live blocks are freed or resized.
+            unsafe {
+                if op < 2 || live.is_empty() {
+                    let size = 1 + (next() % 96) as usize;
+                    let align = 1 << (next() % 5);
+                    let layout = Layout::from_size_align(size, align).unwrap();
+                    let p = bump.alloc(layout);
+                    if p.is_null() {
+                        break; // the arena is used up: natively memory cannot grow
+                    }
+                    let tag = (round % 251) as u8;
+                    p.write_bytes(tag, size);
+                    live.push((p, layout, tag));
+                } else if op == 2 {
+                    let (p, l, _) = live.swap_remove((next() as usize) % live.len());
+                    bump.dealloc(p, l);
+                } else {
+                    let i = (next() as usize) % live.len();
+                    let (p, l, tag) = live[i];
+                    let size = 1 + (next() % 160) as usize;
+                    let q = bump.realloc(p, l, size);
+                    if q.is_null() {
+                        break;
+                    }
+                    let layout = Layout::from_size_align(size, l.align()).unwrap();
+                    // The kept prefix is intact; fill the rest so the whole block is `tag`.
+                    let kept = l.size().min(size);
+                    assert!(
+                        core::slice::from_raw_parts(q, kept)
+                            .iter()
+                            .all(|b| *b == tag)
+                    );
+                    q.add(kept).write_bytes(tag, size - kept);
+                    live[i] = (q, layout, tag);
+                }
+            }
+            check(&live);
+            rounds += 1;
+        }
+        assert!(
+            rounds > 1_000,
+            "only {rounds} rounds before the arena ran out"
+        );
+    }
+
     #[test]
     #[allow(unsafe_code)]
     fn past_the_arena_it_fails_cleanly_where_memory_cannot_grow() {
