@@ -3,6 +3,7 @@
 //! sqlx or wasmtime; the engine feeds it facts and stores what it decides.
 
 pub mod calc;
+pub mod conversion;
 pub mod error;
 pub mod fx;
 pub mod ledger;

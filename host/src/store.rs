@@ -15,7 +15,7 @@ mod ledger;
 mod programs;
 
 pub use bonuses::{BonusRecord, PeriodAttribution};
-pub use conversions::{ConversionRecord, NewAttribution, NewConversion, StoredTouchpoint};
+pub use conversions::{ConversionRecord, NewAttribution, NewConversion};
 pub use keys::ApiKeyRecord;
 pub use ledger::{DisputeRecord, EntryFilter, EntryRecord, LedgerWrite, NewEntry, NewEvent};
 pub use programs::{PartnerRecord, PluginRecord};

@@ -4,7 +4,7 @@
 //! corrections are new entries. Running the same adjustment again finds no difference and
 //! writes nothing.
 
-use super::pricing::{ConversionInput, Lookups, Overrides};
+use super::pricing::{Lookups, Overrides};
 use super::{Engine, EngineError, Result};
 use crate::domain::calc::reversed_by_refund;
 use crate::domain::fx;
@@ -118,10 +118,12 @@ impl Engine {
         let mut changes = Vec::new();
         let mut lookups = Lookups::default();
         for c in &conversions {
-            let input = ConversionInput::from(c);
-            let priced = self.price(&state, &input, &overrides, &mut lookups).await?;
-            let currency = Currency::parse(&c.currency)?;
-            let entries = self.conversion_entries(&c.program_id, &c.id).await?;
+            let input = &c.conversion;
+            let priced = self.price(&state, input, &overrides, &mut lookups).await?;
+            let currency = Currency::parse(&input.currency)?;
+            let entries = self
+                .conversion_entries(&input.program_id, &input.id)
+                .await?;
             // Net commission per partner now: commissions, their reversals, adjustments.
             let mut net: BTreeMap<String, Decimal> = BTreeMap::new();
             for e in entries.iter().filter(|e| e.kind != EntryKind::Bonus) {
@@ -130,7 +132,7 @@ impl Engine {
             // Target per partner: the new commission less what refunds take back.
             let mut target: BTreeMap<String, (Decimal, Option<&NewEntry>)> = BTreeMap::new();
             for e in &priced.record.entries {
-                let refunded = reversed_by_refund(e.amount, c.refunded, c.amount, currency)?;
+                let refunded = reversed_by_refund(e.amount, c.refunded, input.amount, currency)?;
                 target.insert(e.partner_id.clone(), (e.amount - refunded, Some(e)));
             }
             let partners: Vec<String> = net
@@ -176,12 +178,12 @@ impl Engine {
                     fx::convert(delta, fx_rate, Currency::parse(&payout_currency)?)?
                 };
                 write.entries.push(NewEntry {
-                    program_id: c.program_id.clone(),
+                    program_id: input.program_id.clone(),
                     partner_id: partner.clone(),
-                    conversion_id: Some(c.id.clone()),
+                    conversion_id: Some(input.id.clone()),
                     kind: EntryKind::Adjustment,
                     amount: delta,
-                    currency: c.currency.clone(),
+                    currency: input.currency.clone(),
                     payout_amount,
                     payout_currency,
                     fx_rate,
@@ -197,12 +199,12 @@ impl Engine {
                     },
                 });
                 changes.push(AdjustmentChange {
-                    conversion_id: c.id.clone(),
+                    conversion_id: input.id.clone(),
                     partner_id: partner,
                     before,
                     after,
                     delta,
-                    currency: c.currency.clone(),
+                    currency: input.currency.clone(),
                 });
             }
         }

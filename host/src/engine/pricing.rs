@@ -3,57 +3,18 @@
 
 use super::{Engine, EngineError, ProgramState, Result};
 use crate::domain::calc::{apply_geo, shares};
+pub use crate::domain::conversion::{ConversionInput, TouchpointInput};
 use crate::domain::fx;
 use crate::domain::ledger::Provenance;
 use crate::domain::program::{PluginBinding, RateTable, VolumeStats};
 use crate::domain::{Currency, DomainError};
 use crate::plugins::{Digest, InputHasher, attribution_input_hash};
-use crate::store::{NewAttribution, NewConversion, NewEntry, PartnerRecord, StoredTouchpoint};
+use crate::store::{NewAttribution, NewConversion, NewEntry, PartnerRecord};
 use accrue_plugin_sdk::{Conversion, KeyValue, Money, RateInput, Touchpoint};
 use chrono::{Datelike, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-
-/// A conversion as a client posts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversionInput {
-    /// Program.
-    pub program_id: String,
-    /// Client id (the idempotency key).
-    pub id: String,
-    /// Sale amount, ≥ 0, at most the currency's minor units.
-    pub amount: Decimal,
-    /// ISO 4217.
-    pub currency: String,
-    /// When (ms).
-    pub occurred_at_ms: i64,
-    /// Customer.
-    pub customer_id: Option<String>,
-    /// ISO 3166-1 alpha-2.
-    pub country: Option<String>,
-    /// ISO 3166-2.
-    pub region: Option<String>,
-    /// First purchase.
-    pub new_customer: bool,
-    /// Free-form attributes.
-    pub attributes: Vec<(String, String)>,
-    /// Touchpoints in client order.
-    pub touchpoints: Vec<TouchpointInput>,
-}
-
-/// A touchpoint as a client posts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TouchpointInput {
-    /// Partner.
-    pub partner_id: String,
-    /// Channel.
-    pub channel: String,
-    /// When (ms).
-    pub occurred_at_ms: i64,
-    /// Campaign.
-    pub campaign: Option<String>,
-}
 
 /// One partner's commission on a conversion, as returned to clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,34 +96,6 @@ pub(super) fn config_hash(text: &str) -> String {
     let mut h = InputHasher::default();
     h.str(text);
     hex::encode(h.finish())
-}
-
-impl From<&crate::store::ConversionRecord> for ConversionInput {
-    /// A stored conversion as it was posted (to price it again: adjustments, replay).
-    fn from(c: &crate::store::ConversionRecord) -> Self {
-        Self {
-            program_id: c.program_id.clone(),
-            id: c.id.clone(),
-            amount: c.amount,
-            currency: c.currency.clone(),
-            occurred_at_ms: c.occurred_at_ms,
-            customer_id: c.customer_id.clone(),
-            country: c.country.clone(),
-            region: c.region.clone(),
-            new_customer: c.new_customer,
-            attributes: c.attributes.clone(),
-            touchpoints: c
-                .touchpoints
-                .iter()
-                .map(|t| TouchpointInput {
-                    partner_id: t.partner_id.clone(),
-                    channel: t.channel.clone(),
-                    occurred_at_ms: t.occurred_at_ms,
-                    campaign: t.campaign.clone(),
-                })
-                .collect(),
-        }
-    }
 }
 
 /// The hash that tells a replay (same payload) from a conflicting reuse of a key.
@@ -483,28 +416,13 @@ impl Engine {
             commissions: lines,
         };
         let record = NewConversion {
-            program_id: program.id.clone(),
-            id: i.id.clone(),
-            amount: i.amount,
-            currency: currency.code().to_owned(),
-            occurred_at_ms: i.occurred_at_ms,
-            customer_id: i.customer_id.clone(),
-            country: i.country.clone(),
-            region: i.region.clone(),
-            new_customer: i.new_customer,
-            attributes: i.attributes.clone(),
+            conversion: ConversionInput {
+                program_id: program.id.clone(),
+                currency: currency.code().to_owned(),
+                ..i.clone()
+            },
             payload_hash: payload_hash(i),
             result: serde_json::to_string(&result).unwrap_or_default(),
-            touchpoints: i
-                .touchpoints
-                .iter()
-                .map(|t| StoredTouchpoint {
-                    partner_id: t.partner_id.clone(),
-                    channel: t.channel.clone(),
-                    occurred_at_ms: t.occurred_at_ms,
-                    campaign: t.campaign.clone(),
-                })
-                .collect(),
             attributions,
             entries,
             created_at_ms: crate::store::now_ms(),

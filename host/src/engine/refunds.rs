@@ -110,8 +110,8 @@ impl Engine {
             .conversion(program_id, conversion_id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("conversion {conversion_id:?}")))?;
-        let currency = Currency::parse(&conversion.currency)?;
-        let remaining = conversion.amount - conversion.refunded;
+        let currency = Currency::parse(&conversion.conversion.currency)?;
+        let remaining = conversion.conversion.amount - conversion.refunded;
         let amount = amount.unwrap_or(remaining);
         currency.check_amount("amount", amount)?;
         if amount.is_zero() {
@@ -149,12 +149,16 @@ impl Engine {
                     (acc.0 - r.amount, acc.1 - r.payout_amount)
                 });
             let payout_currency = Currency::parse(&entry.payout_currency)?;
-            let target =
-                reversed_by_refund(entry.amount, refunded_total, conversion.amount, currency)?;
+            let target = reversed_by_refund(
+                entry.amount,
+                refunded_total,
+                conversion.conversion.amount,
+                currency,
+            )?;
             let payout_target = reversed_by_refund(
                 entry.payout_amount,
                 refunded_total,
-                conversion.amount,
+                conversion.conversion.amount,
                 payout_currency,
             )?;
             let (delta, payout_delta) = (target - before.0, payout_target - before.1);

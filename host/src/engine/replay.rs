@@ -3,7 +3,7 @@
 //! the commissions stored. Plug-ins are pure, so a mismatch means something changed that
 //! should not have (a component, the rounding, an FX rate recorded after the fact).
 
-use super::pricing::{ConversionInput, Lookups, Overrides};
+use super::pricing::{Lookups, Overrides};
 use super::{Engine, EngineError, Result};
 use crate::domain::ledger::{EntryKind, Provenance};
 use crate::domain::program::PluginBinding;
@@ -96,9 +96,13 @@ impl Engine {
                 .collect();
             overrides.facts = Some(facts);
         }
-        let input = ConversionInput::from(&conversion);
         let priced = self
-            .price(&state, &input, &overrides, &mut Lookups::default())
+            .price(
+                &state,
+                &conversion.conversion,
+                &overrides,
+                &mut Lookups::default(),
+            )
             .await?;
         let mut lines = Vec::new();
         let mut matches = priced.record.entries.len() == entries.len();

@@ -1144,7 +1144,7 @@ async fn replay_reproduces_commissions_exactly(f: Fixture) {
         .expect("read")
         .expect("stored");
     assert_eq!(
-        stored.attributes, first.attributes,
+        stored.conversion.attributes, first.attributes,
         "attributes are kept, in order"
     );
     let mut second = conversion("p", "o2", "12.34", &[("b", 2)]);

@@ -3,24 +3,12 @@
 
 use super::ledger::{NewEntry, insert_entries};
 use super::{Backend, Result, Store, StoreError, dec, placeholders};
+use crate::domain::conversion::{ConversionInput, TouchpointInput};
 use crate::domain::program::VolumeStats;
 use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
-
-/// A touchpoint as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredTouchpoint {
-    /// The partner.
-    pub partner_id: String,
-    /// Channel.
-    pub channel: String,
-    /// When (ms).
-    pub occurred_at_ms: i64,
-    /// Campaign.
-    pub campaign: Option<String>,
-}
 
 /// One partner's attributed share of a conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,32 +24,12 @@ pub struct NewAttribution {
 /// Everything one ingested conversion writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewConversion {
-    /// Program.
-    pub program_id: String,
-    /// Client id (the idempotency key).
-    pub id: String,
-    /// Sale amount.
-    pub amount: Decimal,
-    /// Sale currency.
-    pub currency: String,
-    /// When (ms).
-    pub occurred_at_ms: i64,
-    /// Customer.
-    pub customer_id: Option<String>,
-    /// Country.
-    pub country: Option<String>,
-    /// Region.
-    pub region: Option<String>,
-    /// First purchase.
-    pub new_customer: bool,
-    /// Free-form attributes, in the client's order.
-    pub attributes: Vec<(String, String)>,
+    /// The conversion and its touchpoints, as posted (program and currency as resolved).
+    pub conversion: ConversionInput,
     /// Hash of the request payload, to tell a replay from a conflicting reuse of the key.
     pub payload_hash: String,
     /// The result document returned to the client (replayed verbatim).
     pub result: String,
-    /// Touchpoints in client order.
-    pub touchpoints: Vec<StoredTouchpoint>,
     /// Attributions.
     pub attributions: Vec<NewAttribution>,
     /// Commission entries.
@@ -73,28 +41,8 @@ pub struct NewConversion {
 /// A stored conversion with its touchpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversionRecord {
-    /// Program.
-    pub program_id: String,
-    /// Client id.
-    pub id: String,
-    /// Sale amount.
-    pub amount: Decimal,
-    /// Sale currency.
-    pub currency: String,
-    /// When (ms).
-    pub occurred_at_ms: i64,
-    /// Customer.
-    pub customer_id: Option<String>,
-    /// Country.
-    pub country: Option<String>,
-    /// Region.
-    pub region: Option<String>,
-    /// First purchase.
-    pub new_customer: bool,
-    /// Free-form attributes, in the client's order.
-    pub attributes: Vec<(String, String)>,
-    /// Touchpoints in client order.
-    pub touchpoints: Vec<StoredTouchpoint>,
+    /// The conversion as it was posted.
+    pub conversion: ConversionInput,
     /// Total refunded so far.
     pub refunded: Decimal,
 }
@@ -171,7 +119,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut sorted: Vec<&NewConversion> = batch.iter().collect();
-        sorted.sort_by(|a, b| (&a.program_id, &a.id).cmp(&(&b.program_id, &b.id)));
+        sorted.sort_by(|a, b| {
+            (&a.conversion.program_id, &a.conversion.id)
+                .cmp(&(&b.conversion.program_id, &b.conversion.id))
+        });
         // PostgreSQL: the whole write is one statement (see `pg`). Entries that carry initial
         // events (ingestion makes none) take the general path below.
         if self.backend() == Backend::Postgres
@@ -182,8 +133,10 @@ impl Store {
             let inserted = pg::write(self, &sorted).await?;
             return Ok(sorted
                 .into_iter()
-                .filter(|c| !inserted.contains(&(c.program_id.clone(), c.id.clone())))
-                .map(|c| c.id.clone())
+                .filter(|c| {
+                    !inserted.contains(&(c.conversion.program_id.clone(), c.conversion.id.clone()))
+                })
+                .map(|c| c.conversion.id.clone())
                 .collect());
         }
         let mut tx = self.pool().begin().await?;
@@ -191,19 +144,21 @@ impl Store {
         for chunk in sorted.chunks(CHUNK) {
             inserted.extend(self.insert_conversion_rows(&mut tx, chunk).await?);
         }
-        let (written, skipped): (Vec<&NewConversion>, Vec<&NewConversion>) = sorted
-            .into_iter()
-            .partition(|c| inserted.contains(&(c.program_id.clone(), c.id.clone())));
+        let (written, skipped): (Vec<&NewConversion>, Vec<&NewConversion>) =
+            sorted.into_iter().partition(|c| {
+                inserted.contains(&(c.conversion.program_id.clone(), c.conversion.id.clone()))
+            });
         for chunk in written.chunks(CHUNK) {
             self.insert_idempotency_rows(&mut tx, chunk).await?;
         }
         if self.take_fail_point() {
             self.lose_connection(&mut tx).await?;
         }
-        let touchpoints: Vec<(&NewConversion, usize, &StoredTouchpoint)> = written
+        let touchpoints: Vec<(&NewConversion, usize, &TouchpointInput)> = written
             .iter()
             .flat_map(|c| {
-                c.touchpoints
+                c.conversion
+                    .touchpoints
                     .iter()
                     .enumerate()
                     .map(move |(i, t)| (*c, i, t))
@@ -222,8 +177,8 @@ impl Store {
             let mut query = sqlx::query(&q);
             for (c, seq, t) in chunk {
                 query = query
-                    .bind(&c.program_id)
-                    .bind(&c.id)
+                    .bind(&c.conversion.program_id)
+                    .bind(&c.conversion.id)
                     .bind(*seq as i64)
                     .bind(&t.partner_id)
                     .bind(&t.channel)
@@ -253,20 +208,23 @@ impl Store {
             let mut query = sqlx::query(&q);
             for (c, a) in chunk {
                 query = query
-                    .bind(&c.program_id)
-                    .bind(&c.id)
+                    .bind(&c.conversion.program_id)
+                    .bind(&c.conversion.id)
                     .bind(&a.partner_id)
                     .bind(a.weight.to_string())
                     .bind(a.attributed_amount.to_string())
-                    .bind(&c.currency)
-                    .bind(c.occurred_at_ms);
+                    .bind(&c.conversion.currency)
+                    .bind(c.conversion.occurred_at_ms);
             }
             query.execute(&mut *tx).await.map_err(StoreError::from_db)?;
         }
         let entries: Vec<&NewEntry> = written.iter().flat_map(|c| c.entries.iter()).collect();
         insert_entries(self, &mut tx, &entries).await?;
         tx.commit().await.map_err(StoreError::from_db)?;
-        Ok(skipped.into_iter().map(|c| c.id.clone()).collect())
+        Ok(skipped
+            .into_iter()
+            .map(|c| c.conversion.id.clone())
+            .collect())
     }
 
     /// Insert conversion rows, skipping keys that exist; returns the keys inserted.
@@ -292,17 +250,17 @@ impl Store {
         let mut query = sqlx::query(&q);
         for c in chunk {
             query = query
-                .bind(&c.program_id)
-                .bind(&c.id)
-                .bind(c.amount.to_string())
-                .bind(&c.currency)
-                .bind(c.occurred_at_ms)
-                .bind(&c.customer_id)
-                .bind(&c.country)
-                .bind(&c.region)
-                .bind(c.new_customer)
+                .bind(&c.conversion.program_id)
+                .bind(&c.conversion.id)
+                .bind(c.conversion.amount.to_string())
+                .bind(&c.conversion.currency)
+                .bind(c.conversion.occurred_at_ms)
+                .bind(&c.conversion.customer_id)
+                .bind(&c.conversion.country)
+                .bind(&c.conversion.region)
+                .bind(c.conversion.new_customer)
                 .bind(c.created_at_ms)
-                .bind(attributes_json(&c.attributes));
+                .bind(attributes_json(&c.conversion.attributes));
         }
         let rows = query
             .fetch_all(&mut **tx)
@@ -330,8 +288,8 @@ impl Store {
         let mut query = sqlx::query(&q);
         for c in chunk {
             query = query
-                .bind(&c.program_id)
-                .bind(&c.id)
+                .bind(&c.conversion.program_id)
+                .bind(&c.conversion.id)
                 .bind(&c.payload_hash)
                 .bind(&c.result)
                 .bind(c.created_at_ms);
@@ -363,21 +321,23 @@ impl Store {
 
     fn conversion_row(row: &AnyRow) -> Result<ConversionRecord> {
         Ok(ConversionRecord {
-            program_id: row.try_get("program_id")?,
-            id: row.try_get("id")?,
-            amount: dec(row, "amount")?,
-            currency: row.try_get("currency")?,
-            occurred_at_ms: row.try_get("occurred_at_ms")?,
-            customer_id: row.try_get("customer_id")?,
-            country: row.try_get("country")?,
-            region: row.try_get("region")?,
-            new_customer: super::boolean(row, "new_customer")?,
-            attributes: {
-                let text: String = row.try_get("attributes")?;
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("attributes: {e}")))?
+            conversion: ConversionInput {
+                program_id: row.try_get("program_id")?,
+                id: row.try_get("id")?,
+                amount: dec(row, "amount")?,
+                currency: row.try_get("currency")?,
+                occurred_at_ms: row.try_get("occurred_at_ms")?,
+                customer_id: row.try_get("customer_id")?,
+                country: row.try_get("country")?,
+                region: row.try_get("region")?,
+                new_customer: super::boolean(row, "new_customer")?,
+                attributes: {
+                    let text: String = row.try_get("attributes")?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("attributes: {e}")))?
+                },
+                touchpoints: Vec::new(),
             },
-            touchpoints: Vec::new(),
             refunded: Decimal::ZERO,
         })
     }
@@ -446,14 +406,14 @@ impl Store {
             "SELECT partner_id, channel, occurred_at_ms, campaign FROM touchpoints
              WHERE program_id = $1 AND conversion_id = $2 ORDER BY seq",
         )
-        .bind(&c.program_id)
-        .bind(&c.id)
+        .bind(&c.conversion.program_id)
+        .bind(&c.conversion.id)
         .fetch_all(self.pool())
         .await?;
-        c.touchpoints = rows
+        c.conversion.touchpoints = rows
             .iter()
             .map(|r| {
-                Ok(StoredTouchpoint {
+                Ok(TouchpointInput {
                     partner_id: r.try_get("partner_id")?,
                     channel: r.try_get("channel")?,
                     occurred_at_ms: r.try_get("occurred_at_ms")?,
@@ -464,8 +424,8 @@ impl Store {
         let refunds = sqlx::query(&self.sql(
             "SELECT amount::text AS amount FROM refunds WHERE program_id = $1 AND conversion_id = $2",
         ))
-        .bind(&c.program_id)
-        .bind(&c.id)
+        .bind(&c.conversion.program_id)
+        .bind(&c.conversion.id)
         .fetch_all(self.pool())
         .await?;
         c.refunded = refunds
@@ -598,22 +558,22 @@ mod pg {
         let mut attributes = Column::default();
         let now = now_ms();
         for c in batch {
-            attributes.text(Some(&super::attributes_json(&c.attributes)));
-            conv[0].text(Some(&c.program_id));
-            conv[1].text(Some(&c.id));
-            conv[2].plain(Some(c.amount));
-            conv[3].text(Some(&c.currency));
-            conv[4].plain(Some(c.occurred_at_ms));
-            conv[5].text(c.customer_id.as_deref());
-            conv[6].text(c.country.as_deref());
-            conv[7].text(c.region.as_deref());
-            conv[8].plain(Some(c.new_customer));
+            attributes.text(Some(&super::attributes_json(&c.conversion.attributes)));
+            conv[0].text(Some(&c.conversion.program_id));
+            conv[1].text(Some(&c.conversion.id));
+            conv[2].plain(Some(c.conversion.amount));
+            conv[3].text(Some(&c.conversion.currency));
+            conv[4].plain(Some(c.conversion.occurred_at_ms));
+            conv[5].text(c.conversion.customer_id.as_deref());
+            conv[6].text(c.conversion.country.as_deref());
+            conv[7].text(c.conversion.region.as_deref());
+            conv[8].plain(Some(c.conversion.new_customer));
             conv[9].plain(Some(c.created_at_ms));
             conv[10].text(Some(&c.payload_hash));
             conv[11].text(Some(&c.result));
-            for (seq, t) in c.touchpoints.iter().enumerate() {
-                tp[0].text(Some(&c.program_id));
-                tp[1].text(Some(&c.id));
+            for (seq, t) in c.conversion.touchpoints.iter().enumerate() {
+                tp[0].text(Some(&c.conversion.program_id));
+                tp[1].text(Some(&c.conversion.id));
                 tp[2].plain(Some(seq));
                 tp[3].text(Some(&t.partner_id));
                 tp[4].text(Some(&t.channel));
@@ -621,13 +581,13 @@ mod pg {
                 tp[6].text(t.campaign.as_deref());
             }
             for a in &c.attributions {
-                attr[0].text(Some(&c.program_id));
-                attr[1].text(Some(&c.id));
+                attr[0].text(Some(&c.conversion.program_id));
+                attr[1].text(Some(&c.conversion.id));
                 attr[2].text(Some(&a.partner_id));
                 attr[3].plain(Some(a.weight));
                 attr[4].plain(Some(a.attributed_amount));
-                attr[5].text(Some(&c.currency));
-                attr[6].plain(Some(c.occurred_at_ms));
+                attr[5].text(Some(&c.conversion.currency));
+                attr[6].plain(Some(c.conversion.occurred_at_ms));
             }
             for e in &c.entries {
                 push_entry(&mut entry, e, now);
