@@ -10,20 +10,10 @@ async fn keys_stay_inside_their_scope() {
     let db = postgres().await;
     let s = Server::start(&db.url, &[]).await;
     for program in ["p1", "p2"] {
-        s.admin(Method::POST, "/v1/programs", json!({"id": program, "name": program, "currency": "USD", "attribution": {"plugin": "linear"}})).await;
+        s.program(program, "USD", "linear").await;
     }
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "alice", "program_id": "p1"}),
-    )
-    .await;
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "bob", "program_id": "p1"}),
-    )
-    .await;
+    s.partner("alice", "p1", json!({})).await;
+    s.partner("bob", "p1", json!({})).await;
     s.admin(
         Method::POST,
         "/v1/conversions",

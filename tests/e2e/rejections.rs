@@ -10,36 +10,12 @@ const T: &str = "2026-03-09T12:00:00Z";
 async fn each_rejection_has_its_status_and_type() {
     let db = postgres().await;
     let s = Server::start(&db.url, &[("ACCRUE_PLUGIN_MAX_BYTES", "1000000")]).await;
-    s.admin(
-        Method::POST,
-        "/v1/programs",
-        json!({"id": "p", "name": "P", "currency": "USD", "attribution": {"plugin": "linear"}}),
-    )
-    .await;
-    s.admin(
-        Method::POST,
-        "/v1/programs",
-        json!({"id": "other", "name": "O", "currency": "USD", "attribution": {"plugin": "linear"}}),
-    )
-    .await;
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "a", "program_id": "p"}),
-    )
-    .await;
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "eur", "program_id": "p", "payout_currency": "EUR"}),
-    )
-    .await;
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "outsider", "program_id": "other"}),
-    )
-    .await;
+    s.program("p", "USD", "linear").await;
+    s.program("other", "USD", "linear").await;
+    s.partner("a", "p", json!({})).await;
+    s.partner("eur", "p", json!({"payout_currency": "EUR"}))
+        .await;
+    s.partner("outsider", "other", json!({})).await;
     s.admin(
         Method::POST,
         "/v1/conversions",

@@ -12,24 +12,9 @@ async fn two_replicas_store_each_conversion_once() {
     let db = postgres().await;
     let one = Arc::new(Server::start(&db.url, &[]).await);
     let two = Arc::new(Server::start(&db.url, &[]).await);
-    one.admin(
-        Method::POST,
-        "/v1/programs",
-        json!({"id": "p", "name": "P", "currency": "USD", "attribution": {"plugin": "linear"}}),
-    )
-    .await;
-    one.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "a", "program_id": "p", "tier": "professional"}),
-    )
-    .await;
-    one.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "b", "program_id": "p", "tier": "starter"}),
-    )
-    .await;
+    one.program("p", "USD", "linear").await;
+    one.partner("a", "p", json!({"tier": "professional"})).await;
+    one.partner("b", "p", json!({"tier": "starter"})).await;
     let bodies: Vec<serde_json::Value> = (0..500)
         .map(|i| {
             conversion(

@@ -329,11 +329,11 @@ async fn the_whole_story_on_postgres() {
 async fn smoke_on_the_embedded_sqlite_store() {
     let db = accrue::testing::TestDb::sqlite();
     let s = Server::start(&db.url, &[]).await;
-    s.admin(Method::POST, "/v1/programs", json!({"id": "shop", "name": "Shop", "currency": "EUR", "attribution": {"plugin": "linear"}})).await;
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "p1", "program_id": "shop", "tier": "enterprise", "payout_currency": "GBP"}),
+    s.program("shop", "EUR", "linear").await;
+    s.partner(
+        "p1",
+        "shop",
+        json!({"tier": "enterprise", "payout_currency": "GBP"}),
     )
     .await;
     s.admin(Method::PUT, "/v1/fx-rates", json!({"base": "EUR", "quote": "GBP", "rate": "0.8500", "effective_from": "2026-01-01T00:00:00Z"})).await;
@@ -394,13 +394,8 @@ async fn sigterm_shuts_down_gracefully() {
 async fn ledger_operations_over_http() {
     let db = postgres().await;
     let s = Server::start(&db.url, &[]).await;
-    s.admin(Method::POST, "/v1/programs", json!({"id": "p", "name": "P", "currency": "USD", "attribution": {"plugin": "first-touch"}})).await;
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "a", "program_id": "p", "tier": "starter"}),
-    )
-    .await;
+    s.program("p", "USD", "first-touch").await;
+    s.partner("a", "p", json!({"tier": "starter"})).await;
 
     // A batch: each item gets its own result; one bad item does not sink the others.
     let batch = json!({"conversions": [
@@ -569,18 +564,8 @@ async fn ledger_operations_over_http() {
 async fn sigterm_finishes_in_flight_requests() {
     let db = accrue::testing::TestDb::sqlite();
     let mut s = Server::start(&db.url, &[]).await;
-    s.admin(
-        Method::POST,
-        "/v1/programs",
-        json!({"id": "p", "name": "P", "currency": "USD", "attribution": {"plugin": "linear"}}),
-    )
-    .await;
-    s.admin(
-        Method::POST,
-        "/v1/partners",
-        json!({"id": "a", "program_id": "p"}),
-    )
-    .await;
+    s.program("p", "USD", "linear").await;
+    s.partner("a", "p", json!({})).await;
     let big: Vec<_> = (0..1000)
         .map(|i| conversion("p", &format!("b{i}"), "10.00", &[("a", "email", C)]))
         .collect();

@@ -3,7 +3,7 @@
 
 use accrue::testing::TestDb;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -175,6 +175,24 @@ impl Server {
             r.body
         );
         r.body
+    }
+
+    /// As admin, create program `id` (named `id`) in `currency`, bound to the built-in
+    /// attribution plug-in `plugin` with its default configuration.
+    pub async fn program(&self, id: &str, currency: &str, plugin: &str) -> Value {
+        let body =
+            json!({"id": id, "name": id, "currency": currency, "attribution": {"plugin": plugin}});
+        self.admin(Method::POST, "/v1/programs", body).await
+    }
+
+    /// As admin, create partner `id` in `program`; `extra`'s fields (tier, payout currency,
+    /// ...) are added to the request.
+    pub async fn partner(&self, id: &str, program: &str, extra: Value) -> Value {
+        let mut body = json!({"id": id, "program_id": program});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        self.admin(Method::POST, "/v1/partners", body).await
     }
 }
 
