@@ -47,6 +47,22 @@ pub struct BonusRecord {
 }
 
 impl Store {
+    /// The rows of a period query whose parameters are (program, from, to).
+    async fn period_rows(
+        &self,
+        query: &str,
+        program_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        Ok(sqlx::query(&self.sql(query))
+            .bind(program_id)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Attributions of a program's conversions that occurred in `[from_ms, to_ms)`.
     pub async fn period_attributions(
         &self,
@@ -54,18 +70,18 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<PeriodAttribution>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT a.partner_id, a.conversion_id, a.attributed_amount::text AS attributed_amount, a.currency,
-                    a.occurred_at_ms, c.amount::text AS conversion_amount
-             FROM revenue_attributions a JOIN conversions c ON c.program_id = a.program_id AND c.id = a.conversion_id
-             WHERE a.program_id = $1 AND a.occurred_at_ms >= $2 AND a.occurred_at_ms < $3
-             ORDER BY a.partner_id, a.conversion_id",
-        ))
-        .bind(program_id)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .period_rows(
+                "SELECT a.partner_id, a.conversion_id, a.attributed_amount::text AS attributed_amount, a.currency,
+                        a.occurred_at_ms, c.amount::text AS conversion_amount
+                 FROM revenue_attributions a JOIN conversions c ON c.program_id = a.program_id AND c.id = a.conversion_id
+                 WHERE a.program_id = $1 AND a.occurred_at_ms >= $2 AND a.occurred_at_ms < $3
+                 ORDER BY a.partner_id, a.conversion_id",
+                program_id,
+                from_ms,
+                to_ms,
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(PeriodAttribution {
@@ -87,16 +103,16 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(String, Decimal)>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT f.conversion_id, f.amount::text AS amount FROM refunds f
-             JOIN conversions c ON c.program_id = f.program_id AND c.id = f.conversion_id
-             WHERE f.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3",
-        ))
-        .bind(program_id)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .period_rows(
+                "SELECT f.conversion_id, f.amount::text AS amount FROM refunds f
+                 JOIN conversions c ON c.program_id = f.program_id AND c.id = f.conversion_id
+                 WHERE f.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3",
+                program_id,
+                from_ms,
+                to_ms,
+            )
+            .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("conversion_id")?, dec(r, "amount")?)))
             .collect()
@@ -110,16 +126,16 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(String, Decimal, String)>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT e.partner_id, e.amount::text AS amount, e.currency FROM ledger_entries e
-             JOIN conversions c ON c.program_id = e.program_id AND c.id = e.conversion_id
-             WHERE e.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3 AND e.kind <> 'bonus'",
-        ))
-        .bind(program_id)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .period_rows(
+                "SELECT e.partner_id, e.amount::text AS amount, e.currency FROM ledger_entries e
+                 JOIN conversions c ON c.program_id = e.program_id AND c.id = e.conversion_id
+                 WHERE e.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3 AND e.kind <> 'bonus'",
+                program_id,
+                from_ms,
+                to_ms,
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok((
