@@ -46,14 +46,7 @@ const CONFIG: &str = "{}";
 /// units so the weights sum to exactly 1; this script does not).
 const RHAI_LINEAR: &str = r#"
 fn attribute(conversion, touchpoints, config) {
-    let lookback_days = if "lookback_days" in config { config.lookback_days } else { 30 };
-    let now = conversion.occurred_at_ms;
-    let earliest = now - lookback_days * 86400000;
-    let kept = [];
-    for t in touchpoints {
-        if t.occurred_at_ms <= now && t.occurred_at_ms >= earliest { kept.push(t); }
-    }
-    kept.sort(|a, b| a.occurred_at_ms - b.occurred_at_ms);
+    let kept = eligible(conversion, touchpoints, config);
     let shares = #{};
     let order = [];
     for t in kept {
@@ -72,17 +65,11 @@ fn attribute(conversion, touchpoints, config) {
 /// native rules, which compute 2^(-x) in integer fixed point and normalise in `Decimal`.
 const RHAI_TIME_DECAY: &str = r#"
 fn attribute(conversion, touchpoints, config) {
-    let lookback_days = if "lookback_days" in config { config.lookback_days } else { 30 };
     let half_life_days = if "half_life_days" in config { config.half_life_days } else { 7.0 };
     if half_life_days <= 0.0 { throw "half_life_days must be positive"; }
     let half_life_ms = half_life_days * 86400000.0;
     let now = conversion.occurred_at_ms;
-    let earliest = now - lookback_days * 86400000;
-    let kept = [];
-    for t in touchpoints {
-        if t.occurred_at_ms <= now && t.occurred_at_ms >= earliest { kept.push(t); }
-    }
-    kept.sort(|a, b| a.occurred_at_ms - b.occurred_at_ms);
+    let kept = eligible(conversion, touchpoints, config);
     let scores = #{};
     let order = [];
     let total = 0.0;
@@ -101,12 +88,9 @@ fn attribute(conversion, touchpoints, config) {
 }
 "#;
 
-/// What every exact Rhai rule shares, ported line by line from the SDK: `eligible` (the
-/// lookback window, touchpoints after the conversion dropped, a stable sort by time) and
-/// `normalize_weights` (scores summed per partner in first-touch order, weights truncated to
-/// 12 places, the missing units handed out by largest remainder, so they sum to exactly 1).
-/// With Rhai's `decimal` feature these are `rust_decimal` values, as in the plug-ins.
-const RHAI_EXACT_COMMON: &str = r#"
+/// What every Rhai rule shares, ported line by line from the SDK's `eligible`: the lookback
+/// window, touchpoints after the conversion dropped, a stable sort by time.
+const RHAI_ELIGIBLE: &str = r#"
 fn eligible(conversion, touchpoints, config) {
     let lookback_days = 30;
     if "lookback_days" in config {
@@ -123,7 +107,13 @@ fn eligible(conversion, touchpoints, config) {
     kept.sort(|a, b| a.occurred_at_ms - b.occurred_at_ms);
     kept
 }
+"#;
 
+/// What every exact Rhai rule adds, ported line by line from the SDK's `normalize_weights`:
+/// scores summed per partner in first-touch order, weights truncated to 12 places, the
+/// missing units handed out by largest remainder, so they sum to exactly 1. With Rhai's
+/// `decimal` feature these are `rust_decimal` values, as in the plug-ins.
+const RHAI_NORMALIZE: &str = r#"
 fn normalize(order, scores) {
     let zero = to_decimal(0);
     let merged = [];
@@ -275,9 +265,11 @@ impl Bench {
                 let digest = runtime.register(&component, name).expect("register").digest;
                 let precompiled = runtime.precompile(&component).expect("precompile");
                 let rhai_exact = rhai
-                    .compile(format!("{RHAI_EXACT_COMMON}{exact}"))
+                    .compile(format!("{RHAI_ELIGIBLE}{RHAI_NORMALIZE}{exact}"))
                     .expect("exact Rhai script compiles");
-                let rhai = rhai.compile(script).expect("Rhai script compiles");
+                let rhai = rhai
+                    .compile(format!("{RHAI_ELIGIBLE}{script}"))
+                    .expect("Rhai script compiles");
                 Model {
                     name,
                     native,
@@ -341,20 +333,24 @@ impl Bench {
         (conv, tps)
     }
 
+    /// Call a script's `attribute` with freshly built inputs and `config`; `[partner, weight]`
+    /// pairs come back.
+    fn call_rhai(&self, script: &rhai::AST, config: rhai::Map) -> rhai::Array {
+        let (conv, tps) = self.rhai_inputs();
+        self.rhai
+            .call_fn(
+                &mut rhai::Scope::new(),
+                script,
+                "attribute",
+                (conv, tps, config),
+            )
+            .expect("Rhai rule")
+    }
+
     /// The `f64` Rhai rule (no configuration parsing, no exact normalisation).
     fn rhai(&self, m: &Model) -> Vec<(String, f64)> {
-        let (conv, tps) = self.rhai_inputs();
-        let mut scope = rhai::Scope::new();
-        let out: rhai::Array = self
-            .rhai
-            .call_fn(
-                &mut scope,
-                &m.rhai,
-                "attribute",
-                (conv, tps, rhai::Map::new()),
-            )
-            .expect("Rhai rule");
-        out.into_iter()
+        self.call_rhai(&m.rhai, rhai::Map::new())
+            .into_iter()
             .map(|pair| {
                 let pair = pair.into_array().expect("[partner, weight]");
                 let partner = pair[0].clone().into_string().expect("partner id");
@@ -367,14 +363,9 @@ impl Bench {
     /// The exact Rhai rule: the configuration JSON parsed on every call (as the plug-in's
     /// `Config::parse` does), decimals throughout, the plug-in's output.
     fn rhai_exact(&self, m: &Model) -> Vec<PartnerWeight> {
-        let (conv, tps) = self.rhai_inputs();
         let config = self.rhai.parse_json(CONFIG, true).expect("config JSON");
-        let mut scope = rhai::Scope::new();
-        let out: rhai::Array = self
-            .rhai
-            .call_fn(&mut scope, &m.rhai_exact, "attribute", (conv, tps, config))
-            .expect("exact Rhai rule");
-        out.into_iter()
+        self.call_rhai(&m.rhai_exact, config)
+            .into_iter()
             .map(|pair| {
                 let pair = pair.into_array().expect("[partner, weight]");
                 PartnerWeight {
