@@ -20,11 +20,18 @@
 //!
 //! Run: `cargo bench -p accrue --bench ingest`. Sizes: `ACCRUE_BENCH_SINGLES` (default
 //! 2000), `ACCRUE_BENCH_BATCHES` (20), `ACCRUE_BENCH_BATCH_SIZE` (500) and
-//! `ACCRUE_BENCH_CALLERS` (2, for the concurrent phase). Without
+//! `ACCRUE_BENCH_CALLERS` (2, for the concurrent phase), and `ACCRUE_BENCH_CHECKS`
+//! (`statement`, the default, or `row`: how batches check their references, see
+//! [`accrue::store::BatchChecks`]). `ACCRUE_BENCH_KEEP_DB=1` keeps
+//! the database for inspection and prints its URL. Without
 //! `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke version.
 
 // Floats are only used for the timing figures (rates, milliseconds); no money path here.
 #![allow(clippy::float_arithmetic)]
+
+/// The service's allocator (see `host/src/main.rs`), so the engine runs here as it does there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use accrue::domain::Currency;
 use accrue::domain::program::{Program, RateTable, default_tiers};
@@ -160,10 +167,58 @@ fn rows_of(input: &ConversionInput, outcome: &IngestOutcome) -> u64 {
     (2 + input.touchpoints.len() + 2 * r.commissions.len()) as u64
 }
 
+/// CPU time so far, in clock ticks (Linux `/proc`; zeros elsewhere): this process (the
+/// engine and the bench's driver), and the whole machine busy (which adds PostgreSQL).
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    process: u64,
+    machine: u64,
+}
+
+impl Cpu {
+    /// Ticks per second for `/proc` figures (`USER_HZ`, 100 on Linux).
+    const HZ: f64 = 100.0;
+
+    fn now() -> Self {
+        let process = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| {
+                // Fields after the command name, which is in parentheses: utime and
+                // stime are the 12th and 13th of them.
+                let rest = s.rsplit_once(')')?.1.to_owned();
+                let f: Vec<u64> = rest
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|v| v.parse().ok())
+                    .collect();
+                Some(f.iter().sum())
+            })
+            .unwrap_or(0);
+        let machine = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| {
+                let f: Vec<u64> = s
+                    .lines()
+                    .next()?
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|v| v.parse().ok())
+                    .collect();
+                // user nice system idle iowait irq softirq steal: busy is all but idle
+                // and iowait.
+                Some(f.iter().take(8).sum::<u64>() - f.get(3)? - f.get(4)?)
+            })
+            .unwrap_or(0);
+        Self { process, machine }
+    }
+}
+
 struct Figures {
     conversions: u64,
     rows: u64,
     elapsed: Duration,
+    cpu: (Cpu, Cpu),
 }
 
 impl Figures {
@@ -176,6 +231,19 @@ impl Figures {
             self.conversions as f64 / s,
             self.rows as f64 / s,
         );
+        let (start, end) = self.cpu;
+        let per_conv = |ticks: u64| ticks as f64 / Cpu::HZ * 1e6 / self.conversions as f64;
+        let process = end.process.saturating_sub(start.process);
+        let machine = end.machine.saturating_sub(start.machine);
+        if machine > 0 {
+            println!(
+                "{:<34} CPU per conversion: {:.0} µs in all, {:.0} µs in this process (engine + driver), {:.0} µs elsewhere (PostgreSQL)",
+                "",
+                per_conv(machine),
+                per_conv(process),
+                per_conv(machine.saturating_sub(process)),
+            );
+        }
     }
 }
 
@@ -188,7 +256,14 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn setup(db: &TestDb) -> Engine {
-    let store = Store::connect(&db.url, 16).await.expect("connect");
+    let checks = std::env::var("ACCRUE_BENCH_CHECKS")
+        .unwrap_or_else(|_| "statement".into())
+        .parse()
+        .expect("ACCRUE_BENCH_CHECKS: statement or row");
+    let store = Store::connect(&db.url, 16)
+        .await
+        .expect("connect")
+        .with_batch_checks(checks);
     store.migrate().await.expect("migrate");
     let runtime = Arc::new(Runtime::new(Limits::default(), None).expect("runtime"));
     let engine = Engine::new(store, runtime);
@@ -246,6 +321,7 @@ async fn singles(engine: &Engine, n: usize) -> Figures {
     let inputs: Vec<ConversionInput> = (0..n).map(|i| conversion("single", i)).collect();
     let mut latencies = Vec::with_capacity(n);
     let mut rows = 0;
+    let cpu = Cpu::now();
     let start = Instant::now();
     for input in &inputs {
         let t = Instant::now();
@@ -259,6 +335,7 @@ async fn singles(engine: &Engine, n: usize) -> Figures {
         conversions: n as u64,
         rows,
         elapsed,
+        cpu: (cpu, Cpu::now()),
     };
     f.print("single conversions (sequential)");
     println!(
@@ -285,12 +362,14 @@ async fn run_batches(engine: &Engine, phase: &str, batches: usize, size: usize) 
 }
 
 async fn batches(engine: &Engine, batches: usize, size: usize) -> Figures {
+    let cpu = Cpu::now();
     let start = Instant::now();
     let (conversions, rows) = run_batches(engine, "batch", batches, size).await;
     let f = Figures {
         conversions,
         rows,
         elapsed: start.elapsed(),
+        cpu: (cpu, Cpu::now()),
     };
     f.print(&format!("batches of {size} (sequential)"));
     f
@@ -302,6 +381,7 @@ async fn concurrent_batches(
     batches: usize,
     size: usize,
 ) -> Figures {
+    let cpu = Cpu::now();
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|caller| {
@@ -322,6 +402,7 @@ async fn concurrent_batches(
         conversions,
         rows,
         elapsed: start.elapsed(),
+        cpu: (cpu, Cpu::now()),
     };
     f.print(&format!("batches of {size} ({callers} concurrent callers)"));
     f
@@ -397,8 +478,9 @@ fn main() {
             .expect("PostgreSQL (set DATABASE_URL)");
         let engine = setup(&db).await;
         println!(
-            "ingest benchmark: PostgreSQL, linear attribution, {TOUCHPOINTS} touchpoints to {TOUCHPOINTS} partners per conversion, {} cores",
-            std::thread::available_parallelism().map_or(0, |n| n.get())
+            "ingest benchmark: PostgreSQL, linear attribution, {TOUCHPOINTS} touchpoints to {TOUCHPOINTS} partners per conversion, {} cores, batch reference checks: {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            std::env::var("ACCRUE_BENCH_CHECKS").unwrap_or_else(|_| "statement".into()),
         );
         // Warm-up: program cache, plug-in instance pre, pool connections.
         let (warm, warm_rows) = run_batches(&engine, "warm", 2, 50.min(size)).await;
@@ -418,6 +500,10 @@ fn main() {
         )
         .await;
         engine.store().close().await;
-        db.drop_db().await;
+        if std::env::var_os("ACCRUE_BENCH_KEEP_DB").is_some() {
+            println!("kept the database: {}", db.url);
+        } else {
+            db.drop_db().await;
+        }
     });
 }

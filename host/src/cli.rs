@@ -59,6 +59,11 @@ pub struct DbArgs {
     /// Database connections in the pool (PostgreSQL; SQLite uses one).
     #[arg(long, env = "ACCRUE_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+    /// How PostgreSQL ingest batches check the programs and partners they refer to:
+    /// `statement` (once per batch, when the role may set `session_replication_role`;
+    /// otherwise `row`) or `row` (the foreign keys check every row).
+    #[arg(long, env = "ACCRUE_PG_BATCH_CHECKS", default_value = "statement")]
+    pub pg_batch_checks: crate::store::BatchChecks,
 }
 
 /// `accrue serve`.

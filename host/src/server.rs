@@ -11,7 +11,9 @@ use std::time::Duration;
 
 /// Build the engine from the arguments (used by `serve` and by tests).
 pub async fn engine(args: &ServeArgs) -> anyhow::Result<Engine> {
-    let store = Store::connect(&args.db.database_url, args.db.db_max_connections).await?;
+    let store = Store::connect(&args.db.database_url, args.db.db_max_connections)
+        .await?
+        .with_batch_checks(args.db.pg_batch_checks);
     store.migrate().await?;
     let limits = Limits {
         fuel: args.plugin_fuel,

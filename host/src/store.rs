@@ -26,7 +26,7 @@ use sqlx::{AnyPool, Row};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Which database is behind the store.
@@ -81,12 +81,57 @@ impl StoreError {
     }
 }
 
+/// How a PostgreSQL batch write proves the references its rows make (ingest batches only;
+/// every other write, and every other writer, is checked row by row by the declared
+/// foreign keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchChecks {
+    /// One set-based query per batch locks and counts the programs and partners the batch
+    /// names (`FOR KEY SHARE`, as a foreign-key check does); the batch's own insert then
+    /// runs with `session_replication_role = replica`, which skips the per-row
+    /// foreign-key triggers for that transaction only. Used when the database role may
+    /// set that parameter (a superuser, or `GRANT SET ON PARAMETER session_replication_role`
+    /// on PostgreSQL 15+); otherwise, and for batches under
+    /// [`Store::STATEMENT_CHECK_MIN_BATCH`] conversions, the row-checked path runs.
+    #[default]
+    Statement,
+    /// Always let the foreign keys check each row.
+    Row,
+}
+
+impl std::str::FromStr for BatchChecks {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "statement" => Ok(Self::Statement),
+            "row" => Ok(Self::Row),
+            other => Err(format!("{other:?}: expected `statement` or `row`")),
+        }
+    }
+}
+
 /// The store. Cheap to clone (a pool handle).
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    batch_checks: BatchChecks,
+    /// Whether this role may set `session_replication_role`: probed once, on the first
+    /// batch that could use it.
+    may_replicate: Arc<tokio::sync::OnceCell<bool>>,
+    /// Conversion writes by how their references were checked: `[statement, row]`.
+    checked: Arc<[AtomicU64; 2]>,
     fail_mid_batch: Arc<AtomicBool>,
+}
+
+/// Conversion writes (one per ingest call or batch) by how their references were checked,
+/// for the metrics and for the tests that prove which path ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckCounts {
+    /// Checked once per batch ([`BatchChecks::Statement`]).
+    pub statement: u64,
+    /// Checked row by row by the foreign keys.
+    pub row: u64,
 }
 
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -158,8 +203,65 @@ impl Store {
         Ok(Self {
             pool,
             backend,
+            batch_checks: BatchChecks::default(),
+            may_replicate: Arc::new(tokio::sync::OnceCell::new()),
+            checked: Arc::default(),
             fail_mid_batch: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// The smallest ingest batch that takes the [`BatchChecks::Statement`] path: below it,
+    /// the extra round trips (a transaction, the setting, the check) cost more than the
+    /// per-row checks they save.
+    pub const STATEMENT_CHECK_MIN_BATCH: usize = 8;
+
+    /// Choose how PostgreSQL batch writes check their references (default
+    /// [`BatchChecks::Statement`]).
+    pub fn with_batch_checks(mut self, checks: BatchChecks) -> Self {
+        self.batch_checks = checks;
+        self
+    }
+
+    /// Whether batch writes may check references once per statement: configured so, on
+    /// PostgreSQL, and the role may set `session_replication_role`. The answer is probed
+    /// once; a failure to reach the database is not cached.
+    pub(crate) async fn statement_checks(&self) -> bool {
+        if self.backend != Backend::Postgres || self.batch_checks != BatchChecks::Statement {
+            return false;
+        }
+        let probe = self
+            .may_replicate
+            .get_or_try_init(|| async {
+                let mut tx = self.pool.begin().await?;
+                let allowed = sqlx::query("SET LOCAL session_replication_role = replica")
+                    .execute(&mut *tx)
+                    .await
+                    .is_ok();
+                let _ = tx.rollback().await;
+                if !allowed {
+                    tracing::info!(
+                        "the database role may not set session_replication_role: ingest \
+                         batches keep row-by-row foreign-key checks (GRANT SET ON PARAMETER \
+                         session_replication_role to enable the set-based check)"
+                    );
+                }
+                Ok::<_, sqlx::Error>(allowed)
+            })
+            .await;
+        matches!(probe, Ok(true))
+    }
+
+    /// How many conversion writes were checked which way, since start.
+    pub fn check_counts(&self) -> CheckCounts {
+        CheckCounts {
+            statement: self.checked[0].load(Ordering::Relaxed),
+            row: self.checked[1].load(Ordering::Relaxed),
+        }
+    }
+
+    /// Count one conversion write.
+    pub(crate) fn count_checks(&self, once_per_statement: bool) {
+        self.checked[usize::from(!once_per_statement)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Which backend this is.

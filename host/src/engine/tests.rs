@@ -10,6 +10,7 @@ use crate::plugins::{Limits, Runtime, World};
 use crate::store::{EntryFilter, LedgerWrite, NewEvent, PartnerRecord, Store};
 use crate::testing::TestDb;
 use accrue_plugin_sdk::decimal::dec;
+use pricing::{Lookups, Overrides};
 use rust_decimal::Decimal;
 use std::sync::{Arc, OnceLock};
 
@@ -1025,6 +1026,181 @@ async fn postgres_refuses_a_partner_of_another_program() {
         );
     }
     f.finish().await;
+}
+
+/// Ten priced conversions for program `p` crediting partner `a`, ready for the store.
+async fn priced_batch(f: &Fixture, prefix: &str) -> Vec<crate::store::NewConversion> {
+    let state = f.engine.program("p").await.expect("program");
+    let mut out = Vec::new();
+    for i in 0..10 {
+        let input = conversion("p", &format!("{prefix}{i}"), "10.00", &[("a", 1)]);
+        let priced = f
+            .engine
+            .price(
+                &state,
+                &input,
+                &Overrides::default(),
+                &mut Lookups::default(),
+            )
+            .await
+            .expect("price");
+        out.push(priced.record);
+    }
+    out
+}
+
+/// A PostgreSQL ingest batch checks the programs and partners it names once per batch,
+/// and still refuses, with the foreign keys' own error, every reference they would refuse:
+/// a partner of another program or an unknown one, in a touchpoint, an attribution or an
+/// entry, and an unknown program. Nothing of a refused batch is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_check_their_references_once() {
+    // One connection, so the statement after the batch runs on the batch's connection.
+    let db = TestDb::postgres().await.expect("PostgreSQL");
+    let store = Store::connect(&db.url, 1).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let engine = Engine::new(store, runtime());
+    engine.load_plugins().await.expect("plug-ins");
+    let f = Fixture {
+        engine,
+        db: Some(db),
+    };
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.program("q", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("b", "q", "starter", "USD").await;
+    let store = f.engine.store().clone();
+    let before = store.check_counts();
+    let batch: Vec<ConversionInput> = (0..Store::STATEMENT_CHECK_MIN_BATCH)
+        .map(|i| conversion("p", &format!("ok{i}"), "10.00", &[("a", 1)]))
+        .collect();
+    f.engine.ingest_batch(&batch).await.expect("batch");
+    let after = store.check_counts();
+    assert_eq!(after.statement, before.statement + 1, "checked once");
+    assert_eq!(after.row, before.row);
+    // The setting ended with the batch's transaction: the same connection checks rows.
+    let err = sqlx::query(
+        "INSERT INTO touchpoints (program_id, conversion_id, seq, partner_id, channel, occurred_at_ms)
+            VALUES ('p', 'ok0', 9, 'b', 'email', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect_err("an orphan touchpoint");
+    assert!(
+        err.as_database_error()
+            .is_some_and(|e| e.is_foreign_key_violation()),
+        "{err}"
+    );
+    let small = &batch[..Store::STATEMENT_CHECK_MIN_BATCH - 1];
+    let small: Vec<ConversionInput> = small
+        .iter()
+        .map(|c| ConversionInput {
+            id: format!("small-{}", c.id),
+            ..c.clone()
+        })
+        .collect();
+    f.engine.ingest_batch(&small).await.expect("small batch");
+    assert_eq!(
+        store.check_counts().row,
+        after.row + 1,
+        "a small batch keeps the row checks"
+    );
+
+    type Spoil = fn(&mut crate::store::NewConversion, &str);
+    let spoilers: [(&str, Spoil); 4] = [
+        ("touchpoint", |c, p| {
+            c.conversion.touchpoints[0].partner_id = p.into();
+        }),
+        ("attribution", |c, p| {
+            c.attributions[0].partner_id = p.into()
+        }),
+        ("entry", |c, p| c.entries[0].partner_id = p.into()),
+        ("program", |c, _| {
+            c.conversion.program_id = "nope".into();
+            for e in &mut c.entries {
+                e.program_id = "nope".into();
+            }
+        }),
+    ];
+    for (what, spoil) in spoilers {
+        for partner in ["b", "nobody"] {
+            let mut records = priced_batch(&f, &format!("{what}-{partner}-")).await;
+            spoil(&mut records[3], partner);
+            let err = store
+                .write_conversions(&records)
+                .await
+                .expect_err("a missing reference is refused");
+            assert!(
+                matches!(err, crate::store::StoreError::MissingReference(_)),
+                "{what} naming {partner}: {err}"
+            );
+        }
+    }
+    assert_eq!(
+        store.count_conversions(None).await.expect("count"),
+        (2 * Store::STATEMENT_CHECK_MIN_BATCH - 1) as i64,
+        "nothing of a refused batch is written"
+    );
+    f.finish().await;
+}
+
+/// A role that may not set `session_replication_role` keeps the row checks, and its
+/// batches are stored all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_fall_back_to_row_checks_without_the_privilege() {
+    use sqlx::Connection;
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| crate::testing::DEFAULT_TEST_DATABASE_URL.to_owned());
+    let db = TestDb::postgres().await.expect("PostgreSQL");
+    let role = format!(
+        "accrue_test_role_{}",
+        crate::ids::random_token(8).to_lowercase()
+    );
+    Store::connect(&db.url, 2)
+        .await
+        .expect("connect")
+        .migrate()
+        .await
+        .expect("migrate");
+    let mut admin = sqlx::AnyConnection::connect(&db.url).await.expect("admin");
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN NOSUPERUSER"),
+        format!("GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+    ] {
+        sqlx::query(&sql).execute(&mut admin).await.expect(&sql);
+    }
+    admin.close().await.expect("close");
+    // The same server and database, as the new role (trust authentication, as on the
+    // local server the tests use).
+    let (scheme, rest) = db.url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+    let store = Store::connect(&format!("{scheme}://{role}@{host}"), 4)
+        .await
+        .expect("connect as the role");
+    let engine = Engine::new(store, runtime());
+    engine.load_plugins().await.expect("plug-ins");
+    let f = Fixture {
+        engine,
+        db: Some(db),
+    };
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    let batch: Vec<ConversionInput> = (0..20)
+        .map(|i| conversion("p", &format!("c{i}"), "10.00", &[("a", 1)]))
+        .collect();
+    let out = f.engine.ingest_batch(&batch).await.expect("batch");
+    assert!(
+        out.iter()
+            .all(|o| matches!(o, Ok(IngestOutcome::Created(_))))
+    );
+    let counts = f.engine.store().check_counts();
+    assert_eq!((counts.statement, counts.row), (0, 1), "row checks");
+    f.finish().await;
+    // The grants went with the database; the role can go now.
+    let mut admin = sqlx::AnyConnection::connect(&server).await.expect("server");
+    let sql = format!("DROP ROLE {role}");
+    sqlx::query(&sql).execute(&mut admin).await.expect(&sql);
 }
 
 async fn period_close_pays_tier_bonuses_once(f: Fixture) {

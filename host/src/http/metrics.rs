@@ -2,6 +2,7 @@
 //! evaluations and failures by kind, cache hits and misses, ingest counts.
 
 use crate::plugins::RuntimeMetrics;
+use crate::store::CheckCounts;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -63,7 +64,7 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self, runtime: &RuntimeMetrics) -> String {
+    pub fn render(&self, runtime: &RuntimeMetrics, checks: CheckCounts) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -170,6 +171,17 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE accrue_plugin_failures_total counter");
         for (kind, n) in &runtime.failures {
             let _ = writeln!(out, "accrue_plugin_failures_total{{kind=\"{kind}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP accrue_store_conversion_writes_total Conversion writes (one per ingest call or batch) by how their references were checked: once per statement, or row by row by the foreign keys."
+        );
+        let _ = writeln!(out, "# TYPE accrue_store_conversion_writes_total counter");
+        for (how, n) in [("statement", checks.statement), ("row", checks.row)] {
+            let _ = writeln!(
+                out,
+                "accrue_store_conversion_writes_total{{checks=\"{how}\"}} {n}"
+            );
         }
         out
     }

@@ -221,6 +221,7 @@ impl Store {
         let entries: Vec<&NewEntry> = written.iter().flat_map(|c| c.entries.iter()).collect();
         insert_entries(self, &mut tx, &entries).await?;
         tx.commit().await.map_err(StoreError::from_db)?;
+        self.count_checks(false);
         Ok(skipped
             .into_iter()
             .map(|c| c.conversion.id.clone())
@@ -503,7 +504,7 @@ mod pg {
     use super::super::{Result, Store, StoreError, now_ms};
     use super::{NewConversion, NewEntry};
     use sqlx::Row;
-    use std::collections::HashSet;
+    use std::collections::{BTreeSet, HashSet};
 
     const WRITE: &str = "WITH new_conversions AS (
         INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes)
@@ -544,6 +545,18 @@ mod pg {
         ORDER BY u.n
     )
     SELECT program_id, id FROM new_conversions";
+
+    /// The set-based reference check (see [`references_present`]): `$1` the distinct
+    /// programs, `$2`/`$3` the distinct (program, partner) pairs.
+    const REFERENCES: &str = "WITH programs AS (
+        SELECT id FROM programs WHERE id = ANY($1::text[]) FOR KEY SHARE
+    ), partners AS (
+        SELECT p.id FROM partners p
+        JOIN unnest($2::text[], $3::text[]) AS u(program_id, id)
+            ON p.program_id = u.program_id AND p.id = u.id
+        FOR KEY SHARE OF p
+    )
+    SELECT (SELECT count(*) FROM programs) AS programs, (SELECT count(*) FROM partners) AS partners";
 
     /// Write `batch` (in key order; no entry carries initial events) and return the keys
     /// inserted; the others exist already.
@@ -593,29 +606,121 @@ mod pg {
                 push_entry(&mut entry, e, now);
             }
         }
-        let mut query = sqlx::query(WRITE);
         let all = conv.into_iter().chain(tp).chain(attr).chain(entry);
-        for col in all.chain(std::iter::once(attributes)) {
-            query = query.bind(col.finish());
+        let params: Vec<String> = all
+            .chain(std::iter::once(attributes))
+            .map(Column::finish)
+            .collect();
+        let statement = || {
+            params
+                .iter()
+                .fold(sqlx::query(WRITE), |q, p| q.bind(p.as_str()))
+        };
+        let fail = store.take_fail_point();
+        let checked_once = batch.len() >= Store::STATEMENT_CHECK_MIN_BATCH
+            && batch
+                .iter()
+                .all(|c| c.entries.iter().all(|e| e.reverses_entry_id.is_none()))
+            && store.statement_checks().await;
+        if checked_once {
+            let mut tx = store.pool().begin().await?;
+            // Local to this transaction: the row-level foreign-key triggers do not fire
+            // for its statements. What they would check is proven below, once.
+            sqlx::query("SET LOCAL session_replication_role = replica")
+                .execute(&mut *tx)
+                .await?;
+            if references_present(&mut tx, batch).await? {
+                let rows = statement()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_db)?;
+                if fail {
+                    store.lose_connection(&mut tx).await?;
+                    return Err(StoreError::Corrupt("the fail point did not fail".into()));
+                }
+                tx.commit().await.map_err(StoreError::from_db)?;
+                store.count_checks(true);
+                return inserted_keys(&rows);
+            }
+            // Something the batch names is missing: give the foreign keys the batch, so
+            // the error is theirs, word for word, as on the row-checked path.
+            tx.rollback().await?;
         }
-        if store.take_fail_point() {
+        if fail {
             // The test hook loses the connection in the middle of a transaction: run the
             // same statement inside one, then lose it before the commit.
             let mut tx = store.pool().begin().await?;
-            query
+            statement()
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::from_db)?;
             store.lose_connection(&mut tx).await?;
             return Err(StoreError::Corrupt("the fail point did not fail".into()));
         }
-        let rows = query
+        let rows = statement()
             .fetch_all(store.pool())
             .await
             .map_err(StoreError::from_db)?;
+        store.count_checks(false);
+        inserted_keys(&rows)
+    }
+
+    fn inserted_keys(rows: &[sqlx::any::AnyRow]) -> Result<HashSet<(String, String)>> {
         rows.iter()
             .map(|r| Ok((r.try_get("program_id")?, r.try_get("id")?)))
             .collect()
+    }
+
+    /// Lock and count what the batch's rows refer to outside the batch, the way the
+    /// foreign-key checks would (`FOR KEY SHARE`: a concurrent delete or key change waits
+    /// for this transaction), but once per distinct program and partner instead of once
+    /// per row. The references among the batch's own rows (idempotency record, touchpoints,
+    /// attributions and entries to their conversion) hold by construction: the statement
+    /// joins each of them to the conversions it inserted.
+    async fn references_present(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        batch: &[&NewConversion],
+    ) -> Result<bool> {
+        let programs: BTreeSet<&str> = batch
+            .iter()
+            .map(|c| c.conversion.program_id.as_str())
+            .collect();
+        let partners: BTreeSet<(&str, &str)> = batch
+            .iter()
+            .flat_map(|c| {
+                let program = c.conversion.program_id.as_str();
+                let touched = c
+                    .conversion
+                    .touchpoints
+                    .iter()
+                    .map(|t| t.partner_id.as_str());
+                let credited = c.attributions.iter().map(|a| a.partner_id.as_str());
+                touched.chain(credited).map(move |p| (program, p)).chain(
+                    c.entries
+                        .iter()
+                        .map(|e| (e.program_id.as_str(), e.partner_id.as_str())),
+                )
+            })
+            .collect();
+        let mut program_ids = Column::default();
+        for p in &programs {
+            program_ids.text(Some(p));
+        }
+        let (mut partner_programs, mut partner_ids) = (Column::default(), Column::default());
+        for (program, partner) in &partners {
+            partner_programs.text(Some(program));
+            partner_ids.text(Some(partner));
+        }
+        let row = sqlx::query(REFERENCES)
+            .bind(program_ids.finish())
+            .bind(partner_programs.finish())
+            .bind(partner_ids.finish())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::from_db)?;
+        let found_programs: i64 = row.try_get("programs")?;
+        let found_partners: i64 = row.try_get("partners")?;
+        Ok(found_programs == programs.len() as i64 && found_partners == partners.len() as i64)
     }
 
     /// One column as a PostgreSQL array literal: `{"a","b\"c",NULL}`. Every element is

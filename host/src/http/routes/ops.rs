@@ -27,7 +27,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(&state.engine.runtime().metrics());
+    let text = state.metrics.render(
+        &state.engine.runtime().metrics(),
+        state.engine.store().check_counts(),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
