@@ -114,6 +114,9 @@ impl std::str::FromStr for BatchChecks {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// PostgreSQL only: a native pool beside the `Any` one, for the ingest statements that
+    /// bind arrays (which the `Any` driver cannot), in PostgreSQL's binary format.
+    pg: Option<sqlx::PgPool>,
     backend: Backend,
     batch_checks: BatchChecks,
     /// Whether this role may set `session_replication_role`: probed once, on the first
@@ -159,6 +162,23 @@ impl Store {
             )));
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let pg = match backend {
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .acquire_timeout(Duration::from_secs(30))
+                    .max_connections(max_connections)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            conn.execute("SET jit = off").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?,
+            ),
+            Backend::Sqlite => None,
+        };
         let pool = match backend {
             Backend::Postgres => {
                 options
@@ -202,6 +222,7 @@ impl Store {
         };
         Ok(Self {
             pool,
+            pg,
             backend,
             batch_checks: BatchChecks::default(),
             may_replicate: Arc::new(tokio::sync::OnceCell::new()),
@@ -226,13 +247,16 @@ impl Store {
     /// PostgreSQL, and the role may set `session_replication_role`. The answer is probed
     /// once; a failure to reach the database is not cached.
     pub(crate) async fn statement_checks(&self) -> bool {
-        if self.backend != Backend::Postgres || self.batch_checks != BatchChecks::Statement {
+        let Some(pg) = &self.pg else {
+            return false;
+        };
+        if self.batch_checks != BatchChecks::Statement {
             return false;
         }
         let probe = self
             .may_replicate
             .get_or_try_init(|| async {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = pg.begin().await?;
                 let allowed = sqlx::query("SET LOCAL session_replication_role = replica")
                     .execute(&mut *tx)
                     .await
@@ -269,9 +293,12 @@ impl Store {
         self.backend
     }
 
-    /// Close the pool (graceful shutdown).
+    /// Close the pools (graceful shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
     }
 
     /// Is the database reachable?
@@ -348,6 +375,11 @@ impl Store {
     /// The pool, for the store's modules.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The native PostgreSQL pool, on PostgreSQL.
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        self.pg.as_ref()
     }
 
     /// Test hook: make the next batch write lose its connection in the middle of its

@@ -208,6 +208,7 @@ on_both!(
     volume_and_geo_rates_stack,
     batch_ingests_in_one_transaction,
     crash_mid_batch_leaves_nothing,
+    batches_store_any_text_exactly,
     quote_stores_nothing,
     approval_after_the_hold_period,
     period_close_pays_tier_bonuses_once,
@@ -1141,6 +1142,54 @@ async fn postgres_batches_check_their_references_once() {
         (2 * Store::STATEMENT_CHECK_MIN_BATCH - 1) as i64,
         "nothing of a refused batch is written"
     );
+    f.finish().await;
+}
+
+/// Whatever text a batch carries comes back as it went in: quotes, braces, backslashes,
+/// commas, the word NULL, empty strings and non-ASCII, in ids and free-form fields (the
+/// PostgreSQL batch statement binds whole columns as arrays).
+async fn batches_store_any_text_exactly(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "starter", "USD").await;
+    let odd = [
+        r#"a "quoted", {braced} \ back\"#,
+        "NULL",
+        "",
+        "  spaces  ",
+        "ünï\u{e7}ødé ✓\n\t",
+    ];
+    let batch: Vec<ConversionInput> = odd
+        .iter()
+        .enumerate()
+        .flat_map(|(i, text)| {
+            // Twice each, so the batch is large enough for the once-per-batch checks.
+            (0..2).map(move |k| {
+                let mut c = conversion("p", &format!("{text}#{i}{k}"), "10.00", &[("a", 1)]);
+                c.customer_id = Some((*text).to_owned());
+                c.region = Some((*text).to_owned());
+                c.attributes = vec![((*text).to_owned(), (*text).to_owned())];
+                c.touchpoints[0].channel = (*text).to_owned();
+                c.touchpoints[0].campaign = Some((*text).to_owned());
+                c
+            })
+        })
+        .collect();
+    assert!(batch.len() >= Store::STATEMENT_CHECK_MIN_BATCH);
+    let out = f.engine.ingest_batch(&batch).await.expect("batch");
+    assert!(
+        out.iter()
+            .all(|o| matches!(o, Ok(IngestOutcome::Created(_))))
+    );
+    for input in &batch {
+        let stored = f
+            .engine
+            .store()
+            .conversion("p", &input.id)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(&stored.conversion, input, "{:?}", input.id);
+    }
     f.finish().await;
 }
 

@@ -62,32 +62,10 @@ impl Store {
         program_id: &str,
         keys: &[String],
     ) -> Result<HashMap<String, (String, String)>> {
-        let mut out = HashMap::new();
-        if self.backend() == Backend::Postgres {
-            // One statement whatever the number of keys (see `pg`). A join with the keys,
-            // not `key = ANY(...)`: given many keys, PostgreSQL 15 may plan the latter as a
-            // scan of all the program's records filtered by the list, which grows with the
-            // table (22 ms at 11,000 records and 500 keys, against 1 ms for 500 probes).
-            let mut list = pg::Column::default();
-            for k in keys {
-                list.text(Some(k));
-            }
-            let rows = sqlx::query(
-                "SELECT r.key, r.payload_hash, r.result FROM unnest($2::text[]) AS k(key)
-                 JOIN idempotency_records r ON r.program_id = $1 AND r.key = k.key",
-            )
-            .bind(program_id)
-            .bind(list.finish())
-            .fetch_all(self.pool())
-            .await?;
-            for r in rows {
-                out.insert(
-                    r.try_get("key")?,
-                    (r.try_get("payload_hash")?, r.try_get("result")?),
-                );
-            }
-            return Ok(out);
+        if let Some(pool) = self.pg_pool() {
+            return pg::idempotency_records(pool, program_id, keys).await;
         }
+        let mut out = HashMap::new();
         for chunk in keys.chunks(CHUNK) {
             let list = (2..chunk.len() + 2)
                 .map(|i| format!("${i}"))
@@ -125,12 +103,12 @@ impl Store {
         });
         // PostgreSQL: the whole write is one statement (see `pg`). Entries that carry initial
         // events (ingestion makes none) take the general path below.
-        if self.backend() == Backend::Postgres
+        if let Some(pool) = self.pg_pool()
             && sorted
                 .iter()
                 .all(|c| c.entries.iter().all(|e| e.initial_events.is_empty()))
         {
-            let inserted = pg::write(self, &sorted).await?;
+            let inserted = pg::write(self, pool, &sorted).await?;
             return Ok(sorted
                 .into_iter()
                 .filter(|c| {
@@ -488,10 +466,13 @@ impl Store {
 
 /// The ingest write on PostgreSQL: one statement for the whole batch.
 ///
-/// Each column travels as one parameter, a PostgreSQL array literal, and `unnest` turns the
-/// columns back into rows. The statement's text does not depend on the number of rows, so
-/// it is prepared once per connection and reused (multi-row `VALUES` lists made the server
-/// parse and plan thousands of placeholders per chunk, and the driver bind every cell).
+/// Each column travels as one parameter, an array in PostgreSQL's binary format (through
+/// the store's native PostgreSQL pool: the `Any` driver has no arrays), and `unnest` turns
+/// the columns back into rows. The statement's text does not depend on the number of rows,
+/// so it is prepared once per connection and reused (multi-row `VALUES` lists made the
+/// server parse and plan thousands of placeholders per chunk, and the driver bind every
+/// cell). Binary arrays also spare the server from parsing text literals: with the results
+/// and provenance documents in them, that parsing was a tenth of the statement's time.
 ///
 /// The conversions are inserted first (`ON CONFLICT DO NOTHING`, in key order, so that
 /// concurrent batches never deadlock); the other tables are written in data-modifying
@@ -502,9 +483,11 @@ impl Store {
 /// seven).
 mod pg {
     use super::super::{Result, Store, StoreError, now_ms};
-    use super::{NewConversion, NewEntry};
-    use sqlx::Row;
-    use std::collections::{BTreeSet, HashSet};
+    use super::NewConversion;
+    use rust_decimal::Decimal;
+    use sqlx::postgres::{PgPool, PgRow};
+    use sqlx::{Postgres, Row, Transaction};
+    use std::collections::{BTreeSet, HashMap, HashSet};
 
     const WRITE: &str = "WITH new_conversions AS (
         INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes)
@@ -558,64 +541,197 @@ mod pg {
     )
     SELECT (SELECT count(*) FROM programs) AS programs, (SELECT count(*) FROM partners) AS partners";
 
+    /// The columns of one batch, borrowed from it, in the order of [`WRITE`]'s parameters.
+    #[derive(Default)]
+    struct Columns<'a> {
+        conv_program: Vec<&'a str>,
+        conv_id: Vec<&'a str>,
+        conv_amount: Vec<Decimal>,
+        conv_currency: Vec<&'a str>,
+        conv_occurred: Vec<i64>,
+        conv_customer: Vec<Option<&'a str>>,
+        conv_country: Vec<Option<&'a str>>,
+        conv_region: Vec<Option<&'a str>>,
+        conv_new_customer: Vec<bool>,
+        conv_created: Vec<i64>,
+        conv_payload_hash: Vec<&'a str>,
+        conv_result: Vec<&'a str>,
+        conv_attributes: Vec<String>,
+        tp_program: Vec<&'a str>,
+        tp_conversion: Vec<&'a str>,
+        tp_seq: Vec<i64>,
+        tp_partner: Vec<&'a str>,
+        tp_channel: Vec<&'a str>,
+        tp_occurred: Vec<i64>,
+        tp_campaign: Vec<Option<&'a str>>,
+        attr_program: Vec<&'a str>,
+        attr_conversion: Vec<&'a str>,
+        attr_partner: Vec<&'a str>,
+        attr_weight: Vec<Decimal>,
+        attr_amount: Vec<Decimal>,
+        attr_currency: Vec<&'a str>,
+        attr_occurred: Vec<i64>,
+        entry_program: Vec<&'a str>,
+        entry_partner: Vec<&'a str>,
+        entry_conversion: Vec<Option<&'a str>>,
+        entry_kind: Vec<&'static str>,
+        entry_amount: Vec<Decimal>,
+        entry_currency: Vec<&'a str>,
+        entry_payout_amount: Vec<Decimal>,
+        entry_payout_currency: Vec<&'a str>,
+        entry_fx_rate: Vec<Decimal>,
+        entry_rate: Vec<Option<Decimal>>,
+        entry_reverses: Vec<Option<i64>>,
+        entry_cause: Vec<&'a str>,
+        entry_provenance: Vec<Option<&'a str>>,
+        entry_hold_until: Vec<i64>,
+        entry_created: Vec<i64>,
+    }
+
+    impl<'a> Columns<'a> {
+        fn of(batch: &[&'a NewConversion]) -> Self {
+            let mut c = Self::default();
+            let now = now_ms();
+            for n in batch {
+                let conv = &n.conversion;
+                c.conv_program.push(&conv.program_id);
+                c.conv_id.push(&conv.id);
+                c.conv_amount.push(conv.amount);
+                c.conv_currency.push(&conv.currency);
+                c.conv_occurred.push(conv.occurred_at_ms);
+                c.conv_customer.push(conv.customer_id.as_deref());
+                c.conv_country.push(conv.country.as_deref());
+                c.conv_region.push(conv.region.as_deref());
+                c.conv_new_customer.push(conv.new_customer);
+                c.conv_created.push(n.created_at_ms);
+                c.conv_payload_hash.push(&n.payload_hash);
+                c.conv_result.push(&n.result);
+                c.conv_attributes
+                    .push(super::attributes_json(&conv.attributes));
+                for (seq, t) in conv.touchpoints.iter().enumerate() {
+                    c.tp_program.push(&conv.program_id);
+                    c.tp_conversion.push(&conv.id);
+                    c.tp_seq.push(seq as i64);
+                    c.tp_partner.push(&t.partner_id);
+                    c.tp_channel.push(&t.channel);
+                    c.tp_occurred.push(t.occurred_at_ms);
+                    c.tp_campaign.push(t.campaign.as_deref());
+                }
+                for a in &n.attributions {
+                    c.attr_program.push(&conv.program_id);
+                    c.attr_conversion.push(&conv.id);
+                    c.attr_partner.push(&a.partner_id);
+                    c.attr_weight.push(a.weight);
+                    c.attr_amount.push(a.attributed_amount);
+                    c.attr_currency.push(&conv.currency);
+                    c.attr_occurred.push(conv.occurred_at_ms);
+                }
+                // The same columns, in the same order, as `ledger::insert_entries` writes.
+                for e in &n.entries {
+                    c.entry_program.push(&e.program_id);
+                    c.entry_partner.push(&e.partner_id);
+                    c.entry_conversion.push(e.conversion_id.as_deref());
+                    c.entry_kind.push(e.kind.as_str());
+                    c.entry_amount.push(e.amount);
+                    c.entry_currency.push(&e.currency);
+                    c.entry_payout_amount.push(e.payout_amount);
+                    c.entry_payout_currency.push(&e.payout_currency);
+                    c.entry_fx_rate.push(e.fx_rate);
+                    c.entry_rate.push(e.rate);
+                    c.entry_reverses.push(e.reverses_entry_id);
+                    c.entry_cause.push(&e.cause);
+                    c.entry_provenance.push(e.provenance.as_deref());
+                    c.entry_hold_until.push(e.hold_until_ms);
+                    c.entry_created.push(now);
+                }
+            }
+            c
+        }
+
+        /// [`WRITE`] with every parameter bound, `$1` to `$42`.
+        fn statement(&self) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
+            sqlx::query(WRITE)
+                .bind(&self.conv_program)
+                .bind(&self.conv_id)
+                .bind(&self.conv_amount)
+                .bind(&self.conv_currency)
+                .bind(&self.conv_occurred)
+                .bind(&self.conv_customer)
+                .bind(&self.conv_country)
+                .bind(&self.conv_region)
+                .bind(&self.conv_new_customer)
+                .bind(&self.conv_created)
+                .bind(&self.conv_payload_hash)
+                .bind(&self.conv_result)
+                .bind(&self.tp_program)
+                .bind(&self.tp_conversion)
+                .bind(&self.tp_seq)
+                .bind(&self.tp_partner)
+                .bind(&self.tp_channel)
+                .bind(&self.tp_occurred)
+                .bind(&self.tp_campaign)
+                .bind(&self.attr_program)
+                .bind(&self.attr_conversion)
+                .bind(&self.attr_partner)
+                .bind(&self.attr_weight)
+                .bind(&self.attr_amount)
+                .bind(&self.attr_currency)
+                .bind(&self.attr_occurred)
+                .bind(&self.entry_program)
+                .bind(&self.entry_partner)
+                .bind(&self.entry_conversion)
+                .bind(&self.entry_kind)
+                .bind(&self.entry_amount)
+                .bind(&self.entry_currency)
+                .bind(&self.entry_payout_amount)
+                .bind(&self.entry_payout_currency)
+                .bind(&self.entry_fx_rate)
+                .bind(&self.entry_rate)
+                .bind(&self.entry_reverses)
+                .bind(&self.entry_cause)
+                .bind(&self.entry_provenance)
+                .bind(&self.entry_hold_until)
+                .bind(&self.entry_created)
+                .bind(&self.conv_attributes)
+        }
+    }
+
+    /// The stored idempotency records `(payload hash, result)` among `keys` of a program,
+    /// in one statement whatever the number of keys. A join with the keys, not
+    /// `key = ANY(...)`: given many keys, PostgreSQL 15 may plan the latter as a scan of all
+    /// the program's records filtered by the list, which grows with the table (22 ms at
+    /// 11,000 records and 500 keys, against 1 ms for 500 probes).
+    pub(super) async fn idempotency_records(
+        pool: &PgPool,
+        program_id: &str,
+        keys: &[String],
+    ) -> Result<HashMap<String, (String, String)>> {
+        let rows = sqlx::query(
+            "SELECT r.key, r.payload_hash, r.result FROM unnest($2::text[]) AS k(key)
+             JOIN idempotency_records r ON r.program_id = $1 AND r.key = k.key",
+        )
+        .bind(program_id)
+        .bind(keys)
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("key")?,
+                    (r.try_get("payload_hash")?, r.try_get("result")?),
+                ))
+            })
+            .collect()
+    }
+
     /// Write `batch` (in key order; no entry carries initial events) and return the keys
     /// inserted; the others exist already.
     pub(super) async fn write(
         store: &Store,
+        pool: &PgPool,
         batch: &[&NewConversion],
     ) -> Result<HashSet<(String, String)>> {
-        let mut conv = columns::<12>();
-        let mut tp = columns::<7>();
-        let mut attr = columns::<7>();
-        let mut entry = columns::<15>();
-        let mut attributes = Column::default();
-        let now = now_ms();
-        for c in batch {
-            attributes.text(Some(&super::attributes_json(&c.conversion.attributes)));
-            conv[0].text(Some(&c.conversion.program_id));
-            conv[1].text(Some(&c.conversion.id));
-            conv[2].plain(Some(c.conversion.amount));
-            conv[3].text(Some(&c.conversion.currency));
-            conv[4].plain(Some(c.conversion.occurred_at_ms));
-            conv[5].text(c.conversion.customer_id.as_deref());
-            conv[6].text(c.conversion.country.as_deref());
-            conv[7].text(c.conversion.region.as_deref());
-            conv[8].plain(Some(c.conversion.new_customer));
-            conv[9].plain(Some(c.created_at_ms));
-            conv[10].text(Some(&c.payload_hash));
-            conv[11].text(Some(&c.result));
-            for (seq, t) in c.conversion.touchpoints.iter().enumerate() {
-                tp[0].text(Some(&c.conversion.program_id));
-                tp[1].text(Some(&c.conversion.id));
-                tp[2].plain(Some(seq));
-                tp[3].text(Some(&t.partner_id));
-                tp[4].text(Some(&t.channel));
-                tp[5].plain(Some(t.occurred_at_ms));
-                tp[6].text(t.campaign.as_deref());
-            }
-            for a in &c.attributions {
-                attr[0].text(Some(&c.conversion.program_id));
-                attr[1].text(Some(&c.conversion.id));
-                attr[2].text(Some(&a.partner_id));
-                attr[3].plain(Some(a.weight));
-                attr[4].plain(Some(a.attributed_amount));
-                attr[5].text(Some(&c.conversion.currency));
-                attr[6].plain(Some(c.conversion.occurred_at_ms));
-            }
-            for e in &c.entries {
-                push_entry(&mut entry, e, now);
-            }
-        }
-        let all = conv.into_iter().chain(tp).chain(attr).chain(entry);
-        let params: Vec<String> = all
-            .chain(std::iter::once(attributes))
-            .map(Column::finish)
-            .collect();
-        let statement = || {
-            params
-                .iter()
-                .fold(sqlx::query(WRITE), |q, p| q.bind(p.as_str()))
-        };
+        let columns = Columns::of(batch);
         let fail = store.take_fail_point();
         let checked_once = batch.len() >= Store::STATEMENT_CHECK_MIN_BATCH
             && batch
@@ -623,20 +739,20 @@ mod pg {
                 .all(|c| c.entries.iter().all(|e| e.reverses_entry_id.is_none()))
             && store.statement_checks().await;
         if checked_once {
-            let mut tx = store.pool().begin().await?;
+            let mut tx = pool.begin().await?;
             // Local to this transaction: the row-level foreign-key triggers do not fire
             // for its statements. What they would check is proven below, once.
             sqlx::query("SET LOCAL session_replication_role = replica")
                 .execute(&mut *tx)
                 .await?;
             if references_present(&mut tx, batch).await? {
-                let rows = statement()
+                let rows = columns
+                    .statement()
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(StoreError::from_db)?;
                 if fail {
-                    store.lose_connection(&mut tx).await?;
-                    return Err(StoreError::Corrupt("the fail point did not fail".into()));
+                    return lose_connection(tx).await;
                 }
                 tx.commit().await.map_err(StoreError::from_db)?;
                 store.count_checks(true);
@@ -649,23 +765,35 @@ mod pg {
         if fail {
             // The test hook loses the connection in the middle of a transaction: run the
             // same statement inside one, then lose it before the commit.
-            let mut tx = store.pool().begin().await?;
-            statement()
+            let mut tx = pool.begin().await?;
+            columns
+                .statement()
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::from_db)?;
-            store.lose_connection(&mut tx).await?;
-            return Err(StoreError::Corrupt("the fail point did not fail".into()));
+            return lose_connection(tx).await;
         }
-        let rows = statement()
-            .fetch_all(store.pool())
+        let rows = columns
+            .statement()
+            .fetch_all(pool)
             .await
             .map_err(StoreError::from_db)?;
         store.count_checks(false);
         inserted_keys(&rows)
     }
 
-    fn inserted_keys(rows: &[sqlx::any::AnyRow]) -> Result<HashSet<(String, String)>> {
+    /// The test fail point: the server ends this very session, and the open transaction
+    /// dies with it.
+    async fn lose_connection<T>(mut tx: Transaction<'_, Postgres>) -> Result<T> {
+        let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+            .execute(&mut *tx)
+            .await;
+        Err(StoreError::Database(sqlx::Error::Protocol(
+            "connection lost mid-batch (fail point)".into(),
+        )))
+    }
+
+    fn inserted_keys(rows: &[PgRow]) -> Result<HashSet<(String, String)>> {
         rows.iter()
             .map(|r| Ok((r.try_get("program_id")?, r.try_get("id")?)))
             .collect()
@@ -678,7 +806,7 @@ mod pg {
     /// attributions and entries to their conversion) hold by construction: the statement
     /// joins each of them to the conversions it inserted.
     async fn references_present(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tx: &mut Transaction<'_, Postgres>,
         batch: &[&NewConversion],
     ) -> Result<bool> {
         let programs: BTreeSet<&str> = batch
@@ -702,164 +830,17 @@ mod pg {
                 )
             })
             .collect();
-        let mut program_ids = Column::default();
-        for p in &programs {
-            program_ids.text(Some(p));
-        }
-        let (mut partner_programs, mut partner_ids) = (Column::default(), Column::default());
-        for (program, partner) in &partners {
-            partner_programs.text(Some(program));
-            partner_ids.text(Some(partner));
-        }
+        let (partner_programs, partner_ids): (Vec<&str>, Vec<&str>) =
+            partners.iter().copied().unzip();
         let row = sqlx::query(REFERENCES)
-            .bind(program_ids.finish())
-            .bind(partner_programs.finish())
-            .bind(partner_ids.finish())
+            .bind(programs.iter().copied().collect::<Vec<&str>>())
+            .bind(partner_programs)
+            .bind(partner_ids)
             .fetch_one(&mut **tx)
             .await
             .map_err(StoreError::from_db)?;
         let found_programs: i64 = row.try_get("programs")?;
         let found_partners: i64 = row.try_get("partners")?;
         Ok(found_programs == programs.len() as i64 && found_partners == partners.len() as i64)
-    }
-
-    /// One column as a PostgreSQL array literal: `{"a","b\"c",NULL}`. Every element is
-    /// quoted (with `"` and `\` escaped), so any text is safe; the statement casts the
-    /// literal to the column's array type.
-    #[derive(Default)]
-    pub(super) struct Column(String);
-
-    impl Column {
-        fn start(&mut self) {
-            self.0.push(if self.0.is_empty() { '{' } else { ',' });
-        }
-
-        pub(super) fn text(&mut self, v: Option<&str>) {
-            self.start();
-            match v {
-                None => self.0.push_str("NULL"),
-                Some(v) => {
-                    self.0.push('"');
-                    let mut rest = v;
-                    while let Some(at) = rest.find(['"', '\\']) {
-                        self.0.push_str(&rest[..at]);
-                        self.0.push('\\');
-                        // Both special characters are one byte long.
-                        self.0.push_str(&rest[at..=at]);
-                        rest = &rest[at + 1..];
-                    }
-                    self.0.push_str(rest);
-                    self.0.push('"');
-                }
-            }
-        }
-
-        /// Numbers and booleans need no quoting.
-        fn plain(&mut self, v: Option<impl std::fmt::Display>) {
-            self.start();
-            match v {
-                None => self.0.push_str("NULL"),
-                Some(v) => {
-                    use std::fmt::Write;
-                    let _ = write!(self.0, "{v}");
-                }
-            }
-        }
-
-        pub(super) fn finish(mut self) -> String {
-            if self.0.is_empty() {
-                return "{}".into();
-            }
-            self.0.push('}');
-            self.0
-        }
-    }
-
-    /// `n` empty columns.
-    fn columns<const N: usize>() -> [Column; N] {
-        std::array::from_fn(|_| Column::default())
-    }
-
-    /// The same columns, in the same order, as `ledger::insert_entries` writes.
-    fn push_entry(cols: &mut [Column; 15], e: &NewEntry, now: i64) {
-        cols[0].text(Some(&e.program_id));
-        cols[1].text(Some(&e.partner_id));
-        cols[2].text(e.conversion_id.as_deref());
-        cols[3].text(Some(e.kind.as_str()));
-        cols[4].plain(Some(e.amount));
-        cols[5].text(Some(&e.currency));
-        cols[6].plain(Some(e.payout_amount));
-        cols[7].text(Some(&e.payout_currency));
-        cols[8].plain(Some(e.fx_rate));
-        cols[9].plain(e.rate);
-        cols[10].plain(e.reverses_entry_id);
-        cols[11].text(Some(&e.cause));
-        cols[12].text(e.provenance.as_deref());
-        cols[13].plain(Some(e.hold_until_ms));
-        cols[14].plain(Some(now));
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::Column;
-
-        #[test]
-        fn array_literals_quote_every_element() {
-            let mut c = Column::default();
-            c.text(Some("plain"));
-            c.text(Some(r#"a "quoted", {braced} \ back"#));
-            c.text(None);
-            c.text(Some("NULL"));
-            c.text(Some(""));
-            assert_eq!(
-                c.finish(),
-                r#"{"plain","a \"quoted\", {braced} \\ back",NULL,"NULL",""}"#
-            );
-            let mut n = Column::default();
-            n.plain(Some(rust_decimal::Decimal::new(-1250, 2)));
-            n.plain(None::<i64>);
-            assert_eq!(n.finish(), "{-12.50,NULL}");
-            assert_eq!(Column::default().finish(), "{}");
-        }
-
-        /// The server reads back exactly what was written, whatever the text.
-        #[tokio::test]
-        async fn postgres_reads_the_literals_back() {
-            use sqlx::{Connection, Row};
-            let db = crate::testing::TestDb::postgres()
-                .await
-                .expect("PostgreSQL (set DATABASE_URL)");
-            let mut conn = sqlx::AnyConnection::connect(&db.url)
-                .await
-                .expect("connect");
-            let texts = [
-                Some("plain"),
-                Some(r#"a "quoted", {braced} \ back\"#),
-                None,
-                Some("NULL"),
-                Some(""),
-                Some("  spaces  "),
-                Some("ünï\u{e7}ødé ✓\n\t"),
-            ];
-            let mut c = Column::default();
-            for t in texts {
-                c.text(t);
-            }
-            let rows = sqlx::query(
-                "SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n",
-            )
-            .bind(c.finish())
-            .fetch_all(&mut conn)
-            .await
-            .expect("select");
-            let got: Vec<Option<String>> = rows
-                .iter()
-                .map(|r| r.try_get::<Option<String>, _>("x").expect("x"))
-                .collect();
-            let want: Vec<Option<String>> = texts.iter().map(|t| t.map(str::to_owned)).collect();
-            assert_eq!(got, want);
-            conn.close().await.expect("close");
-            db.drop_db().await;
-        }
     }
 }
