@@ -298,6 +298,14 @@ impl Engine {
         let (month_start, month_end) = month_of(i.occurred_at_ms);
         let mut rates = Vec::with_capacity(weights.len());
         let mut provenances = Vec::with_capacity(weights.len());
+        // The same for every partner of this conversion: hashed once, not once per line.
+        let attribution_config_hash = config_hash(&attribution_config);
+        let geo_binding = match &overrides.geo {
+            Some(g) => g.as_ref(),
+            None => program.geo_rate.as_ref(),
+        };
+        let geo_config = geo_binding.map(PluginBinding::config_text);
+        let geo_config_hash = geo_config.as_deref().map(config_hash);
         for w in weights.iter() {
             let partner = partners
                 .iter()
@@ -319,10 +327,6 @@ impl Engine {
             };
             let (base, volume_add) = table.base_rate(&tier, &volume)?;
             let mut rate = base + volume_add;
-            let geo_binding = match &overrides.geo {
-                Some(g) => g.as_ref(),
-                None => program.geo_rate.as_ref(),
-            };
             if let Some(geo) = geo_binding {
                 let input = RateInput {
                     conversion_country: i.country.clone(),
@@ -331,19 +335,21 @@ impl Engine {
                     partner_country: partner.country.clone(),
                     base_rate: rate,
                 };
-                let decision =
-                    self.runtime
-                        .adjust_rate(&digest(&geo.digest)?, &geo.config_text(), &input)?;
+                let decision = self.runtime.adjust_rate(
+                    &digest(&geo.digest)?,
+                    geo_config.as_deref().unwrap_or_default(),
+                    &input,
+                )?;
                 rate = apply_geo(rate, &decision.adjustment)?;
             }
             rates.push(rate);
             provenances.push(Provenance {
                 attribution_digest: binding.digest.clone(),
-                attribution_config_hash: config_hash(&attribution_config),
+                attribution_config_hash: attribution_config_hash.clone(),
                 attribution_config: attribution_config.clone(),
                 geo_digest: geo_binding.map(|g| g.digest.clone()),
-                geo_config_hash: geo_binding.map(|g| config_hash(&g.config_text())),
-                geo_config: geo_binding.map(PluginBinding::config_text),
+                geo_config_hash: geo_config_hash.clone(),
+                geo_config: geo_config.clone(),
                 volume,
                 rate_table_version: table.version,
                 tier,
