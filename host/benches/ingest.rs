@@ -19,7 +19,7 @@
 //! and checked against that arithmetic, and the database is dropped.
 //!
 //! Run: `cargo bench -p accrue --bench ingest`. Sizes: `ACCRUE_BENCH_SINGLES` (default
-//! 2000), `ACCRUE_BENCH_BATCHES` (20), `ACCRUE_BENCH_BATCH_SIZE` (500) and
+//! 2000), `ACCRUE_BENCH_BATCHES` (60), `ACCRUE_BENCH_BATCH_SIZE` (500) and
 //! `ACCRUE_BENCH_CALLERS` (2, for the concurrent phase), and `ACCRUE_BENCH_CHECKS`
 //! (`statement`, the default, or `row`: how batches check their references, see
 //! [`accrue::store::BatchChecks`]). `ACCRUE_BENCH_KEEP_DB=1` keeps
@@ -450,7 +450,7 @@ fn main() {
     let (n_single, n_batches, size, callers) = if full {
         (
             env_usize("ACCRUE_BENCH_SINGLES", 2000),
-            env_usize("ACCRUE_BENCH_BATCHES", 20),
+            env_usize("ACCRUE_BENCH_BATCHES", 60),
             env_usize("ACCRUE_BENCH_BATCH_SIZE", 500),
             env_usize("ACCRUE_BENCH_CALLERS", 2).max(1),
         )
