@@ -37,7 +37,7 @@ use accrue::domain::Currency;
 use accrue::domain::program::{Program, RateTable, default_tiers};
 use accrue::engine::{ConversionInput, Engine, IngestOutcome, PluginRef, TouchpointInput};
 use accrue::plugins::{Limits, Runtime, World};
-use accrue::store::{PartnerRecord, Store};
+use accrue::store::{BatchChecks, PartnerRecord, Store};
 use accrue::testing::TestDb;
 use rust_decimal::Decimal;
 use std::sync::Arc;
@@ -255,11 +255,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
-async fn setup(db: &TestDb) -> Engine {
-    let checks = std::env::var("ACCRUE_BENCH_CHECKS")
-        .unwrap_or_else(|_| "statement".into())
-        .parse()
-        .expect("ACCRUE_BENCH_CHECKS: statement or row");
+async fn setup(db: &TestDb, checks: BatchChecks) -> Engine {
     let store = Store::connect(&db.url, 16)
         .await
         .expect("connect")
@@ -476,11 +472,14 @@ fn main() {
         let db = TestDb::postgres()
             .await
             .expect("PostgreSQL (set DATABASE_URL)");
-        let engine = setup(&db).await;
+        let checks: BatchChecks = std::env::var("ACCRUE_BENCH_CHECKS")
+            .unwrap_or_else(|_| "statement".into())
+            .parse()
+            .expect("ACCRUE_BENCH_CHECKS: statement or row");
+        let engine = setup(&db, checks).await;
         println!(
-            "ingest benchmark: PostgreSQL, linear attribution, {TOUCHPOINTS} touchpoints to {TOUCHPOINTS} partners per conversion, {} cores, batch reference checks: {}",
+            "ingest benchmark: PostgreSQL, linear attribution, {TOUCHPOINTS} touchpoints to {TOUCHPOINTS} partners per conversion, {} cores, batch reference checks: {checks:?}",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
-            std::env::var("ACCRUE_BENCH_CHECKS").unwrap_or_else(|_| "statement".into()),
         );
         // Warm-up: program cache, plug-in instance pre, pool connections.
         let (warm, warm_rows) = run_batches(&engine, "warm", 2, 50.min(size)).await;

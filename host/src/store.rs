@@ -137,6 +137,11 @@ pub struct CheckCounts {
     pub row: u64,
 }
 
+/// Settings for every PostgreSQL session of both pools. JIT compilation pays off for long
+/// analytical queries, not for the short writes and look-ups here; a large batch
+/// statement's estimate can cross `jit_above_cost` and spend milliseconds compiling.
+const PG_SESSION_SETTINGS: [(&str, &str); 1] = [("jit", "off")];
+
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (
@@ -163,33 +168,31 @@ impl Store {
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let pg = match backend {
-            Backend::Postgres => Some(
-                sqlx::postgres::PgPoolOptions::new()
-                    .acquire_timeout(Duration::from_secs(30))
-                    .max_connections(max_connections)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            use sqlx::Executor;
-                            conn.execute("SET jit = off").await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?,
-            ),
+            Backend::Postgres => {
+                let connect =
+                    sqlx::postgres::PgConnectOptions::from_str(url)?.options(PG_SESSION_SETTINGS);
+                Some(
+                    sqlx::postgres::PgPoolOptions::new()
+                        .acquire_timeout(Duration::from_secs(30))
+                        .max_connections(max_connections)
+                        .connect_with(connect)
+                        .await?,
+                )
+            }
             Backend::Sqlite => None,
         };
         let pool = match backend {
             Backend::Postgres => {
                 options
                     .max_connections(max_connections)
-                    // JIT compilation pays off for long analytical queries, not for the
-                    // short writes and look-ups here; a large batch statement's estimate
-                    // can cross `jit_above_cost` and spend milliseconds compiling.
+                    // The `Any` driver cannot pass startup options: set them per session.
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             use sqlx::Executor;
-                            conn.execute("SET jit = off").await?;
+                            for (name, value) in PG_SESSION_SETTINGS {
+                                conn.execute(format!("SET {name} = {value}").as_str())
+                                    .await?;
+                            }
                             Ok(())
                         })
                     })
