@@ -34,6 +34,12 @@ impl Fixture {
     async fn new(db: TestDb) -> Self {
         let store = Store::connect(&db.url, 10).await.expect("connect");
         store.migrate().await.expect("migrate");
+        Self::with_store(db, store).await
+    }
+
+    /// A fixture over `store`, a connection of its own to the migrated `db` (another pool
+    /// size, another role); loads the plug-ins.
+    async fn with_store(db: TestDb, store: Store) -> Self {
         let engine = Engine::new(store, runtime());
         engine.load_plugins().await.expect("plug-ins");
         Self {
@@ -1060,12 +1066,7 @@ async fn postgres_batches_check_their_references_once() {
     let db = TestDb::postgres().await.expect("PostgreSQL");
     let store = Store::connect(&db.url, 1).await.expect("connect");
     store.migrate().await.expect("migrate");
-    let engine = Engine::new(store, runtime());
-    engine.load_plugins().await.expect("plug-ins");
-    let f = Fixture {
-        engine,
-        db: Some(db),
-    };
+    let f = Fixture::with_store(db, store).await;
     f.program("p", "linear", serde_json::json!({})).await;
     f.program("q", "linear", serde_json::json!({})).await;
     f.partner("a", "p", "starter", "USD").await;
@@ -1227,12 +1228,7 @@ async fn postgres_batches_fall_back_to_row_checks_without_the_privilege() {
     let store = Store::connect(&format!("{scheme}://{role}@{host}"), 4)
         .await
         .expect("connect as the role");
-    let engine = Engine::new(store, runtime());
-    engine.load_plugins().await.expect("plug-ins");
-    let f = Fixture {
-        engine,
-        db: Some(db),
-    };
+    let f = Fixture::with_store(db, store).await;
     f.program("p", "linear", serde_json::json!({})).await;
     f.partner("a", "p", "starter", "USD").await;
     let batch: Vec<ConversionInput> = (0..20)
