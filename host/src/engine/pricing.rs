@@ -288,13 +288,15 @@ impl Engine {
             })
             .collect();
         let attribution_config = attribution_config(binding, program.lookback_days);
-        let weights = self.runtime.attribute(
+        let input_hash = attribution_input_hash(&conversion, &touchpoints);
+        let weights = self.runtime.attribute_hashed(
             &digest(&binding.digest)?,
             &attribution_config,
+            &input_hash,
             &conversion,
             &touchpoints,
         )?;
-        let input_hash = hex::encode(attribution_input_hash(&conversion, &touchpoints));
+        let input_hash = hex::encode(input_hash);
         let (month_start, month_end) = month_of(i.occurred_at_ms);
         let mut rates = Vec::with_capacity(weights.len());
         let mut provenances = Vec::with_capacity(weights.len());

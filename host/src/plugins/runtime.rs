@@ -446,12 +446,22 @@ impl Runtime {
         conversion: &Conversion,
         touchpoints: &[Touchpoint],
     ) -> Result<Arc<Vec<PartnerWeight>>, EvalError> {
-        let key = cache_key(
-            World::Attribution,
-            digest,
-            config,
-            &attribution_input_hash(conversion, touchpoints),
-        );
+        let input_hash = attribution_input_hash(conversion, touchpoints);
+        self.attribute_hashed(digest, config, &input_hash, conversion, touchpoints)
+    }
+
+    /// [`Runtime::attribute`] for a caller that already holds the input's
+    /// [`attribution_input_hash`] (pricing records it in the provenance), so it is not
+    /// computed twice.
+    pub fn attribute_hashed(
+        &self,
+        digest: &Digest,
+        config: &str,
+        input_hash: &[u8; 32],
+        conversion: &Conversion,
+        touchpoints: &[Touchpoint],
+    ) -> Result<Arc<Vec<PartnerWeight>>, EvalError> {
+        let key = cache_key(World::Attribution, digest, config, input_hash);
         if let Some(CachedOutput::Weights(w)) = self.results.get(&key) {
             self.counters.result_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(w);
