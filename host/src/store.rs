@@ -1,12 +1,14 @@
 //! Persistence: one store interface over PostgreSQL (production) and SQLite (the embedded
 //! default, a file).
 //!
-//! Both backends run the same queries through sqlx's `Any` driver. Queries are written in
-//! PostgreSQL's dialect; [`Store::sql`] turns one into SQLite's by dropping the `::numeric`
-//! and `::text` casts that PostgreSQL needs to move exact decimals as text. Each backend
-//! has its own migrations (`host/migrations/<backend>/`): NUMERIC columns in PostgreSQL,
-//! TEXT columns holding exact decimals in SQLite (never REAL). The conformance suite
-//! (`store/tests.rs`) runs every case against both.
+//! Both backends run the same queries through sqlx's `Any` driver, except PostgreSQL's
+//! ingest statements, which bind arrays and so use a native pool beside it
+//! (`conversions::pg`). Queries are written in PostgreSQL's dialect; [`Store::sql`] turns
+//! one into SQLite's by dropping the `::numeric` and `::text` casts that PostgreSQL needs
+//! to move exact decimals as text. Each backend has its own migrations
+//! (`host/migrations/<backend>/`): NUMERIC columns in PostgreSQL, TEXT columns holding
+//! exact decimals in SQLite (never REAL). The conformance suite (`engine/tests.rs`) runs
+//! every case against both.
 
 mod bonuses;
 mod conversions;

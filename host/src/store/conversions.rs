@@ -477,10 +477,11 @@ impl Store {
 /// The conversions are inserted first (`ON CONFLICT DO NOTHING`, in key order, so that
 /// concurrent batches never deadlock); the other tables are written in data-modifying
 /// `WITH` clauses of the same statement, joined to the conversions it actually inserted, so
-/// keys another writer holds get nothing. Foreign keys are checked at the end of the
-/// statement. One statement is atomic on its own: no `BEGIN`/`COMMIT` round trips, which
-/// matters most for single conversions (one round trip for the whole write instead of
-/// seven).
+/// keys another writer holds get nothing. Under [`Store::STATEMENT_CHECK_MIN_BATCH`]
+/// conversions the statement runs alone: it is atomic on its own, so a single conversion's
+/// write is one round trip (it was seven), and the foreign keys check its rows at the end
+/// of it. Larger batches check their references once, in a transaction around the same
+/// statement (see [`write`] and [`crate::store::BatchChecks`]).
 mod pg {
     use super::super::{Result, Store, StoreError, now_ms};
     use super::NewConversion;
