@@ -194,9 +194,7 @@ async fn keys_stay_inside_their_scope() {
     s.call(Method::GET, "/v1/programs", Some("acc_wrong"), None)
         .await
         .assert_problem(401, "unauthorized", "unknown key");
-    let listed = s
-        .call(Method::GET, "/v1/api-keys", Some(ADMIN_KEY), None)
-        .await;
+    let listed = s.admin_get("/v1/api-keys").await;
     let alice_id = listed.body["items"]
         .as_array()
         .expect("keys")

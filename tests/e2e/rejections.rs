@@ -214,7 +214,7 @@ async fn each_rejection_has_its_status_and_type() {
     s.call(Method::POST, "/v1/programs", Some(ADMIN_KEY), Some(json!({"id": "p", "name": "again", "currency": "USD", "attribution": {"plugin": "linear"}}))).await.assert_problem(409, "conflict", "duplicate program");
     s.call(Method::POST, "/v1/programs", Some(ADMIN_KEY), Some(json!({"id": "q", "name": "q", "currency": "USD", "attribution": {"plugin": "tier-bonus"}}))).await.assert_problem(422, "invalid-input", "a bonus plug-in bound as attribution");
     s.call(Method::POST, "/v1/programs", Some(ADMIN_KEY), Some(json!({"id": "q", "name": "q", "currency": "USD", "attribution": {"plugin": "linear"}, "tiers": {"starter": {"base": "1.5", "bonus": "0"}}}))).await.assert_problem(422, "bad-rate", "a rate above 1");
-    s.call(Method::GET, "/v1/nothing-here", Some(ADMIN_KEY), None)
+    s.admin_get("/v1/nothing-here")
         .await
         .assert_problem(404, "no-such-route", "unknown route");
     s.call(Method::DELETE, "/v1/programs", Some(ADMIN_KEY), None)
@@ -278,18 +278,9 @@ async fn each_rejection_has_its_status_and_type() {
     .assert_problem(415, "unsupported-media-type", "wrong upload type");
 
     // Nothing was half-written by any of it.
-    let stored = s
-        .call(
-            Method::GET,
-            "/v1/commissions?program_id=p",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let stored = s.admin_get("/v1/commissions?program_id=p").await;
     assert_eq!(stored.body["items"].as_array().map(Vec::len), Some(1));
-    let plugins = s
-        .call(Method::GET, "/v1/plugins", Some(ADMIN_KEY), None)
-        .await;
+    let plugins = s.admin_get("/v1/plugins").await;
     assert_eq!(
         plugins.body["items"].as_array().map(Vec::len),
         Some(7),

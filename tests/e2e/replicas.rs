@@ -78,12 +78,7 @@ async fn two_replicas_store_each_conversion_once() {
     let mut cursor = String::new();
     loop {
         let page = one
-            .call(
-                Method::GET,
-                &format!("/v1/commissions?program_id=p&limit=1000{cursor}"),
-                Some(ADMIN_KEY),
-                None,
-            )
+            .admin_get(&format!("/v1/commissions?program_id=p&limit=1000{cursor}"))
             .await;
         let items = page.body["items"].as_array().expect("items").len();
         seen += items;

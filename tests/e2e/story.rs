@@ -99,14 +99,7 @@ async fn the_whole_story_on_postgres() {
         .await;
     assert_eq!(refund.status.as_u16(), 201, "{}", refund.body);
     assert_eq!(refund.body["refunded_total"], "64.95");
-    let balance = s
-        .call(
-            Method::GET,
-            "/v1/partners/linear-b/balance",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let balance = s.admin_get("/v1/partners/linear-b/balance").await;
     assert_eq!(
         balance.body["balances"][0]["total"], "4.87",
         "{}",
@@ -118,14 +111,7 @@ async fn the_whole_story_on_postgres() {
         json!({"program_id": "linear"}),
     )
     .await;
-    let balance = s
-        .call(
-            Method::GET,
-            "/v1/partners/linear-b/balance",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let balance = s.admin_get("/v1/partners/linear-b/balance").await;
     assert_eq!(
         balance.body["balances"][0]["total"], "0.00",
         "{}",
@@ -134,12 +120,7 @@ async fn the_whole_story_on_postgres() {
 
     // Commissions are listed with a cursor.
     let page = s
-        .call(
-            Method::GET,
-            "/v1/commissions?program_id=linear&limit=2",
-            Some(ADMIN_KEY),
-            None,
-        )
+        .admin_get("/v1/commissions?program_id=linear&limit=2")
         .await;
     assert_eq!(page.body["items"].as_array().map(Vec::len), Some(2));
     let cursor = page.body["next_cursor"]
@@ -147,12 +128,9 @@ async fn the_whole_story_on_postgres() {
         .expect("a next page")
         .to_owned();
     let rest = s
-        .call(
-            Method::GET,
-            &format!("/v1/commissions?program_id=linear&cursor={cursor}"),
-            Some(ADMIN_KEY),
-            None,
-        )
+        .admin_get(&format!(
+            "/v1/commissions?program_id=linear&cursor={cursor}"
+        ))
         .await;
     let total = 2 + rest.body["items"].as_array().map_or(0, Vec::len);
     assert_eq!(
@@ -173,14 +151,7 @@ async fn the_whole_story_on_postgres() {
         amounts(&quote),
         vec![("linear-c".to_owned(), "25.00".to_owned())]
     );
-    let none = s
-        .call(
-            Method::GET,
-            "/v1/commissions?conversion_id=q-1",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let none = s.admin_get("/v1/commissions?conversion_id=q-1").await;
     assert_eq!(none.body["items"], json!([]));
 
     // A white-label partner's own plug-in: uploaded by its plug-in author key, bound, used.
@@ -242,14 +213,7 @@ async fn the_whole_story_on_postgres() {
         .await;
     // Last touch would credit b (direct); the custom model skips direct and credits a.
     assert_eq!(amounts(&r), vec![(pa.to_owned(), "5.00".to_owned())]);
-    let entries = s
-        .call(
-            Method::GET,
-            "/v1/commissions?conversion_id=order-2",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let entries = s.admin_get("/v1/commissions?conversion_id=order-2").await;
     assert_eq!(
         entries.body["items"][0]["provenance"]["attribution_digest"],
         digest.as_str()
@@ -281,14 +245,7 @@ async fn the_whole_story_on_postgres() {
         )
         .await;
     assert_eq!(again["bonuses"][0]["new"], false);
-    let balance = s
-        .call(
-            Method::GET,
-            "/v1/partners/first-touch-a/balance",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let balance = s.admin_get("/v1/partners/first-touch-a/balance").await;
     assert_eq!(
         balance.body["balances"][0]["total"], "9.10",
         "6.50 commission + 2.60 bonus: {}",
@@ -297,12 +254,7 @@ async fn the_whole_story_on_postgres() {
 
     // Any commission replays bit for bit from its provenance.
     let replay = s
-        .call(
-            Method::GET,
-            "/v1/conversions/order-1/replay?program_id=time-decay",
-            Some(ADMIN_KEY),
-            None,
-        )
+        .admin_get("/v1/conversions/order-1/replay?program_id=time-decay")
         .await;
     assert_eq!(replay.body["matches"], true, "{}", replay.body);
 
@@ -343,9 +295,7 @@ async fn smoke_on_the_embedded_sqlite_store() {
     assert_eq!(r["commissions"][0]["amount"], "10.00");
     assert_eq!(r["commissions"][0]["payout_amount"], "8.50");
     assert_eq!(r["commissions"][0]["payout_currency"], "GBP");
-    let list = s
-        .call(Method::GET, "/v1/commissions", Some(ADMIN_KEY), None)
-        .await;
+    let list = s.admin_get("/v1/commissions").await;
     assert_eq!(list.body["items"][0]["fx_rate"], "0.8500");
     drop(s);
     db.drop_db().await;
@@ -428,41 +378,17 @@ async fn ledger_operations_over_http() {
     assert_eq!(again["replayed"], 2, "{again}");
 
     // Commission filters: status and time range.
-    let pending = s
-        .call(
-            Method::GET,
-            "/v1/commissions?status=pending",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let pending = s.admin_get("/v1/commissions?status=pending").await;
     assert_eq!(pending.body["items"].as_array().map(Vec::len), Some(2));
-    let none = s
-        .call(
-            Method::GET,
-            "/v1/commissions?status=approved",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let none = s.admin_get("/v1/commissions?status=approved").await;
     assert_eq!(none.body["items"], json!([]));
     let future = s
-        .call(
-            Method::GET,
-            "/v1/commissions?from=2100-01-01T00:00:00Z",
-            Some(ADMIN_KEY),
-            None,
-        )
+        .admin_get("/v1/commissions?from=2100-01-01T00:00:00Z")
         .await;
     assert_eq!(future.body["items"], json!([]));
-    s.call(
-        Method::GET,
-        "/v1/commissions?status=lost",
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await
-    .assert_problem(422, "invalid-input", "unknown status");
+    s.admin_get("/v1/commissions?status=lost")
+        .await
+        .assert_problem(422, "invalid-input", "unknown status");
 
     // A retroactive adjustment: starter was 8 %, not 5 %, in March.
     let adjust = |dry_run: bool| {
@@ -478,9 +404,7 @@ async fn ledger_operations_over_http() {
         "{shadow}"
     );
     assert_eq!(shadow["totals"]["USD"], "4.50");
-    let balance = s
-        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
-        .await;
+    let balance = s.admin_get("/v1/partners/a/balance").await;
     assert_eq!(
         balance.body["balances"][0]["total"], "7.50",
         "a dry run writes nothing"
@@ -497,9 +421,7 @@ async fn ledger_operations_over_http() {
         json!([]),
         "running it again changes nothing"
     );
-    let balance = s
-        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
-        .await;
+    let balance = s.admin_get("/v1/partners/a/balance").await;
     assert_eq!(balance.body["balances"][0]["total"], "12.00");
 
     // Disputes: opening freezes, resolving upheld reverses; a closed dispute stays closed.
@@ -513,22 +435,13 @@ async fn ledger_operations_over_http() {
         .await;
     assert_eq!(opened.status.as_u16(), 201, "{}", opened.body);
     let id = opened.body["id"].as_str().expect("id").to_owned();
-    let balance = s
-        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
-        .await;
+    let balance = s.admin_get("/v1/partners/a/balance").await;
     assert_eq!(
         balance.body["balances"][0]["frozen"], "8.00",
         "{}",
         balance.body
     );
-    let listed = s
-        .call(
-            Method::GET,
-            "/v1/disputes?program_id=p",
-            Some(ADMIN_KEY),
-            None,
-        )
-        .await;
+    let listed = s.admin_get("/v1/disputes?program_id=p").await;
     assert_eq!(listed.body["items"][0]["status"], "open");
     let resolved = s
         .admin(
@@ -546,9 +459,7 @@ async fn ledger_operations_over_http() {
     )
     .await
     .assert_problem(409, "conflict", "resolving twice");
-    let balance = s
-        .call(Method::GET, "/v1/partners/a/balance", Some(ADMIN_KEY), None)
-        .await;
+    let balance = s.admin_get("/v1/partners/a/balance").await;
     assert_eq!(
         balance.body["balances"][0]["total"], "4.00",
         "o1 reversed, o3 stands: {}",

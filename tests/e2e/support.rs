@@ -163,6 +163,11 @@ impl Server {
         Response::from(req.send().await.expect("request")).await
     }
 
+    /// A `GET` with the admin key, whatever its status (the caller checks it).
+    pub async fn admin_get(&self, path: &str) -> Response {
+        self.call(Method::GET, path, Some(ADMIN_KEY), None).await
+    }
+
     /// As admin, expecting success; returns the JSON body.
     pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
         let r = self
