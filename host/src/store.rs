@@ -331,11 +331,26 @@ impl Store {
     }
 
     async fn migrate_locked(&self, conn: &mut sqlx::AnyConnection) -> Result<()> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
-        )
-        .execute(&mut *conn)
-        .await?;
+        // PostgreSQL checks the right to create in the schema before it looks whether the
+        // table exists, so `CREATE TABLE IF NOT EXISTS` alone would stop a service whose
+        // role may use the tables but not create them (a schema owned by a migration role),
+        // even with nothing to apply.
+        let exists = match self.backend {
+            Backend::Postgres => {
+                sqlx::query("SELECT to_regclass('schema_migrations')::text IS NOT NULL AS present")
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get::<bool, _>("present")?
+            }
+            Backend::Sqlite => false,
+        };
+        if !exists {
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
         let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
             .fetch_all(&mut *conn)
             .await?
