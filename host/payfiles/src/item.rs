@@ -2,6 +2,7 @@
 //! bank or provider feedback will be matched on.
 
 use crate::accounts::Method;
+use crate::error::WriteError;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -42,4 +43,34 @@ pub struct Item {
     /// (SEPA's requested execution date, NACHA's effective entry date); `None` takes the
     /// file's date. PayPal and Wise pay on upload and ignore it.
     pub execution_date: Option<NaiveDate>,
+}
+
+impl Item {
+    /// The item's method, validated for the item's currency, if the format `accepts` it.
+    /// The method is checked first, so a PayPal item in a SEPA file is reported as a
+    /// method the format cannot pay, not as a currency PayPal's e-mail cannot take.
+    pub(crate) fn checked_method(
+        &self,
+        format: &'static str,
+        accepts: fn(&Method) -> bool,
+    ) -> Result<Method, WriteError> {
+        if !accepts(&self.method) {
+            return Err(self.method_not_allowed(&self.method, format));
+        }
+        self.method
+            .validate(&self.currency)
+            .map_err(|source| WriteError::Account {
+                item: self.id.clone(),
+                source,
+            })
+    }
+
+    /// The refusal of `method` for this item in a `format` file.
+    pub(crate) fn method_not_allowed(&self, method: &Method, format: &'static str) -> WriteError {
+        WriteError::MethodNotAllowed {
+            item: self.id.clone(),
+            method: method.name(),
+            format,
+        }
+    }
 }

@@ -9,9 +9,13 @@
 //! no float is ever involved.
 
 pub mod accounts;
+pub mod csv;
 pub mod error;
+pub mod feedback;
 pub mod item;
 pub mod money;
+pub mod nacha;
+pub mod sepa;
 pub mod text;
 
 pub use accounts::{AccountError, Method, mask};
