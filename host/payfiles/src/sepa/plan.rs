@@ -129,12 +129,12 @@ pub(super) fn plan(batch: &Batch) -> Result<Plan, WriteError> {
             })
         })
         .collect::<Result<Vec<_>, WriteError>>()?;
-    let all: Vec<Transfer> = groups.iter().flat_map(|g| g.transfers.clone()).collect();
+    let all = groups.iter().flat_map(|g| &g.transfers);
     Ok(Plan {
         message_id: batch.message_id.clone(),
         created_at: batch.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        nb_of_txs: all.len(),
-        ctrl_sum: sum(&all, "message control sum")?,
+        nb_of_txs: batch.items.len(),
+        ctrl_sum: sum(all, "message control sum")?,
         debtor_name,
         debtor_iban,
         debtor_bic,
@@ -209,9 +209,12 @@ fn check_amount_max(item: &str, amount: Decimal, scheme: Scheme) -> Result<(), W
 
 /// Sums amounts of possibly different scales exactly; refuses a sum the schema's
 /// `DecimalNumber` (18 digits) cannot hold.
-fn sum(transfers: &[Transfer], what: &str) -> Result<Decimal, WriteError> {
+fn sum<'a>(
+    transfers: impl IntoIterator<Item = &'a Transfer>,
+    what: &str,
+) -> Result<Decimal, WriteError> {
     let total = transfers
-        .iter()
+        .into_iter()
         .try_fold(Decimal::ZERO, |acc, t| acc.checked_add(t.amount));
     match total {
         Some(total) if digits(total) <= DIGITS_MAX => Ok(total),
