@@ -5,7 +5,7 @@
 //!
 //! Credits only (service class 220, transaction codes 22 checking / 32 savings), no
 //! addenda. Trace numbers are the ODFI's 8 digits and a 7-digit sequence in file order;
-//! [`write`] returns them beside the text so returns can be matched. The caller gives
+//! [`write()`] returns them beside the text so returns can be matched. The caller gives
 //! the creation date and time and the file id modifier, so the same [`File`] always
 //! gives the same bytes. Records end with `\n`.
 
