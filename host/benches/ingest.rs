@@ -264,6 +264,9 @@ async fn setup(db: &TestDb, checks: BatchChecks) -> Engine {
     let runtime = Arc::new(Runtime::new(Limits::default(), None).expect("runtime"));
     let engine = Engine::new(store, runtime);
     engine.load_plugins().await.expect("plug-ins");
+    engine
+        .wait_for_plugins(std::time::Duration::from_secs(600))
+        .await;
     let attribution = engine
         .resolve_plugin(
             &PluginRef {

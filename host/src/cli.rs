@@ -5,6 +5,35 @@ use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+impl ServeArgs {
+    /// The plug-in limits these options set (the rest at their defaults).
+    pub fn limits(&self) -> crate::plugins::Limits {
+        crate::plugins::Limits {
+            fuel: self.plugin_fuel,
+            deadline_ms: self.plugin_deadline_ms,
+            memory_bytes: self.plugin_memory_bytes,
+            component_bytes: self.plugin_max_bytes,
+            host_call_fuel: self.plugin_host_call_fuel,
+            log_lines_per_second: self.plugin_log_lines_per_s,
+            compile_timeout_ms: self.plugin_compile_timeout_ms,
+            compile_memory_bytes: self.plugin_compile_memory_bytes,
+            compile_concurrency: self.plugin_compile_concurrency,
+            eval_threads: self.plugin_eval_threads,
+            eval_per_program: self.plugin_eval_per_program,
+            ..crate::plugins::Limits::default()
+        }
+    }
+
+    /// Where precompiled plug-ins are kept: the option, the default directory, or none.
+    pub fn artifact_dir(&self) -> Option<PathBuf> {
+        match self.artifact_dir.as_deref() {
+            Some("none") => None,
+            Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+            _ => crate::plugins::default_artifact_dir(),
+        }
+    }
+}
+
 /// Accrue: a commission engine with sandboxed WebAssembly rule plug-ins.
 #[derive(Debug, Parser)]
 #[command(name = "accrue", version, about)]
@@ -47,6 +76,11 @@ pub enum PluginCommand {
         /// The component file.
         file: PathBuf,
     },
+    /// Internal: compile one component read from stdin under the limits given in the
+    /// environment and write the artifact to stdout (the service runs this in a child
+    /// process, so that a compilation is bounded in memory and can be stopped).
+    #[command(hide = true)]
+    CompileWorker,
 }
 
 /// Where the data lives.
@@ -79,9 +113,11 @@ pub struct ServeArgs {
     /// on an empty database creates a key and prints it once.
     #[arg(long, env = "ACCRUE_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
-    /// Keep precompiled plug-ins here across restarts.
+    /// Keep precompiled plug-ins here across restarts, so a restart does not compile them
+    /// again. Default: `$XDG_CACHE_HOME/accrue/artifacts` (or `~/.cache/accrue/artifacts`);
+    /// `none` keeps none.
     #[arg(long, env = "ACCRUE_ARTIFACT_DIR")]
-    pub artifact_dir: Option<PathBuf>,
+    pub artifact_dir: Option<String>,
     /// Instruction budget (fuel) per plug-in evaluation.
     #[arg(long, env = "ACCRUE_PLUGIN_FUEL", default_value_t = 11_000_000)]
     pub plugin_fuel: u64,
@@ -94,6 +130,32 @@ pub struct ServeArgs {
     /// Largest accepted plug-in component, bytes.
     #[arg(long, env = "ACCRUE_PLUGIN_MAX_BYTES", default_value_t = 4 << 20)]
     pub plugin_max_bytes: usize,
+    /// Fuel each host call of a plug-in costs (plus one per byte it passes).
+    #[arg(long, env = "ACCRUE_PLUGIN_HOST_CALL_FUEL", default_value_t = 10_000)]
+    pub plugin_host_call_fuel: u64,
+    /// Plug-in log lines per second (per plug-in) that reach the service's log.
+    #[arg(long, env = "ACCRUE_PLUGIN_LOG_LINES_PER_S", default_value_t = 20)]
+    pub plugin_log_lines_per_s: u32,
+    /// Wall-clock time one plug-in compilation may take, milliseconds.
+    #[arg(
+        long,
+        env = "ACCRUE_PLUGIN_COMPILE_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub plugin_compile_timeout_ms: u64,
+    /// Memory one plug-in compilation may use, bytes.
+    #[arg(long, env = "ACCRUE_PLUGIN_COMPILE_MEMORY_BYTES", default_value_t = 512 << 20)]
+    pub plugin_compile_memory_bytes: u64,
+    /// Plug-in compilations that may run at once.
+    #[arg(long, env = "ACCRUE_PLUGIN_COMPILE_CONCURRENCY", default_value_t = 1)]
+    pub plugin_compile_concurrency: usize,
+    /// Plug-in evaluations that may run at once, on threads of their own (0: one per CPU).
+    #[arg(long, env = "ACCRUE_PLUGIN_EVAL_THREADS", default_value_t = 0)]
+    pub plugin_eval_threads: usize,
+    /// Plug-in evaluations one program may run at once (0: half the evaluation threads,
+    /// at least one).
+    #[arg(long, env = "ACCRUE_PLUGIN_EVAL_PER_PROGRAM", default_value_t = 0)]
+    pub plugin_eval_per_program: usize,
     /// How often to approve entries whose hold period is over, seconds.
     #[arg(long, env = "ACCRUE_APPROVE_EVERY_S", default_value_t = 60)]
     pub approve_every_s: u64,
@@ -142,16 +204,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await?;
             let runtime = std::sync::Arc::new(crate::plugins::Runtime::new(
                 crate::plugins::Limits::default(),
-                None,
+                crate::plugins::default_artifact_dir(),
             )?);
             let engine = crate::engine::Engine::new(store, runtime);
             engine.load_plugins().await?;
+            engine
+                .wait_for_plugins(std::time::Duration::from_secs(600))
+                .await;
             let report = engine.replay(&program, &conversion).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.matches {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Command::Plugin(PluginCommand::CompileWorker) => {
+            std::process::exit(crate::plugins::compile_worker())
         }
         Command::Plugin(PluginCommand::Validate { file }) => {
             init_tracing(false);

@@ -8,6 +8,7 @@
 
 mod bindings;
 mod builtin;
+mod compile;
 mod contract;
 mod convert;
 mod error;
@@ -21,10 +22,13 @@ mod validate;
 mod tests;
 
 pub use builtin::{BuiltinPlugin, builtin_plugins};
-pub use error::{EvalError, Failure, LimitKind, ValidationError};
+pub use compile::{CompileMode, compile_worker, default_artifact_dir};
+pub use error::{CompileLimitKind, EvalError, Failure, LimitKind, ValidationError};
 pub use hash::{Digest, InputHasher};
 pub use limits::Limits;
-pub use runtime::{ComponentInfo, Runtime, RuntimeMetrics, attribution_input_hash};
+pub use runtime::{
+    ComponentInfo, ComponentStatus, Runtime, RuntimeMetrics, attribution_input_hash,
+};
 pub use validate::{SUPPORTED_WIT_MAJOR, SUPPORTED_WIT_MINOR, World};
 
 /// Paths of every component the build produced, default modules, fixtures and examples

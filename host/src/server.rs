@@ -4,7 +4,7 @@
 use crate::cli::ServeArgs;
 use crate::engine::Engine;
 use crate::http::{self, AppState};
-use crate::plugins::{Limits, Runtime};
+use crate::plugins::{CompileMode, Runtime};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,17 +15,22 @@ pub async fn engine(args: &ServeArgs) -> anyhow::Result<Engine> {
         .await?
         .with_batch_checks(args.db.pg_batch_checks);
     store.migrate().await?;
-    let limits = Limits {
-        fuel: args.plugin_fuel,
-        deadline_ms: args.plugin_deadline_ms,
-        memory_bytes: args.plugin_memory_bytes,
-        component_bytes: args.plugin_max_bytes,
-        ..Limits::default()
-    };
-    let runtime = Arc::new(Runtime::new(limits, args.artifact_dir.clone())?);
+    // Compilations run in a child process of this same executable, where their memory is
+    // capped and they can be stopped (`plugins::compile`).
+    let exe = std::env::current_exe()?;
+    let runtime = Arc::new(Runtime::with_compiler(
+        args.limits(),
+        args.artifact_dir(),
+        CompileMode::Subprocess(exe),
+    )?);
     let engine = Engine::new(store, runtime);
-    let loaded = engine.load_plugins().await?;
-    tracing::info!(loaded, "plug-ins loaded");
+    let report = engine.load_plugins().await?;
+    tracing::info!(
+        ready = report.ready,
+        compiling = report.compiling,
+        refused = report.refused,
+        "plug-ins registered; those not ready compile in the background"
+    );
     Ok(engine)
 }
 

@@ -42,6 +42,12 @@ impl Fixture {
     async fn with_store(db: TestDb, store: Store) -> Self {
         let engine = Engine::new(store, runtime());
         engine.load_plugins().await.expect("plug-ins");
+        assert!(
+            engine
+                .wait_for_plugins(std::time::Duration::from_secs(300))
+                .await,
+            "plug-ins compiled"
+        );
         Self {
             engine,
             db: Some(db),

@@ -3,7 +3,7 @@
 //! id, which is logged with the detail.
 
 use crate::engine::EngineError;
-use crate::plugins::ValidationError;
+use crate::plugins::{Failure, ValidationError};
 use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,8 @@ pub struct ApiError {
     pub detail: String,
     /// The request field at fault, for validation errors.
     pub field: Option<String>,
+    /// Seconds after which a retry may succeed (a `Retry-After` header), for 503s.
+    pub retry_after_s: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -59,7 +61,14 @@ impl ApiError {
             title,
             detail: detail.into(),
             field: None,
+            retry_after_s: None,
         }
+    }
+
+    /// Ask the client to retry after `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     /// Name the field at fault.
@@ -162,12 +171,37 @@ impl From<EngineError> for ApiError {
                 Self::new(S::CONFLICT, "conflict", "Conflict", detail)
             }
             EngineError::NotFound(what) => Self::not_found(what.clone()),
-            EngineError::Plugin(p) => Self::new(
-                S::UNPROCESSABLE_ENTITY,
-                "plugin-failed",
-                "A plug-in failed",
-                p.to_string(),
-            ),
+            EngineError::Plugin(p) => match &p.failure {
+                // Not the client's fault, and over soon: the plug-in is still compiling
+                // (after an upload or a restart), or every instance slot is busy.
+                Failure::NotReady => Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "plugin-not-ready",
+                    "Plug-in not ready",
+                    p.to_string(),
+                )
+                .retry_after(2),
+                Failure::Instantiate(_) => Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "plugin-busy",
+                    "Plug-in capacity exhausted",
+                    p.to_string(),
+                )
+                .retry_after(1),
+                // This host cannot compile a stored plug-in: an operator must act.
+                Failure::Unavailable(_) => Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "plugin-unavailable",
+                    "Plug-in unavailable",
+                    p.to_string(),
+                ),
+                _ => Self::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "plugin-failed",
+                    "A plug-in failed",
+                    p.to_string(),
+                ),
+            },
             EngineError::Store(StoreError::MissingReference(_)) => Self::new(
                 S::UNPROCESSABLE_ENTITY,
                 "missing-reference",
@@ -225,6 +259,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

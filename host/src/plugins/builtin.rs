@@ -6,6 +6,9 @@
 pub struct BuiltinPlugin {
     /// Its name, e.g. "linear".
     pub name: &'static str,
+    /// The hook it implements (known at build time, so that it can be recorded before
+    /// the component is compiled).
+    pub world: super::World,
     /// Its component bytes.
     pub bytes: &'static [u8],
 }
@@ -14,5 +17,9 @@ pub struct BuiltinPlugin {
 pub fn builtin_plugins() -> impl Iterator<Item = BuiltinPlugin> {
     super::built::DEFAULT_PLUGINS
         .iter()
-        .map(|(name, bytes)| BuiltinPlugin { name, bytes })
+        .map(|(name, world, bytes)| BuiltinPlugin {
+            name,
+            world: super::World::parse(world).unwrap_or(super::World::Attribution),
+            bytes,
+        })
 }

@@ -49,6 +49,36 @@ pub enum ValidationError {
         /// What the host accepts.
         supported: String,
     },
+    /// The SDK's version section is there but is not one semantic version.
+    #[error("the `accrue:sdk-wit-version` section {0}")]
+    BadSdkSection(String),
+    /// Compiling it went past a limit.
+    #[error("compiling it went past the {} limit: {detail}", limit.as_str())]
+    CompileLimit {
+        /// Which limit.
+        limit: CompileLimitKind,
+        /// Detail (amounts).
+        detail: String,
+    },
+}
+
+/// A limit on compiling a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompileLimitKind {
+    /// Wall-clock (and CPU) time.
+    Time,
+    /// Memory.
+    Memory,
+}
+
+impl CompileLimitKind {
+    /// A stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Time => "compile time",
+            Self::Memory => "compile memory",
+        }
+    }
 }
 
 impl ValidationError {
@@ -63,6 +93,8 @@ impl ValidationError {
             Self::UnknownWorld(_) => "plugin-unknown-world",
             Self::AmbiguousWorld(_) => "plugin-ambiguous-world",
             Self::UnsupportedVersion { .. } => "plugin-unsupported-version",
+            Self::BadSdkSection(_) => "plugin-bad-sdk-section",
+            Self::CompileLimit { .. } => "plugin-compile-limit",
         }
     }
 }
@@ -136,6 +168,11 @@ pub enum Failure {
     Contract(String),
     /// The host could not instantiate it (e.g. every pool slot busy).
     Instantiate(String),
+    /// It is still being compiled (after an upload or a restart); ask again shortly.
+    NotReady,
+    /// It could not be compiled by this host (it was accepted by another configuration or
+    /// version): nothing can run it until an operator acts.
+    Unavailable(String),
 }
 
 impl Failure {
@@ -149,6 +186,8 @@ impl Failure {
             Self::Declined(_) => "declined",
             Self::Contract(_) => "contract",
             Self::Instantiate(_) => "instantiate",
+            Self::NotReady => "not-ready",
+            Self::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -170,6 +209,8 @@ impl fmt::Display for Failure {
             Self::Declined(e) => write!(f, "declined: {e}"),
             Self::Contract(m) => write!(f, "broke the contract: {m}"),
             Self::Instantiate(m) => write!(f, "could not be instantiated: {m}"),
+            Self::NotReady => write!(f, "is still being compiled; try again shortly"),
+            Self::Unavailable(m) => write!(f, "cannot be compiled by this host: {m}"),
         }
     }
 }

@@ -78,6 +78,27 @@ fn check_version(version: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// The SDK version a section records: exactly one semantic version (`1.0.0`), nothing
+/// else. It is echoed back in the plug-in's record, so free text is refused rather than
+/// stored.
+fn sdk_section_version(data: &[u8]) -> Result<String, ValidationError> {
+    let shown = |text: &str| {
+        let cut: String = text.chars().take(40).collect();
+        format!("{cut:?}")
+    };
+    let text = std::str::from_utf8(data)
+        .map_err(|_| ValidationError::BadSdkSection("is not UTF-8 text".into()))?
+        .trim();
+    semver::Version::parse(text)
+        .map(|v| v.to_string())
+        .map_err(|e| {
+            ValidationError::BadSdkSection(format!(
+                "holds {}, which is not a semantic version such as 1.0.0 ({e})",
+                shown(text)
+            ))
+        })
+}
+
 /// Checks that need no compilation: size, binary kind, and the SDK version section.
 /// Returns the SDK version the component records, if any.
 pub(super) fn precheck(bytes: &[u8], limits: &Limits) -> Result<Option<String>, ValidationError> {
@@ -100,15 +121,22 @@ pub(super) fn precheck(bytes: &[u8], limits: &Limits) -> Result<Option<String>, 
             "unknown WebAssembly version or layer".into(),
         ));
     }
-    let mut sdk_version = None;
+    let mut sdk_version: Option<String> = None;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| ValidationError::Invalid(e.to_string()))?;
         if let Payload::CustomSection(section) = payload
             && section.name() == SDK_VERSION_SECTION
         {
-            let text = String::from_utf8_lossy(section.data()).trim().to_owned();
-            check_version(&text)?;
-            sdk_version = Some(text);
+            let version = sdk_section_version(section.data())?;
+            check_version(&version)?;
+            match &sdk_version {
+                Some(earlier) if *earlier != version => {
+                    return Err(ValidationError::BadSdkSection(format!(
+                        "appears more than once, with {earlier} and {version}"
+                    )));
+                }
+                _ => sdk_version = Some(version),
+            }
         }
     }
     Ok(sdk_version)
@@ -168,6 +196,24 @@ mod tests {
         assert!(check_version("1.1.0").is_err());
         assert!(check_version("2.0.0").is_err());
         assert!(check_version("garbage").is_err());
+    }
+
+    #[test]
+    fn the_sdk_section_must_be_one_semantic_version() {
+        assert_eq!(sdk_section_version(b"1.0.0").expect("ok"), "1.0.0");
+        assert_eq!(sdk_section_version(b" 1.0.3\n").expect("ok"), "1.0.3");
+        for bad in [
+            &b"1.0.<script>alert(1)</script>"[..],
+            b"1.0",
+            b"",
+            b"v1.0.0",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(
+                sdk_section_version(bad).expect_err("refused").kind(),
+                "plugin-bad-sdk-section"
+            );
+        }
     }
 
     #[test]

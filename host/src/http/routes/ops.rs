@@ -12,7 +12,9 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and the default rule modules are compiled. Uploaded
+/// plug-ins still compiling do not hold readiness back: their programs answer 503 with
+/// Retry-After until they are ready (`compiling` says how many there are).
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.engine.store().ping().await.map_err(|e| {
         ApiError::new(
@@ -21,8 +23,21 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
             "Not ready",
             format!("database unreachable: {e}"),
         )
+        .retry_after(1)
     })?;
-    Ok(Json(serde_json::json!({ "status": "ready" })))
+    if !state.engine.builtins_ready() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            "the default rule modules are still compiling",
+        )
+        .retry_after(1));
+    }
+    let compiling = state.engine.runtime().metrics().compiling;
+    Ok(Json(
+        serde_json::json!({ "status": "ready", "plugins_compiling": compiling }),
+    ))
 }
 
 /// Prometheus text exposition.

@@ -4,7 +4,7 @@ use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
 use crate::http::wire::PluginOut;
-use crate::plugins::Digest;
+use crate::plugins::{ComponentStatus, Digest};
 use crate::store::{PluginRecord, now_ms};
 use axum::Json;
 use axum::body::Bytes;
@@ -108,7 +108,9 @@ pub async fn upload(
         .ok_or_else(|| ApiError::internal("plug-in vanished"))?;
     let mut out = serde_json::to_value(PluginOut::from(stored)).map_err(ApiError::internal)?;
     out["wit_version"] = info.wit_version.into();
+    out["sdk_section_present"] = info.sdk_wit_version.is_some().into();
     out["sdk_wit_version"] = info.sdk_wit_version.into();
+    out["status"] = "ready".into();
     Ok((
         if fresh {
             StatusCode::CREATED
@@ -162,11 +164,23 @@ pub async fn show(
         .await?
         .filter(|p| visible(&caller, p))
         .ok_or_else(|| ApiError::not_found(format!("plug-in {digest}")))?;
-    let info = state.engine.runtime().info(&parsed);
+    let runtime = state.engine.runtime();
     let mut out = serde_json::to_value(PluginOut::from(record)).map_err(ApiError::internal)?;
-    if let Some(info) = info {
+    if let Some(info) = runtime.info(&parsed) {
         out["wit_version"] = info.wit_version.into();
-        out["sdk_wit_version"] = info.sdk_wit_version.into();
     }
+    if let Some(sdk) = runtime.sdk_section(&parsed) {
+        out["sdk_section_present"] = sdk.is_some().into();
+        out["sdk_wit_version"] = sdk.into();
+    }
+    out["status"] = match runtime.status(&parsed) {
+        ComponentStatus::Ready => "ready".into(),
+        ComponentStatus::Compiling => "compiling".into(),
+        ComponentStatus::Failed(reason) => {
+            out["status_detail"] = reason.into();
+            "failed".into()
+        }
+        ComponentStatus::Unknown => "unknown".into(),
+    };
     Ok(Json(out))
 }
