@@ -10,6 +10,7 @@ mod bonus;
 mod bootstrap;
 mod disputes;
 mod error;
+mod evaluations;
 mod ingest;
 mod pricing;
 mod refunds;
@@ -64,6 +65,7 @@ pub struct Engine {
     store: Store,
     runtime: Arc<Runtime>,
     programs: moka::sync::Cache<String, Arc<ProgramState>>,
+    evals: Arc<evaluations::EvalPool>,
 }
 
 impl Engine {
@@ -71,6 +73,7 @@ impl Engine {
     pub fn new(store: Store, runtime: Arc<Runtime>) -> Self {
         Self {
             store,
+            evals: Arc::new(evaluations::EvalPool::new(runtime.limits())),
             runtime,
             // A short time-to-live bounds how long another replica's change goes unseen.
             programs: moka::sync::Cache::builder()

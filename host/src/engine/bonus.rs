@@ -148,8 +148,13 @@ impl Engine {
                 attributes: Vec::new(),
             };
             let decision = self
-                .runtime
-                .evaluate_bonus(&digest, &binding.config_text(), &stats)?;
+                .evaluate_bonus(
+                    program_id,
+                    digest.clone(),
+                    binding.config_text(),
+                    stats.clone(),
+                )
+                .await?;
             let amount = round_minor(
                 match decision.bonus {
                     Bonus::None => Decimal::ZERO,

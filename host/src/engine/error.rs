@@ -39,6 +39,9 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A fault inside the service (not the request's): answered 500, detail logged only.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl EngineError {
@@ -55,7 +58,7 @@ impl EngineError {
             Self::Plugin(_) => "plugin-failed",
             Self::Store(StoreError::Conflict(_)) => "conflict",
             Self::Store(StoreError::MissingReference(_)) => "missing-reference",
-            Self::Store(_) => "internal",
+            Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
 }

@@ -289,13 +289,16 @@ impl Engine {
             .collect();
         let attribution_config = attribution_config(binding, program.lookback_days);
         let input_hash = attribution_input_hash(&conversion, &touchpoints);
-        let weights = self.runtime.attribute_hashed(
-            &digest(&binding.digest)?,
-            &attribution_config,
-            &input_hash,
-            &conversion,
-            &touchpoints,
-        )?;
+        let weights = self
+            .attribute(
+                &program.id,
+                digest(&binding.digest)?,
+                attribution_config.clone(),
+                input_hash,
+                conversion,
+                touchpoints,
+            )
+            .await?;
         let input_hash = hex::encode(input_hash);
         let (month_start, month_end) = month_of(i.occurred_at_ms);
         let mut rates = Vec::with_capacity(weights.len());
@@ -337,11 +340,14 @@ impl Engine {
                     partner_country: partner.country.clone(),
                     base_rate: rate,
                 };
-                let decision = self.runtime.adjust_rate(
-                    &digest(&geo.digest)?,
-                    geo_config.as_deref().unwrap_or_default(),
-                    &input,
-                )?;
+                let decision = self
+                    .adjust_rate(
+                        &program.id,
+                        digest(&geo.digest)?,
+                        geo_config.clone().unwrap_or_default(),
+                        input,
+                    )
+                    .await?;
                 rate = apply_geo(rate, &decision.adjustment)?;
             }
             rates.push(rate);

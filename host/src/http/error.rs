@@ -208,7 +208,7 @@ impl From<EngineError> for ApiError {
                 "Missing reference",
                 detail,
             ),
-            EngineError::Store(_) => Self::internal(detail),
+            EngineError::Store(_) | EngineError::Internal(_) => Self::internal(detail),
         }
     }
 }

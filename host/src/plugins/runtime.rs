@@ -533,6 +533,47 @@ impl Runtime {
         Ok(weights)
     }
 
+    /// The cached attribution for this exact (digest, config, input), if there is one:
+    /// what [`Runtime::attribute_hashed`] would answer without evaluating.
+    pub fn cached_attribution(
+        &self,
+        digest: &Digest,
+        config: &str,
+        input_hash: &[u8; 32],
+    ) -> Option<Arc<Vec<PartnerWeight>>> {
+        let key = cache_key(World::Attribution, digest, config, input_hash);
+        match self.results.get(&key) {
+            Some(CachedOutput::Weights(w)) => {
+                self.shared
+                    .counters
+                    .result_hits
+                    .fetch_add(1, Ordering::Relaxed);
+                Some(w)
+            }
+            _ => None,
+        }
+    }
+
+    /// The cached geographic decision for this exact (digest, config, input), if any.
+    pub fn cached_rate(
+        &self,
+        digest: &Digest,
+        config: &str,
+        input: &RateInput,
+    ) -> Option<Arc<RateDecision>> {
+        let key = cache_key(World::GeoRate, digest, config, &geo_input_hash(input));
+        match self.results.get(&key) {
+            Some(CachedOutput::Geo(d)) => {
+                self.shared
+                    .counters
+                    .result_hits
+                    .fetch_add(1, Ordering::Relaxed);
+                Some(d)
+            }
+            _ => None,
+        }
+    }
+
     /// Attribution in a fresh instance, bypassing the result cache (as the first call for
     /// an input runs; benchmarks use it to time the sandbox itself).
     pub fn attribute_uncached(
