@@ -4,6 +4,7 @@
 
 mod isolation;
 mod rejections;
+mod sandbox;
 mod replicas;
 mod story;
 mod support;

@@ -190,6 +190,25 @@ impl Server {
         self.admin(Method::POST, "/v1/programs", body).await
     }
 
+    /// As admin, upload the component at `path` for `program` (any status: the caller
+    /// checks it).
+    pub async fn upload(&self, path: &str, name: &str, program: &str) -> Response {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        self.upload_bytes(bytes, name, program).await
+    }
+
+    /// As admin, upload component bytes for `program`.
+    pub async fn upload_bytes(&self, bytes: Vec<u8>, name: &str, program: &str) -> Response {
+        self.raw(
+            Method::POST,
+            &format!("/v1/plugins?name={name}&version=1.0.0&program_id={program}"),
+            Some(ADMIN_KEY),
+            "application/wasm",
+            bytes,
+        )
+        .await
+    }
+
     /// As admin, create partner `id` in `program`; `extra`'s fields (tier, payout currency,
     /// ...) are added to the request.
     pub async fn partner(&self, id: &str, program: &str, extra: Value) -> Value {
@@ -207,6 +226,8 @@ pub struct Response {
     pub status: StatusCode,
     /// Content type.
     pub content_type: String,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
     /// JSON body (or `Value::String` of the text if not JSON).
     pub body: Value,
 }
@@ -220,11 +241,17 @@ impl Response {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = r.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Self {
             status,
             content_type,
+            retry_after,
             body,
         }
     }

@@ -232,7 +232,9 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = REQUEST_ID.try_with(Clone::clone).ok();
-        let server_error = self.status.is_server_error();
+        // A 500 is a fault of ours: its detail may say anything, so it is logged, not sent.
+        // Other 5xx (503: not ready, busy) are conditions whose detail helps the client.
+        let server_error = self.status == StatusCode::INTERNAL_SERVER_ERROR;
         if server_error {
             tracing::error!(
                 request_id = request_id.as_deref().unwrap_or("-"),

@@ -148,6 +148,21 @@ impl Metrics {
                 runtime.compiled_misses,
             ),
             (
+                "accrue_plugin_compilations_total",
+                "Plug-in compilations run (uploads and background).",
+                runtime.compilations,
+            ),
+            (
+                "accrue_plugin_compile_limit_hits_total",
+                "Plug-in compilations stopped at the compile time or memory limit.",
+                runtime.compile_limit_hits,
+            ),
+            (
+                "accrue_plugin_log_lines_dropped_total",
+                "Plug-in log lines dropped by the per-plug-in rate limit.",
+                runtime.log_lines_dropped,
+            ),
+            (
                 "accrue_conversions_created_total",
                 "Conversions stored.",
                 self.ingest_created.load(Ordering::Relaxed),
@@ -162,6 +177,23 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
+        for (name, help, value) in [
+            (
+                "accrue_plugin_compiling",
+                "Plug-ins waiting for or in a background compilation.",
+                runtime.compiling,
+            ),
+            (
+                "accrue_plugin_compile_peak",
+                "The most plug-in compilations that have run at once.",
+                runtime.compile_peak,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
         let _ = writeln!(

@@ -13,11 +13,23 @@
 //!   `POST /v1/conversions/batch`, from `--concurrency` closed-loop workers. Reports
 //!   conversions/second and per-request latency.
 //!
+//! * `--mode neighbour`: the noisy-neighbour bench. Program B (linear) is quoted open-loop
+//!   at `--rate` for `--duration-s`, first alone, then while `--hostile-clients` closed-loop
+//!   clients quote program A, bound to the `misbehave` fixture in `--hostile-mode` (`loop`
+//!   burns its whole fuel budget on every call; `log-spin` spins on the host's `log`).
+//!   Reports B's latency in both phases and the ratio of the p99s.
+//! * `--mode pgbench`: the latency baseline. Runs single mode at `--rate`, then `pgbench`
+//!   at the same rate for the same time against `--pg-url`, one transaction inserting the
+//!   rows one conversion writes (11 by default: a conversion, its idempotency record, three
+//!   touchpoints, three attributions, three entries), and prints both latency profiles.
+//!
 //! Only loopback targets are accepted. Every loop is bounded by a count and by time.
 //!
 //! ```text
 //! accrue-loadgen --url http://127.0.0.1:8080 --key "$ACCRUE_ADMIN_KEY" --mode single --rate 500 --duration-s 20
 //! accrue-loadgen --url http://127.0.0.1:8080 --mode batch --batch-size 500 --batches 20 --concurrency 2
+//! accrue-loadgen --url http://127.0.0.1:8080 --mode neighbour --rate 200 --duration-s 10
+//! accrue-loadgen --url http://127.0.0.1:8080 --mode pgbench --pg-url postgres://postgres@127.0.0.1/bench
 //! ```
 
 // Floats are only used for the latency and rate figures printed at the end.
@@ -74,12 +86,26 @@ struct Args {
     /// Stop the whole run after this many seconds whatever is left.
     #[arg(long, default_value_t = 600)]
     max_time_s: u64,
+    /// Neighbour mode: closed-loop clients quoting the hostile program.
+    #[arg(long, default_value_t = 8)]
+    hostile_clients: usize,
+    /// Neighbour mode: how the hostile plug-in misbehaves (`loop`, `log-spin`, ...).
+    #[arg(long, default_value = "loop")]
+    hostile_mode: String,
+    /// Pgbench mode: the PostgreSQL database pgbench runs in (loopback only).
+    #[arg(long)]
+    pg_url: Option<String>,
+    /// Pgbench mode: rows inserted per pgbench transaction.
+    #[arg(long, default_value_t = 11)]
+    pg_rows: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     Single,
     Batch,
+    Neighbour,
+    Pgbench,
 }
 
 const CHANNELS: [&str; 3] = ["email", "social", "search"];
@@ -258,7 +284,7 @@ struct Tally {
     last_done: Option<Instant>,
 }
 
-async fn single(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
+async fn single(run: Arc<Run>, args: &Args) -> anyhow::Result<Vec<Duration>> {
     if args.rate == 0 {
         bail!("--rate must be at least 1");
     }
@@ -327,7 +353,7 @@ async fn single(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
         completed as u64 - ok
     );
     print_latencies("latency from scheduled send", &mut t.latencies);
-    Ok(())
+    Ok(std::mem::take(&mut t.latencies))
 }
 
 async fn batch(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
@@ -432,9 +458,228 @@ async fn main() -> anyhow::Result<()> {
     println!("run {} against {}", run.run_id, run.base);
     run.setup().await?;
     match args.mode {
-        Mode::Single => single(run, &args).await,
+        Mode::Single => single(run, &args).await.map(drop),
         Mode::Batch => batch(run, &args).await,
+        Mode::Neighbour => neighbour(run, &args).await,
+        Mode::Pgbench => pgbench(run, &args).await,
     }
+}
+
+/// B's quotes at a fixed rate for the run's duration (open loop, latency from the
+/// scheduled instant); returns their latencies and statuses.
+async fn quote_at_rate(
+    run: Arc<Run>,
+    program: String,
+    rate: u32,
+    duration_s: u64,
+    tag: &str,
+) -> anyhow::Result<(Vec<Duration>, BTreeMap<u16, u64>)> {
+    let interval = Duration::from_secs(1) / rate.max(1);
+    let count = (u64::from(rate) * duration_s) as usize;
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let mut tasks = Vec::with_capacity(count);
+    let start = Instant::now();
+    for i in 0..count {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let (run, tally, program, tag) = (run.clone(), tally.clone(), program.clone(), tag.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut body = run.conversion(&tag, i);
+            body["program_id"] = Value::String(program);
+            let outcome = run.post("/v1/quotes", &body).await;
+            let done = Instant::now();
+            let mut t = tally.lock().await;
+            t.latencies.push(done.saturating_duration_since(due));
+            match outcome {
+                Ok((status, _)) => *t.statuses.entry(status.as_u16()).or_default() += 1,
+                Err(_) => t.transport_errors += 1,
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let mut t = tally.lock().await;
+    Ok((std::mem::take(&mut t.latencies), std::mem::take(&mut t.statuses)))
+}
+
+/// The noisy-neighbour bench (see the module docs).
+async fn neighbour(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
+    let hostile = format!("{}-hostile", run.run_id);
+    let component = std::fs::read(accrue::plugins::built::MISBEHAVE_PATH)
+        .context("the misbehave fixture (build the workspace first)")?;
+    // The hostile program exists before its plug-in (an upload names its program).
+    let (status, body) = run
+        .post(
+            "/v1/programs",
+            &json!({"id": hostile, "name": "hostile", "currency": "USD",
+                    "attribution": {"plugin": "linear"}}),
+        )
+        .await?;
+    if status != StatusCode::CREATED {
+        bail!("creating the hostile program answered {status}: {body}");
+    }
+    let upload = run
+        .client
+        .post(run.endpoint(&format!(
+            "/v1/plugins?name=misbehave&version=1.0.0&program_id={hostile}"
+        ))?)
+        .header("Authorization", &run.auth)
+        .header("Content-Type", "application/wasm")
+        .body(component)
+        .send()
+        .await?;
+    let uploaded: Value = upload.json().await?;
+    let digest = uploaded["digest"].as_str().context("upload answered a digest")?;
+    let patch = run
+        .client
+        .patch(run.endpoint(&format!("/v1/programs/{hostile}"))?)
+        .header("Authorization", &run.auth)
+        .json(&json!({"attribution": {"plugin": digest, "config": {"mode": args.hostile_mode}}}))
+        .send()
+        .await?;
+    if !patch.status().is_success() {
+        bail!("binding the hostile plug-in answered {}", patch.status());
+    }
+    for k in 0..run.partners {
+        let id = format!("{}-p{k:03}", run.run_id);
+        // Partner ids are global: the hostile program's touchpoints name its own.
+        run.post(
+            "/v1/partners",
+            &json!({"id": format!("{id}-h"), "program_id": hostile}),
+        )
+        .await?;
+    }
+    println!(
+        "neighbour: B quoted at {}/s for {} s, alone, then beside {} clients quoting A ({})",
+        args.rate, args.duration_s, args.hostile_clients, args.hostile_mode
+    );
+    // Warm up B.
+    quote_at_rate(run.clone(), run.program.clone(), args.rate, 1, "warm").await?;
+    let (mut idle, idle_status) =
+        quote_at_rate(run.clone(), run.program.clone(), args.rate, args.duration_s, "idle").await?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hostile_done = Arc::new(AtomicUsize::new(0));
+    let hostile_status = Arc::new(Mutex::new(BTreeMap::<u16, u64>::new()));
+    let clients: Vec<_> = (0..args.hostile_clients)
+        .map(|c| {
+            let (run, stop, done, statuses, hostile) = (
+                run.clone(),
+                stop.clone(),
+                hostile_done.clone(),
+                hostile_status.clone(),
+                hostile.clone(),
+            );
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut body = run.conversion(&format!("h{c}"), n);
+                    body["program_id"] = Value::String(hostile.clone());
+                    for tp in body["touchpoints"].as_array_mut().into_iter().flatten() {
+                        let id = format!("{}-h", tp["partner_id"].as_str().unwrap_or_default());
+                        tp["partner_id"] = Value::String(id);
+                    }
+                    if let Ok((status, _)) = run.post("/v1/quotes", &body).await {
+                        *statuses.lock().await.entry(status.as_u16()).or_default() += 1;
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    // Let the hostile load build up before measuring.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut busy, busy_status) =
+        quote_at_rate(run.clone(), run.program.clone(), args.rate, args.duration_s, "busy").await?;
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.await?;
+    }
+    print_latencies("B alone        ", &mut idle);
+    print_latencies("B beside A     ", &mut busy);
+    let p99_idle = percentile(&idle, 0.99);
+    let p99_busy = percentile(&busy, 0.99);
+    println!(
+        "B p99 ratio (beside A / alone): {:.2}  ({:.2} ms vs {:.2} ms)",
+        ms(p99_busy) / ms(p99_idle).max(1e-9),
+        ms(p99_busy),
+        ms(p99_idle)
+    );
+    println!("B statuses alone: {idle_status:?}; beside A: {busy_status:?}");
+    println!(
+        "A: {} quotes answered, statuses {:?}",
+        hostile_done.load(Ordering::Relaxed),
+        hostile_status.lock().await
+    );
+    Ok(())
+}
+
+/// The latency baseline (see the module docs): the service at `--rate`, then pgbench at
+/// the same rate inserting as many rows per transaction, in the same run.
+async fn pgbench(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
+    let pg_url = args
+        .pg_url
+        .clone()
+        .context("--pg-url: a PostgreSQL database for pgbench's table")?;
+    let mut service = single(run, args).await?;
+    let dir = std::env::temp_dir().join(format!("accrue-pgbench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let script = dir.join("insert.sql");
+    let mut sql = String::from("BEGIN;\n");
+    for r in 0..args.pg_rows {
+        sql.push_str(&format!(
+            "INSERT INTO loadgen_rows (k, seq, payload, amount) VALUES ('r' || :client_id || '-' || (random() * 1000000000)::bigint, {r}, 'a conversion-sized row of text', 12.34);\n"
+        ));
+    }
+    sql.push_str("COMMIT;\n");
+    std::fs::write(&script, sql)?;
+    let psql = std::process::Command::new("psql")
+        .args([&pg_url, "-q", "-c",
+            "DROP TABLE IF EXISTS loadgen_rows; CREATE TABLE loadgen_rows (id BIGSERIAL PRIMARY KEY, k TEXT NOT NULL, seq INT NOT NULL, payload TEXT NOT NULL, amount NUMERIC NOT NULL)"])
+        .status()?;
+    if !psql.success() {
+        bail!("psql could not create the pgbench table");
+    }
+    let prefix = dir.join("log");
+    let status = std::process::Command::new("pgbench")
+        .args(["-n", "-c", "16", "-j", "1", "-R", &args.rate.to_string(), "-T"])
+        .arg(args.duration_s.to_string())
+        .arg("-f")
+        .arg(&script)
+        .arg("-l")
+        .arg(format!("--log-prefix={}", prefix.display()))
+        .arg(&pg_url)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("pgbench failed");
+    }
+    // Each log line: client, transaction, latency µs, script, epoch s, µs, schedule lag µs.
+    let mut baseline = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("log")) {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let latency: u64 = f.get(2).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let lag: u64 = f.get(6).and_then(|v| v.parse().ok()).unwrap_or(0);
+            // From the scheduled start, like the service's figures.
+            baseline.push(Duration::from_micros(latency + lag));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    print_latencies("service (POST /v1/conversions)", &mut service);
+    print_latencies(&format!("pgbench ({} rows/txn)        ", args.pg_rows), &mut baseline);
+    println!(
+        "p99: service {:.2} ms, pgbench {:.2} ms, ratio {:.2}",
+        ms(percentile(&service, 0.99)),
+        ms(percentile(&baseline, 0.99)),
+        ms(percentile(&service, 0.99)) / ms(percentile(&baseline, 0.99)).max(1e-9)
+    );
+    Ok(())
 }
 
 #[cfg(test)]
