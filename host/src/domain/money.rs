@@ -102,14 +102,15 @@ impl Currency {
         Decimal::new(MAX_AMOUNT_MINOR, self.minor_units())
     }
 
-    /// Every code this system knows, withdrawn ones included.
+    /// Every supported currency: the current codes, what new conversions, programs and
+    /// payouts may use (178).
     pub fn all() -> impl Iterator<Item = Self> {
-        iso_currency::Currency::iter().map(Self)
+        Self::known().filter(|c| !c.is_withdrawn())
     }
 
-    /// Every current code: what new conversions, programs and payouts may use.
-    pub fn current() -> impl Iterator<Item = Self> {
-        Self::all().filter(|c| !c.is_withdrawn())
+    /// Every code this system knows, withdrawn ones included (what stored data may hold).
+    pub fn known() -> impl Iterator<Item = Self> {
+        iso_currency::Currency::iter().map(Self)
     }
 
     /// Check that `amount` is ≥ 0, has no more decimals than this currency, and is at most
@@ -320,7 +321,7 @@ mod tests {
 
     #[test]
     fn every_current_code_is_accepted_for_new_input() {
-        let current: Vec<Currency> = Currency::current().collect();
+        let current: Vec<Currency> = Currency::all().collect();
         assert_eq!(current.len(), 178, "ISO 4217 lists 178 current codes");
         for c in &current {
             assert_eq!(Currency::parse_current(c.code()), Ok(*c), "{c}");
@@ -336,7 +337,7 @@ mod tests {
 
     #[test]
     fn withdrawn_codes_are_read_but_refused_for_new_input() {
-        let withdrawn: Vec<&str> = Currency::all()
+        let withdrawn: Vec<&str> = Currency::known()
             .filter(|c| c.is_withdrawn())
             .map(Currency::code)
             .collect();
@@ -509,7 +510,7 @@ mod tests {
     }
 
     fn currency() -> impl Strategy<Value = Currency> {
-        prop::sample::select(Currency::current().collect::<Vec<_>>())
+        prop::sample::select(Currency::all().collect::<Vec<_>>())
     }
 
     /// The split recomputed with big rationals, independently of the integer code.
