@@ -2,6 +2,11 @@
 //! and its decision becomes a `performance_bonuses` row and, when there is something to
 //! pay, a bonus ledger entry. Closing a period is exactly-once per partner (the row's key),
 //! so re-running it, or running it on two replicas at once, pays nothing twice.
+//!
+//! A plug-in's answer is money, so it is bounded: the bonus may be at most the program's
+//! `max_bonus_share` of the partner's attributed revenue in the period (and within the
+//! largest amount). A larger answer is that plug-in breaking its contract: refused, never
+//! clamped, and reported for that partner alone; the other partners are still closed.
 
 use super::pricing::Lookups;
 use super::{Engine, EngineError, Result};
