@@ -281,7 +281,8 @@ pub fn split_largest_remainder(
         .map(|p| {
             let minor = i64::try_from(p).map_err(|_| overflow())?;
             let part = Decimal::new(minor, units);
-            Ok(if negative { -part } else { part })
+            // No "-0.00": a zero part of a negative total is plain zero.
+            Ok(if negative && minor != 0 { -part } else { part })
         })
         .collect()
 }
@@ -494,6 +495,16 @@ mod tests {
             favoured.insert(a_first);
         }
         assert_eq!(favoured.len(), 2, "neither partner id is always favoured");
+    }
+
+    #[test]
+    fn a_negative_total_splits_as_its_opposite() {
+        let k = keys("neg", &["a", "b", "c"]);
+        let w = [Decimal::ONE, Decimal::ONE, Decimal::ZERO];
+        let parts = split_largest_remainder(dec("-0.03"), &w, &k, usd()).expect("ok");
+        let positive = split_largest_remainder(dec("0.03"), &w, &k, usd()).expect("ok");
+        assert_eq!(parts, positive.iter().map(|p| -*p).collect::<Vec<_>>());
+        assert_eq!(parts[2].to_string(), "0.00");
     }
 
     #[test]
