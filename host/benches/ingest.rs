@@ -288,6 +288,7 @@ async fn setup(db: &TestDb, checks: BatchChecks) -> Engine {
         bonus: None,
         lookback_days: 30,
         hold_days: 14,
+        max_bonus_share: Decimal::ONE,
     };
     let rates = RateTable {
         version: 1,

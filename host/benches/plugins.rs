@@ -110,9 +110,9 @@ fn eligible(conversion, touchpoints, config) {
 "#;
 
 /// What every exact Rhai rule adds, ported line by line from the SDK's `normalize_weights`:
-/// scores summed per partner in first-touch order, weights truncated to 12 places, the
-/// missing units handed out by largest remainder, so they sum to exactly 1. With Rhai's
-/// `decimal` feature these are `rust_decimal` values, as in the plug-ins.
+/// scores summed per partner in first-touch order, each weight `score / total` rounded half
+/// to even to 18 places on its own (Rhai's `round(x, digits)` is banker's rounding). With
+/// Rhai's `decimal` feature these are `rust_decimal` values, as in the plug-ins.
 const RHAI_NORMALIZE: &str = r#"
 fn normalize(order, scores) {
     let zero = to_decimal(0);
@@ -124,23 +124,9 @@ fn normalize(order, scores) {
         if s != zero { merged.push([p, s]); total += s; }
     }
     if total == zero { return []; }
-    let unit = parse_decimal("0.000000000001");
     let parts = [];
-    let rems = [];
-    let assigned = zero;
     for m in merged {
-        let exact = m[1] / total;
-        let floor = round_down(exact, 12);
-        assigned += floor;
-        rems.push([exact - floor, parts.len()]);
-        parts.push([m[0], floor]);
-    }
-    let missing = to_int((to_decimal(1) - assigned) / unit);
-    rems.sort(|a, b| if b[0] > a[0] { 1 } else if b[0] < a[0] { -1 } else { 0 });
-    for r in rems {
-        if missing <= 0 { break; }
-        parts[r[1]][1] += unit;
-        missing -= 1;
+        parts.push([m[0], round(m[1] / total, 18)]);
     }
     parts
 }

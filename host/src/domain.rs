@@ -11,4 +11,6 @@ pub mod money;
 pub mod program;
 
 pub use error::DomainError;
-pub use money::{Currency, round_minor, split_largest_remainder};
+pub use money::{
+    Currency, MAX_AMOUNT_MINOR, round_minor, scaled_to, split_largest_remainder, tie_key,
+};

@@ -21,7 +21,7 @@ mod tests;
 
 pub use adjust::{AdjustmentChange, AdjustmentReport, AdjustmentRequest};
 pub use admin::PluginRef;
-pub use bonus::BonusOutcome;
+pub use bonus::{BonusFailure, BonusOutcome, BonusStatus};
 pub use bootstrap::{BUILTIN_VERSION, LoadReport};
 pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;

@@ -150,9 +150,18 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_partner_program_keys.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_max_bonus_share.sql"),
+    ),
 ];
-const MIGRATIONS_SQLITE: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_max_bonus_share.sql"),
+    ),
+];
 
 impl Store {
     /// Connect to `url`: `postgres://...` or `sqlite://path` (created if missing).
@@ -423,6 +432,14 @@ pub fn now_ms() -> i64 {
 pub(crate) fn dec(row: &AnyRow, column: &str) -> Result<Decimal> {
     let text: String = row.try_get(column)?;
     Decimal::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}={text:?}: {e}")))
+}
+
+/// Read an amount of money stored as NUMERIC or TEXT, shown with the decimals of the
+/// currency in `currency_column` (`0.00` USD, `0` JPY, `0.000` KWD): a NUMERIC keeps the
+/// scale it was written with, and older rows hold `0` for a zero written in binary.
+pub(crate) fn money(row: &AnyRow, column: &str, currency_column: &str) -> Result<Decimal> {
+    let currency: String = row.try_get(currency_column)?;
+    Ok(crate::domain::scaled_to(dec(row, column)?, &currency))
 }
 
 /// Read an optional decimal.

@@ -5,8 +5,9 @@ use crate::types::*;
 
 /// An attribution model: splits a conversion's credit among partners.
 pub trait AttributionRule {
-    /// Return each credited partner once with a weight ≥ 0, the weights summing to exactly 1
-    /// (use [`crate::weights::normalize_weights`]), or an empty list if nobody is eligible.
+    /// Return each credited partner once with a weight in 0..=1 of at most 18 decimal
+    /// places, the weights summing to 1 within 10^-12 (use
+    /// [`crate::weights::normalize_weights`]), or an empty list if nobody is eligible.
     fn attribute(
         config: &Config,
         conversion: &Conversion,

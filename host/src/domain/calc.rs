@@ -1,8 +1,9 @@
 //! The commission calculation, given what the plug-ins decided.
 //!
 //! For one conversion of `amount` in the sale currency:
-//! 1. the amount is split among the credited partners by their attribution weights
-//!    (largest remainder, so the parts add up to the amount exactly);
+//! 1. the amount is split among the credited partners in exact proportion to their
+//!    attribution weights (largest remainder, exact ties by the hash rule of
+//!    [`super::money`], so the parts add up to the amount exactly);
 //! 2. each partner's rate is its tier's base rate plus volume points, then the
 //!    geographic adjustment; the result must lie in 0..=1;
 //! 3. each commission is `attributed × rate`, rounded half-even to the minor unit;
@@ -11,7 +12,7 @@
 use super::error::DomainError;
 use super::money::{Currency, round_minor, split_largest_remainder};
 use super::program::check_rate;
-use accrue_plugin_sdk::RateAdjustment;
+use accrue_plugin_sdk::{Bonus, RateAdjustment};
 use rust_decimal::Decimal;
 
 /// Apply a geographic adjustment to a base rate; the result must be a rate in 0..=1.
@@ -36,15 +37,18 @@ pub struct Share {
     pub commission: Decimal,
 }
 
-/// Split `amount` by `weights` and apply each partner's `rates` (same order).
+/// Split `amount` by `weights` and apply each partner's `rates` (same order); `tie_keys`
+/// rank exact ties (see [`super::money::tie_key`]).
 pub fn shares(
     amount: Decimal,
     currency: Currency,
     weights: &[Decimal],
+    tie_keys: &[[u8; 32]],
     rates: &[Decimal],
 ) -> Result<Vec<Share>, DomainError> {
     debug_assert_eq!(weights.len(), rates.len());
-    let attributed = split_largest_remainder(round_minor(amount, currency), weights, currency)?;
+    let attributed =
+        split_largest_remainder(round_minor(amount, currency), weights, tie_keys, currency)?;
     attributed
         .into_iter()
         .zip(rates)
@@ -58,6 +62,39 @@ pub fn shares(
             })
         })
         .collect()
+}
+
+/// What a bonus decision pays on a period's attributed `revenue`, at the minor unit
+/// (half-even): a fixed amount as given, a rate times the revenue (negative revenue counts
+/// as none). Not yet checked against [`bonus_cap`].
+pub fn bonus_amount(
+    bonus: &Bonus,
+    revenue: Decimal,
+    currency: Currency,
+) -> Result<Decimal, DomainError> {
+    let raw = match bonus {
+        Bonus::None => Decimal::ZERO,
+        Bonus::Amount(a) => *a,
+        Bonus::Rate(r) => revenue
+            .max(Decimal::ZERO)
+            .checked_mul(*r)
+            .ok_or(DomainError::Overflow("bonus"))?,
+    };
+    Ok(round_minor(raw, currency))
+}
+
+/// The largest bonus a program allows on a period's attributed `revenue`:
+/// `round_minor(max(revenue, 0) × max_share)`.
+pub fn bonus_cap(
+    revenue: Decimal,
+    max_share: Decimal,
+    currency: Currency,
+) -> Result<Decimal, DomainError> {
+    let raw = revenue
+        .max(Decimal::ZERO)
+        .checked_mul(max_share)
+        .ok_or(DomainError::Overflow("bonus cap"))?;
+    Ok(round_minor(raw, currency))
 }
 
 /// The part of `commission` a refund of `refunded` out of `amount` reverses, cumulatively:
@@ -82,6 +119,7 @@ pub fn reversed_by_refund(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::money::tie_key;
     use accrue_plugin_sdk::decimal::dec;
     use proptest::prelude::*;
 
@@ -108,6 +146,7 @@ mod tests {
             dec("129.90"),
             usd(),
             &[dec("0.5"), dec("0.5")],
+            &[tie_key("c", "a"), tie_key("c", "b")],
             &[dec("0.05"), dec("0.15")],
         )
         .expect("ok");
@@ -124,6 +163,41 @@ mod tests {
                 attributed: dec("64.95"),
                 commission: dec("9.74")
             }
+        );
+    }
+
+    #[test]
+    fn bonuses_are_bounded_by_the_program_share_of_revenue() {
+        let revenue = dec("125.00");
+        let cap = bonus_cap(revenue, Decimal::ONE, usd()).expect("cap");
+        assert_eq!(cap.to_string(), "125.00");
+        assert_eq!(
+            bonus_cap(revenue, dec("0.5"), usd())
+                .expect("cap")
+                .to_string(),
+            "62.50"
+        );
+        assert_eq!(
+            bonus_cap(dec("-10.00"), Decimal::ONE, usd())
+                .expect("cap")
+                .to_string(),
+            "0.00",
+            "negative revenue allows no bonus"
+        );
+        let amount = |b: Bonus| bonus_amount(&b, revenue, usd()).expect("amount");
+        assert_eq!(amount(Bonus::Rate(dec("0.05"))).to_string(), "6.25");
+        assert_eq!(amount(Bonus::None).to_string(), "0.00");
+        // What the issue saw written to the ledger is far above any cap.
+        for huge in [
+            Decimal::from(1_000_000_000_000_000i64),
+            Decimal::from(i64::MAX),
+        ] {
+            assert!(amount(Bonus::Amount(huge)) > cap, "{huge}");
+        }
+        assert!(amount(Bonus::Amount(dec("125.00"))) <= cap);
+        assert!(amount(Bonus::Amount(dec("125.01"))) > cap);
+        assert!(
+            amount(Bonus::Rate(dec("0.8"))) > bonus_cap(revenue, dec("0.5"), usd()).expect("cap")
         );
     }
 

@@ -24,6 +24,32 @@ pub enum DomainError {
         /// Its minor units.
         minor_units: u32,
     },
+    /// An amount above the largest this system accepts (see
+    /// [`MAX_AMOUNT_MINOR`](super::money::MAX_AMOUNT_MINOR)).
+    #[error("{field} {value} {currency} is above the largest amount accepted, {max} {currency}")]
+    AmountTooLarge {
+        /// Which field.
+        field: &'static str,
+        /// The value.
+        value: String,
+        /// The currency.
+        currency: String,
+        /// The largest amount accepted in that currency.
+        max: String,
+    },
+    /// An ISO 4217 code that has been withdrawn: still read in stored data, refused for
+    /// anything new.
+    #[error(
+        "{code} is a withdrawn ISO 4217 currency{replacement}: it is kept for stored data but refused for anything new"
+    )]
+    WithdrawnCurrency {
+        /// The field at fault.
+        field: String,
+        /// The code.
+        code: String,
+        /// " (replaced by EUR)" where ISO names a successor, else empty.
+        replacement: String,
+    },
     /// No FX rate in force.
     #[error("no FX rate from {base} to {quote} in force at {at}")]
     MissingFxRate {
@@ -62,10 +88,31 @@ impl DomainError {
             Self::UnknownCurrency(_) => "unknown-currency",
             Self::NegativeAmount { .. } => "negative-amount",
             Self::TooPrecise { .. } => "too-precise",
+            Self::AmountTooLarge { .. } => "amount-too-large",
+            Self::WithdrawnCurrency { .. } => "withdrawn-currency",
             Self::MissingFxRate { .. } => "missing-fx-rate",
             Self::BadRate { .. } => "bad-rate",
             Self::Overflow(_) => "amount-out-of-range",
             Self::Invalid { .. } => "invalid-input",
+        }
+    }
+
+    /// The same error blamed on another request field, where the error names one
+    /// (a payout currency is checked by the same rule as a sale currency).
+    pub fn for_field(self, name: &str) -> Self {
+        match self {
+            Self::WithdrawnCurrency {
+                code, replacement, ..
+            } => Self::WithdrawnCurrency {
+                field: name.to_owned(),
+                code,
+                replacement,
+            },
+            Self::Invalid { message, .. } => Self::Invalid {
+                field: name.to_owned(),
+                message,
+            },
+            other => other,
         }
     }
 

@@ -210,6 +210,18 @@ pub fn balances<'a>(entries: impl IntoIterator<Item = (&'a str, Decimal, Status)
         }
         b.total += amount;
     }
+    // Every figure with its currency's decimals, a status with no entries too ("0.00").
+    for b in &mut out {
+        for figure in [
+            &mut b.pending,
+            &mut b.approved,
+            &mut b.paid,
+            &mut b.frozen,
+            &mut b.total,
+        ] {
+            *figure = super::money::scaled_to(*figure, &b.currency);
+        }
+    }
     out.sort_by(|a, b| a.currency.cmp(&b.currency));
     out
 }
@@ -243,5 +255,11 @@ mod tests {
         assert_eq!(b[1].currency, "USD");
         assert_eq!(b[1].total, dec("7.50"));
         assert_eq!(b[1].approved, dec("-2.50"));
+        assert_eq!(
+            b[1].paid.to_string(),
+            "0.00",
+            "with the currency's decimals"
+        );
+        assert_eq!(b[0].pending.to_string(), "0.00");
     }
 }

@@ -181,6 +181,21 @@ pub struct Program {
     pub lookback_days: u32,
     /// Commissions become payable this many days after the conversion.
     pub hold_days: u32,
+    /// The largest bonus the bonus plug-in may award a partner for a period, as a share of
+    /// that partner's attributed revenue in the period (0..=1; 1 = 100 %, the default).
+    /// A larger answer is refused as a contract breach, never clamped.
+    pub max_bonus_share: Decimal,
+}
+
+/// The default [`Program::max_bonus_share`]: 1, a bonus of at most 100 % of the period's
+/// attributed revenue.
+pub const DEFAULT_MAX_BONUS_SHARE: Decimal = Decimal::ONE;
+
+impl Program {
+    /// Check the settings a client chooses that the domain bounds.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        check_rate("max_bonus_share", self.max_bonus_share)
+    }
 }
 
 #[cfg(test)]

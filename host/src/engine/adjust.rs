@@ -143,11 +143,13 @@ impl Engine {
                 .into_iter()
                 .collect();
             for partner in partners {
-                let before = net.get(&partner).copied().unwrap_or_default();
+                // With the sale currency's decimals, a partner with nothing too ("0.00").
+                let before = currency.scaled(net.get(&partner).copied().unwrap_or_default());
                 let (after, fresh) = target
                     .get(&partner)
                     .copied()
                     .unwrap_or((Decimal::ZERO, None));
+                let after = currency.scaled(after);
                 let delta = after - before;
                 if delta.is_zero() {
                     continue;

@@ -76,6 +76,9 @@ impl Engine {
     /// Create a program with its first rate table (version 1, in force from the start).
     pub async fn create_program(&self, program: &Program, mut rates: RateTable) -> Result<()> {
         check_id("id", &program.id)?;
+        // A new program is something new: its currency must not be withdrawn.
+        Currency::parse_current(program.currency.code())?;
+        program.validate()?;
         rates.version = 1;
         rates.effective_from_ms = i64::MIN / 2;
         rates.validate()?;
@@ -88,6 +91,7 @@ impl Engine {
 
     /// Replace a program's settings.
     pub async fn update_program(&self, program: &Program) -> Result<()> {
+        program.validate()?;
         self.store.update_program(program).await?;
         self.invalidate_program(&program.id);
         Ok(())
@@ -114,7 +118,7 @@ impl Engine {
     /// Create a partner.
     pub async fn create_partner(&self, p: &PartnerRecord) -> Result<()> {
         check_id("id", &p.id)?;
-        Currency::parse(&p.payout_currency)?;
+        Currency::parse_current(&p.payout_currency).map_err(|e| e.for_field("payout_currency"))?;
         let state = self.program(&p.program_id).await?;
         for (_, tier) in &p.tiers {
             check_tier(&state.rate_tables, tier)?;
@@ -131,7 +135,13 @@ impl Engine {
         p: &PartnerRecord,
         new_tier: Option<(i64, &str)>,
     ) -> Result<()> {
-        Currency::parse(&p.payout_currency)?;
+        // A payout currency set now must be current; one kept from before may be withdrawn
+        // (the partner's stored data still reads).
+        let stored = self.partner(&p.id).await?;
+        if stored.payout_currency != p.payout_currency {
+            Currency::parse_current(&p.payout_currency)
+                .map_err(|e| e.for_field("payout_currency"))?;
+        }
         if let Some((_, tier)) = new_tier {
             let state = self.program(&p.program_id).await?;
             check_tier(&state.rate_tables, tier)?;

@@ -2,12 +2,18 @@
 //! and its decision becomes a `performance_bonuses` row and, when there is something to
 //! pay, a bonus ledger entry. Closing a period is exactly-once per partner (the row's key),
 //! so re-running it, or running it on two replicas at once, pays nothing twice.
+//!
+//! A plug-in's answer is money, so it is bounded: the bonus may be at most the program's
+//! `max_bonus_share` of the partner's attributed revenue in the period (and within the
+//! largest amount). A larger answer is that plug-in breaking its contract: refused, never
+//! clamped, and reported for that partner alone; the other partners are still closed.
 
 use super::pricing::Lookups;
 use super::{Engine, EngineError, Result};
+use crate::domain::calc::{bonus_amount, bonus_cap};
 use crate::domain::ledger::EntryKind;
 use crate::domain::{Currency, DomainError, fx, round_minor};
-use crate::plugins::Digest;
+use crate::plugins::{Digest, EvalError, Failure};
 use crate::store::{BonusRecord, NewEntry, PeriodAttribution, StoreError};
 use accrue_plugin_sdk::{Bonus, PeriodStats, PeriodTotals};
 use rust_decimal::Decimal;
@@ -19,17 +25,57 @@ use std::collections::{BTreeMap, HashMap};
 pub struct BonusOutcome {
     /// Partner.
     pub partner_id: String,
-    /// Bonus in the program currency (0 when none).
+    /// Bonus in the program currency (0 when none, or when this partner failed).
     #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
     /// Program currency.
     pub currency: String,
-    /// The plug-in's reason.
+    /// The plug-in's reason (empty when this partner failed).
     pub reason: String,
     /// The ledger entry, when one was written.
     pub entry_id: Option<i64>,
-    /// False when this partner's period had been closed before (the earlier result).
+    /// True when this call closed the partner's period; false when it had been closed
+    /// before (the earlier result) or this partner failed.
     pub new: bool,
+    /// `closed` (now or earlier), or `failed`: nothing was recorded for this partner, and
+    /// closing the period again tries it again.
+    pub status: BonusStatus,
+    /// Why this partner failed, when it did.
+    pub error: Option<BonusFailure>,
+}
+
+/// Whether a partner's period is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BonusStatus {
+    /// The bonus is recorded (by this call or an earlier one).
+    Closed,
+    /// This partner's bonus was refused or could not be computed; nothing was recorded.
+    Failed,
+}
+
+/// Why one partner's bonus failed: the problem kind the API would answer alone, and what
+/// exactly went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BonusFailure {
+    /// A stable slug (`plugin-failed`, `amount-too-large`, `missing-fx-rate`, ...).
+    pub kind: String,
+    /// The detail: for a plug-in, its digest, the partner, the amount and the cap.
+    pub detail: String,
+}
+
+/// What one period close applies to every partner.
+struct CloseContext<'a> {
+    program_id: &'a str,
+    from_ms: i64,
+    to_ms: i64,
+    hold_days: u32,
+    max_bonus_share: Decimal,
+    currency: Currency,
+    binding: &'a crate::domain::program::PluginBinding,
+    digest: &'a Digest,
+    /// " (name@version)" of the bonus plug-in where the store knows it.
+    label: String,
 }
 
 impl Engine {
@@ -131,12 +177,23 @@ impl Engine {
             .store
             .partners_by_id(&current.keys().cloned().collect::<Vec<_>>())
             .await?;
+        let label = match self.store.plugin(&binding.digest).await? {
+            Some(p) => format!(" ({}@{})", p.name, p.version),
+            None => String::new(),
+        };
+        let ctx = CloseContext {
+            program_id,
+            from_ms,
+            to_ms,
+            hold_days: program.hold_days,
+            max_bonus_share: program.max_bonus_share,
+            currency,
+            binding: &binding,
+            digest: &digest,
+            label,
+        };
         let mut out = Vec::new();
         for partner in partners {
-            if let Some(done) = self.store.bonus(program_id, &partner.id, from_ms).await? {
-                out.push(earlier(done));
-                continue;
-            }
             let stats = PeriodStats {
                 partner_id: partner.id.clone(),
                 tier: partner.tier_at(to_ms - 1).to_owned(),
@@ -147,82 +204,136 @@ impl Engine {
                 previous: previous.get(&partner.id).cloned(),
                 attributes: Vec::new(),
             };
-            let decision = self
-                .evaluate_bonus(
-                    program_id,
-                    digest.clone(),
-                    binding.config_text(),
-                    stats.clone(),
-                )
-                .await?;
-            let amount = round_minor(
-                match decision.bonus {
-                    Bonus::None => Decimal::ZERO,
-                    Bonus::Amount(a) => a,
-                    Bonus::Rate(r) => stats.current.revenue.max(Decimal::ZERO) * r,
-                },
-                currency,
-            );
-            let payout_currency = Currency::parse(&partner.payout_currency)?;
-            let fx_rate = self
-                .fx_rate(currency, payout_currency, to_ms, &mut lookups)
-                .await?;
-            let payout_amount = fx::convert(amount, fx_rate, payout_currency)?;
-            let entry = (!amount.is_zero()).then(|| NewEntry {
-                program_id: program_id.to_owned(),
-                partner_id: partner.id.clone(),
-                conversion_id: None,
-                kind: EntryKind::Bonus,
-                amount,
-                currency: currency.code().to_owned(),
-                payout_amount,
-                payout_currency: payout_currency.code().to_owned(),
-                fx_rate,
-                rate: match decision.bonus {
-                    Bonus::Rate(r) => Some(r),
-                    _ => None,
-                },
-                reverses_entry_id: None,
-                cause: format!("period:{from_ms}-{to_ms}"),
-                provenance: serde_json::to_string(&serde_json::json!({
-                    "bonus_digest": binding.digest, "tier": stats.tier,
-                    "revenue": stats.current.revenue.to_string(), "reason": decision.reason,
-                }))
-                .ok(),
-                hold_until_ms: to_ms.saturating_add(i64::from(program.hold_days) * 86_400_000),
-                initial_events: Vec::new(),
-            });
-            let record = BonusRecord {
-                program_id: program_id.to_owned(),
-                partner_id: partner.id.clone(),
-                period_start_ms: from_ms,
-                period_end_ms: to_ms,
-                plugin_digest: binding.digest.clone(),
-                decision: serde_json::json!({ "bonus": format!("{:?}", decision.bonus), "reason": decision.reason }).to_string(),
-                amount,
-                currency: currency.code().to_owned(),
-                ledger_entry_id: None,
-            };
-            match self.store.record_bonus(&record, entry.as_ref()).await {
-                Ok(entry_id) => out.push(BonusOutcome {
-                    partner_id: partner.id,
-                    amount,
-                    currency: currency.code().to_owned(),
-                    reason: decision.reason.clone(),
-                    entry_id,
-                    new: true,
-                }),
-                // Another replica closed this partner's period first: report its result.
-                Err(StoreError::Conflict(_)) => {
-                    match self.store.bonus(program_id, &partner.id, from_ms).await? {
-                        Some(done) => out.push(earlier(done)),
-                        None => return Err(EngineError::Conflict("bonus vanished".into())),
-                    }
+            // One partner's refused or failed bonus does not stop the others; only the
+            // store failing does.
+            match self
+                .close_partner(&ctx, &partner, &stats, &mut lookups)
+                .await
+            {
+                Ok(outcome) => out.push(outcome),
+                Err(e @ (EngineError::Plugin(_) | EngineError::Domain(_))) => {
+                    tracing::warn!(program_id, partner_id = %partner.id, error = %e, "bonus refused");
+                    out.push(BonusOutcome {
+                        partner_id: partner.id.clone(),
+                        amount: round_minor(Decimal::ZERO, currency),
+                        currency: currency.code().to_owned(),
+                        reason: String::new(),
+                        entry_id: None,
+                        new: false,
+                        status: BonusStatus::Failed,
+                        error: Some(BonusFailure {
+                            kind: e.kind().to_owned(),
+                            detail: e.to_string(),
+                        }),
+                    });
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
+    }
+
+    /// Close one partner's period: the plug-in's decision, checked against the cap, then
+    /// recorded once.
+    async fn close_partner(
+        &self,
+        ctx: &CloseContext<'_>,
+        partner: &crate::store::PartnerRecord,
+        stats: &PeriodStats,
+        lookups: &mut Lookups,
+    ) -> Result<BonusOutcome> {
+        let (program_id, from_ms, to_ms, currency) =
+            (ctx.program_id, ctx.from_ms, ctx.to_ms, ctx.currency);
+        if let Some(done) = self.store.bonus(program_id, &partner.id, from_ms).await? {
+            return Ok(earlier(done));
+        }
+        let decision = self
+            .evaluate_bonus(
+                program_id,
+                ctx.digest.clone(),
+                ctx.binding.config_text(),
+                stats.clone(),
+            )
+            .await?;
+        let revenue = stats.current.revenue;
+        let amount = bonus_amount(&decision.bonus, revenue, currency)?;
+        let cap = bonus_cap(revenue, ctx.max_bonus_share, currency)?;
+        if amount > cap {
+            // The plug-in's answer breaks the program's bound: refused, never clamped.
+            return Err(EngineError::Plugin(EvalError {
+                digest: ctx.digest.clone(),
+                label: ctx.label.clone(),
+                failure: Failure::Contract(format!(
+                    "bonus of {amount} {currency} for partner {:?} is above the program's cap of \
+                     {cap} {currency} ({} of attributed revenue {} {currency})",
+                    partner.id,
+                    ctx.max_bonus_share.normalize(),
+                    round_minor(revenue, currency),
+                )),
+            }));
+        }
+        currency.check_amount("amount", amount)?;
+        let payout_currency = Currency::parse(&partner.payout_currency)?;
+        let fx_rate = self
+            .fx_rate(currency, payout_currency, to_ms, lookups)
+            .await?;
+        let payout_amount = fx::convert(amount, fx_rate, payout_currency)?;
+        let entry = (!amount.is_zero()).then(|| NewEntry {
+            program_id: program_id.to_owned(),
+            partner_id: partner.id.clone(),
+            conversion_id: None,
+            kind: EntryKind::Bonus,
+            amount,
+            currency: currency.code().to_owned(),
+            payout_amount,
+            payout_currency: payout_currency.code().to_owned(),
+            fx_rate,
+            rate: match decision.bonus {
+                Bonus::Rate(r) => Some(r),
+                _ => None,
+            },
+            reverses_entry_id: None,
+            cause: format!("period:{from_ms}-{to_ms}"),
+            provenance: serde_json::to_string(&serde_json::json!({
+                "bonus_digest": ctx.binding.digest, "tier": stats.tier,
+                "revenue": stats.current.revenue.to_string(), "reason": decision.reason,
+                "max_bonus_share": ctx.max_bonus_share.to_string(),
+            }))
+            .ok(),
+            hold_until_ms: to_ms.saturating_add(i64::from(ctx.hold_days) * 86_400_000),
+            initial_events: Vec::new(),
+        });
+        let record = BonusRecord {
+            program_id: program_id.to_owned(),
+            partner_id: partner.id.clone(),
+            period_start_ms: from_ms,
+            period_end_ms: to_ms,
+            plugin_digest: ctx.binding.digest.clone(),
+            decision: serde_json::json!({ "bonus": format!("{:?}", decision.bonus), "reason": decision.reason }).to_string(),
+            amount,
+            currency: currency.code().to_owned(),
+            ledger_entry_id: None,
+        };
+        match self.store.record_bonus(&record, entry.as_ref()).await {
+            Ok(entry_id) => Ok(BonusOutcome {
+                partner_id: partner.id.clone(),
+                amount,
+                currency: currency.code().to_owned(),
+                reason: decision.reason.clone(),
+                entry_id,
+                new: true,
+                status: BonusStatus::Closed,
+                error: None,
+            }),
+            // Another replica closed this partner's period first: report its result.
+            Err(StoreError::Conflict(_)) => {
+                match self.store.bonus(program_id, &partner.id, from_ms).await? {
+                    Some(done) => Ok(earlier(done)),
+                    None => Err(EngineError::Conflict("bonus vanished".into())),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -238,5 +349,7 @@ fn earlier(done: BonusRecord) -> BonusOutcome {
         reason,
         entry_id: done.ledger_entry_id,
         new: false,
+        status: BonusStatus::Closed,
+        error: None,
     }
 }

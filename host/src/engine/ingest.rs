@@ -116,6 +116,12 @@ impl Engine {
                         continue;
                     }
                 };
+                // A new conversion may not be in a withdrawn currency (a replay of one
+                // stored earlier was answered above, from its record).
+                if let Err(e) = crate::domain::Currency::parse_current(&input.currency) {
+                    outcomes[i] = Some(Err(e.into()));
+                    continue;
+                }
                 match self
                     .price(&state, input, &Overrides::default(), &mut lookups)
                     .await

@@ -368,7 +368,11 @@ impl Engine {
             });
         }
         let weight_values: Vec<Decimal> = weights.iter().map(|w| w.weight).collect();
-        let parts = shares(i.amount, currency, &weight_values, &rates)?;
+        let tie_keys: Vec<[u8; 32]> = weights
+            .iter()
+            .map(|w| crate::domain::tie_key(&i.id, &w.partner_id))
+            .collect();
+        let parts = shares(i.amount, currency, &weight_values, &tie_keys, &rates)?;
         let hold_until_ms = i
             .occurred_at_ms
             .saturating_add(i64::from(program.hold_days) * 86_400_000);
@@ -447,6 +451,7 @@ impl Engine {
     /// What a conversion would earn, computed exactly as ingestion does; nothing is stored.
     pub async fn quote(&self, input: &ConversionInput) -> Result<ConversionResult> {
         let state = self.program(&input.program_id).await?;
+        Currency::parse_current(&input.currency)?;
         let priced = self
             .price(
                 &state,

@@ -114,6 +114,8 @@ impl Engine {
         let remaining = conversion.conversion.amount - conversion.refunded;
         let amount = amount.unwrap_or(remaining);
         currency.check_amount("amount", amount)?;
+        // "10" USD is refunded, stored and answered as 10.00.
+        let amount = currency.scaled(amount);
         if amount.is_zero() {
             return Err(DomainError::invalid("amount", "nothing to refund").into());
         }
@@ -122,7 +124,7 @@ impl Engine {
                 "refund of {amount} {currency} exceeds the {remaining} {currency} not yet refunded"
             )));
         }
-        let refunded_total = conversion.refunded + amount;
+        let refunded_total = currency.scaled(conversion.refunded + amount);
         let entries = self.conversion_entries(program_id, conversion_id).await?;
         let mut write = LedgerWrite {
             refund: Some((

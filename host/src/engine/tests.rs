@@ -123,12 +123,60 @@ impl Fixture {
             bonus: None,
             lookback_days: 30,
             hold_days: 14,
+            max_bonus_share: Decimal::ONE,
         };
         let rates = RateTable {
             version: 1,
             effective_from_ms: 0,
             tiers,
             volume_tiers,
+        };
+        e.create_program(&program, rates).await.expect("program");
+    }
+
+    /// A program in `currency` with the bonus plug-in `tier-bonus` bound with `bonus`, and
+    /// the bonus cap `max_bonus_share`.
+    async fn program_in(
+        &self,
+        id: &str,
+        attribution: &str,
+        currency: &str,
+        bonus: serde_json::Value,
+        max_bonus_share: Decimal,
+    ) {
+        let e = &self.engine;
+        let binding = |plugin: &str, config: serde_json::Value| PluginRef {
+            plugin: plugin.into(),
+            config,
+        };
+        let program = Program {
+            id: id.into(),
+            name: format!("Program {id}"),
+            currency: Currency::parse(currency).expect("currency"),
+            attribution: e
+                .resolve_plugin(
+                    &binding(attribution, serde_json::json!({})),
+                    World::Attribution,
+                    id,
+                    "attribution",
+                )
+                .await
+                .expect("attribution plug-in"),
+            geo_rate: None,
+            bonus: Some(
+                e.resolve_plugin(&binding("tier-bonus", bonus), World::Bonus, id, "bonus")
+                    .await
+                    .expect("bonus plug-in"),
+            ),
+            lookback_days: 30,
+            hold_days: 14,
+            max_bonus_share,
+        };
+        let rates = RateTable {
+            version: 1,
+            effective_from_ms: 0,
+            tiers: default_tiers(),
+            volume_tiers: Vec::new(),
         };
         e.create_program(&program, rates).await.expect("program");
     }
@@ -225,6 +273,10 @@ on_both!(
     approval_after_the_hold_period,
     period_close_pays_tier_bonuses_once,
     replay_reproduces_commissions_exactly,
+    large_amounts_split_exactly_and_larger_ones_are_refused,
+    amounts_read_back_with_their_currency_scale,
+    current_currencies_are_accepted_and_withdrawn_ones_kept_for_stored_data,
+    bonuses_above_the_program_cap_are_refused_per_partner,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
@@ -1429,5 +1481,459 @@ async fn replay_reproduces_commissions_exactly(f: Fixture) {
     }
     let e = f.engine.replay("p", "ghost").await.expect_err("unknown");
     assert_eq!(e.kind(), "not-found");
+    f.finish().await;
+}
+
+/// The problem an API client would get for `e`.
+fn problem(e: EngineError) -> crate::http::ApiError {
+    crate::http::ApiError::from(e)
+}
+
+async fn large_amounts_split_exactly_and_larger_ones_are_refused(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    for p in ["a", "b", "c"] {
+        f.partner(p, "p", "starter", "USD").await;
+    }
+    // Three identical touchpoints on the largest amount accepted: three equal parts.
+    let big = conversion(
+        "p",
+        "big",
+        "999999999999.99",
+        &[("a", 1), ("b", 1), ("c", 1)],
+    );
+    let r = f.ingest(&big).await;
+    assert_eq!(r.commissions.len(), 3);
+    for c in &r.commissions {
+        assert_eq!(
+            c.share.to_string(),
+            "0.333333333333333333",
+            "{}",
+            c.partner_id
+        );
+        assert_eq!(c.attributed_amount.to_string(), "333333333333.33");
+        // 5 % of 333,333,333,333.33 = 16,666,666,666.6665 → half-even.
+        assert_eq!(c.amount.to_string(), "16666666666.67");
+    }
+    // An exact tie: 100.00 in thirds; the extra cent goes by sha256(conversion, partner),
+    // whatever the order of the touchpoints.
+    let winner = ["a", "b", "c"]
+        .into_iter()
+        .min_by_key(|p| crate::domain::tie_key("tie", p))
+        .expect("three");
+    let tie = f
+        .ingest(&conversion(
+            "p",
+            "tie",
+            "100.00",
+            &[("a", 1), ("b", 1), ("c", 1)],
+        ))
+        .await;
+    let reordered = f
+        .engine
+        .quote(&conversion(
+            "p",
+            "tie",
+            "100.00",
+            &[("c", 1), ("a", 1), ("b", 1)],
+        ))
+        .await
+        .expect("quote");
+    for result in [&tie, &reordered] {
+        for c in &result.commissions {
+            let expected = if c.partner_id == winner {
+                "33.34"
+            } else {
+                "33.33"
+            };
+            assert_eq!(
+                c.attributed_amount.to_string(),
+                expected,
+                "{}",
+                c.partner_id
+            );
+        }
+    }
+    // Larger amounts are refused before any plug-in runs, with the field at fault.
+    for amount in ["10000000000000.00", "12345678901234567890.00"] {
+        let input = conversion("p", "huge", amount, &[("a", 1)]);
+        let e = f.engine.ingest(&input).await.expect_err(amount);
+        assert_eq!(e.kind(), "amount-too-large", "{amount}: {e}");
+        let api = problem(e);
+        assert_eq!(api.status.as_u16(), 422);
+        assert_eq!(api.field.as_deref(), Some("amount"));
+        let e = f.engine.quote(&input).await.expect_err(amount);
+        assert_eq!(e.kind(), "amount-too-large", "{amount}: {e}");
+    }
+    let replay = f.engine.replay("p", "big").await.expect("replay");
+    assert!(replay.matches, "{replay:?}");
+    f.finish().await;
+}
+
+async fn amounts_read_back_with_their_currency_scale(f: Fixture) {
+    let (from, to) = (T0 - 9 * DAY, T0 + 21 * DAY);
+    for (code, tiny, zero) in [
+        ("USD", "0.01", "0.00"),
+        ("JPY", "1", "0"),
+        ("KWD", "0.001", "0.000"),
+    ] {
+        let program = code.to_lowercase();
+        // A threshold no partner reaches: every bonus is zero.
+        f.program_in(
+            &program,
+            "first-touch",
+            code,
+            serde_json::json!({"threshold": "1000000"}),
+            Decimal::ONE,
+        )
+        .await;
+        let partner = format!("{program}-a");
+        f.partner(&partner, &program, "starter", code).await;
+        let post = |id: &str, amount: &str| {
+            let mut c = conversion(&program, id, amount, &[(partner.as_str(), 1)]);
+            c.currency = code.into();
+            c
+        };
+        let strings =
+            |values: &[Decimal]| values.iter().map(ToString::to_string).collect::<Vec<_>>();
+        // Zero posted with the currency's decimals: PostgreSQL's binary ingest used to
+        // store it as 0, which read back as "0" and replayed with another input hash.
+        for (id, amount) in [("zero", zero), ("tiny", tiny)] {
+            let input = post(id, amount);
+            let r = f.ingest(&input).await;
+            let c = &r.commissions[0];
+            assert_eq!(
+                strings(&[c.amount, c.payout_amount]),
+                vec![zero, zero],
+                "{code} {id}: commission"
+            );
+            let IngestOutcome::Replayed(again) = f.engine.ingest(&input).await.expect("replay")
+            else {
+                panic!("{code} {id}: expected a replay");
+            };
+            assert_eq!(again, r, "{code} {id}: the stored answer");
+            let stored = f
+                .engine
+                .store()
+                .conversion(&program, id)
+                .await
+                .expect("read")
+                .expect("stored");
+            let expected_amount = if id == "zero" { zero } else { tiny };
+            // The conversion as posted (not rescaled: see `Store::conversion`).
+            assert_eq!(stored.conversion.amount.to_string(), amount, "{code} {id}");
+            assert_eq!(
+                r.amount.to_string(),
+                expected_amount,
+                "{code} {id}: answered"
+            );
+            assert_eq!(stored.refunded.to_string(), zero, "{code} {id}: refunded");
+            let attributions = f
+                .engine
+                .store()
+                .attributions(&program, id)
+                .await
+                .expect("attributions");
+            assert_eq!(
+                attributions[0].attributed_amount.to_string(),
+                expected_amount,
+                "{code} {id}: attribution"
+            );
+            let replay = f.engine.replay(&program, id).await.expect("replay");
+            assert!(replay.matches, "{code} {id}: {replay:?}");
+            let l = &replay.lines[0];
+            assert_eq!(
+                strings(&[l.stored, l.replayed, l.stored_payout, l.replayed_payout]),
+                vec![zero; 4],
+                "{code} {id}: replay"
+            );
+        }
+        let entries = f
+            .engine
+            .store()
+            .entries(&EntryFilter {
+                program_id: Some(program.clone()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("entries");
+        assert_eq!(entries.len(), 2);
+        for e in &entries {
+            assert_eq!(
+                strings(&[e.amount, e.payout_amount]),
+                vec![zero, zero],
+                "{code}: entry {}",
+                e.id
+            );
+        }
+        let refund = f
+            .engine
+            .refund(&program, "tiny", "r1", None)
+            .await
+            .expect("refund");
+        assert_eq!(
+            strings(&[refund.amount, refund.refunded_total]),
+            vec![tiny, tiny],
+            "{code}: refund"
+        );
+        let stored = f
+            .engine
+            .store()
+            .conversion(&program, "tiny")
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(stored.refunded.to_string(), tiny, "{code}: refunded");
+        let b = &f.balance(&partner).await[0];
+        assert_eq!(
+            strings(&[b.pending, b.approved, b.paid, b.frozen, b.total]),
+            vec![zero; 5],
+            "{code}: balance"
+        );
+        for round in ["first", "again"] {
+            let bonuses = f
+                .engine
+                .close_period(&program, from, to)
+                .await
+                .expect("close");
+            assert_eq!(bonuses.len(), 1);
+            assert_eq!(
+                bonuses[0].amount.to_string(),
+                zero,
+                "{code}: bonus, {round}"
+            );
+            assert_eq!(bonuses[0].new, round == "first");
+        }
+    }
+    f.finish().await;
+}
+
+async fn current_currencies_are_accepted_and_withdrawn_ones_kept_for_stored_data(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    // Codes the hand-written table refused, end to end: partner paid in it, sale in it.
+    for code in [
+        "QAR", "KZT", "UAH", "MAD", "KES", "BDT", "LKR", "XOF", "XAF", "UYU", "IQD",
+    ] {
+        let partner = format!("p-{code}");
+        f.partner(&partner, "p", "starter", code).await;
+        let mut c = conversion("p", &format!("c-{code}"), "100", &[(partner.as_str(), 1)]);
+        c.currency = code.into();
+        let r = f.ingest(&c).await;
+        let units = Currency::parse(code).expect(code).minor_units();
+        let line = &r.commissions[0];
+        assert_eq!(line.amount, dec("5"), "{code}");
+        assert_eq!(line.amount.scale(), units, "{code}");
+        assert_eq!(line.payout_currency, code);
+    }
+    // Withdrawn: refused for anything new, with the field at fault.
+    let mut bgn = conversion("p", "new-bgn", "10.00", &[("p-QAR", 1)]);
+    bgn.currency = "BGN".into();
+    let e = f.engine.ingest(&bgn).await.expect_err("BGN conversion");
+    assert_eq!(e.kind(), "withdrawn-currency");
+    let api = problem(e);
+    assert_eq!(
+        (api.status.as_u16(), api.field.as_deref()),
+        (422, Some("currency"))
+    );
+    let e = f.engine.quote(&bgn).await.expect_err("BGN quote");
+    assert_eq!(e.kind(), "withdrawn-currency");
+    let new_partner = PartnerRecord {
+        id: "bg-new".into(),
+        program_id: "p".into(),
+        name: None,
+        country: Some("BG".into()),
+        payout_currency: "BGN".into(),
+        tiers: vec![(0, "starter".into())],
+        created_at_ms: T0,
+    };
+    let e = f
+        .engine
+        .create_partner(&new_partner)
+        .await
+        .expect_err("BGN payout");
+    assert_eq!(problem(e).field.as_deref(), Some("payout_currency"));
+    let mut moved = f.engine.partner("p-QAR").await.expect("partner");
+    moved.payout_currency = "HRK".into();
+    let e = f
+        .engine
+        .update_partner(&moved, None)
+        .await
+        .expect_err("HRK payout");
+    assert_eq!(e.kind(), "withdrawn-currency");
+    let mut program = f.engine.program("p").await.expect("p").program.clone();
+    program.id = "p-bgn".into();
+    program.currency = Currency::parse("BGN").expect("known");
+    let e = f
+        .engine
+        .create_program(
+            &program,
+            f.engine.program("p").await.expect("p").rate_tables[0].clone(),
+        )
+        .await
+        .expect_err("BGN program");
+    assert_eq!(e.kind(), "withdrawn-currency");
+    // Stored before the withdrawal (written through the store, as an older version did):
+    // a partner paid in BGN and a BGN conversion still read, refund and replay.
+    f.engine
+        .store()
+        .insert_partner(&PartnerRecord {
+            id: "bg".into(),
+            ..new_partner
+        })
+        .await
+        .expect("stored partner");
+    let mut renamed = f.engine.partner("bg").await.expect("bg");
+    renamed.name = Some("Sofia".into());
+    f.engine
+        .update_partner(&renamed, None)
+        .await
+        .expect("a kept payout currency is no change");
+    let mut old = conversion("p", "old-bgn", "100.00", &[("bg", 1)]);
+    old.currency = "BGN".into();
+    let state = f.engine.program("p").await.expect("p");
+    let priced = f
+        .engine
+        .price(&state, &old, &Overrides::default(), &mut Lookups::default())
+        .await
+        .expect("stored data prices");
+    f.engine
+        .store()
+        .write_conversions(&[priced.record])
+        .await
+        .expect("stored");
+    let stored = f
+        .engine
+        .store()
+        .conversion("p", "old-bgn")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.conversion.currency, "BGN");
+    assert_eq!(stored.conversion.amount.to_string(), "100.00");
+    match f.engine.ingest(&old).await.expect("re-post") {
+        IngestOutcome::Replayed(r) => assert_eq!(r.commissions[0].amount.to_string(), "5.00"),
+        other => panic!("expected the stored answer, got {other:?}"),
+    }
+    let replay = f.engine.replay("p", "old-bgn").await.expect("replay");
+    assert!(replay.matches, "{replay:?}");
+    let refund = f
+        .engine
+        .refund("p", "old-bgn", "r1", Some(dec("40.00")))
+        .await
+        .expect("refund");
+    assert_eq!(refund.currency, "BGN");
+    assert_eq!(refund.reversals[0].amount.to_string(), "-2.00");
+    let b = &f.balance("bg").await[0];
+    assert_eq!(
+        (b.currency.as_str(), b.total.to_string().as_str()),
+        ("BGN", "3.00")
+    );
+    f.finish().await;
+}
+
+async fn bonuses_above_the_program_cap_are_refused_per_partner(f: Fixture) {
+    // Professional partners get 80 % of revenue as a bonus: above a 50 % cap.
+    f.program_in(
+        "p",
+        "first-touch",
+        "USD",
+        serde_json::json!({"rates": {"professional": "0.8"}}),
+        dec("0.5"),
+    )
+    .await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.partner("b", "p", "starter", "USD").await;
+    f.ingest(&conversion("p", "o1", "100.00", &[("a", 1)]))
+        .await;
+    f.ingest(&conversion("p", "o2", "20.00", &[("b", 1)])).await;
+    let (from, to) = (T0 - 9 * DAY, T0 + 21 * DAY);
+    let digest = f
+        .engine
+        .program("p")
+        .await
+        .expect("p")
+        .program
+        .bonus
+        .clone()
+        .expect("bound")
+        .digest;
+    let first = f.engine.close_period("p", from, to).await.expect("close");
+    assert_eq!(
+        first.len(),
+        2,
+        "one partner's refusal does not stop the other"
+    );
+    let a = &first[0];
+    assert_eq!(
+        (a.partner_id.as_str(), a.status),
+        ("a", BonusStatus::Failed)
+    );
+    assert_eq!(
+        (a.amount.to_string(), a.entry_id, a.new),
+        ("0.00".into(), None, false)
+    );
+    let error = a.error.as_ref().expect("why");
+    assert_eq!(error.kind, "plugin-failed");
+    for needle in [
+        digest.as_str(),
+        "tier-bonus@",
+        "\"a\"",
+        "80.00 USD",
+        "50.00 USD",
+    ] {
+        assert!(
+            error.detail.contains(needle),
+            "{needle:?} in {}",
+            error.detail
+        );
+    }
+    let b = &first[1];
+    assert_eq!(
+        (b.partner_id.as_str(), b.status),
+        ("b", BonusStatus::Closed)
+    );
+    assert_eq!((b.amount.to_string(), b.new), ("0.40".into(), true));
+    assert!(b.error.is_none());
+    // Nothing was recorded for a: closing again refuses it again, b is the earlier result.
+    let again = f.engine.close_period("p", from, to).await.expect("close");
+    assert_eq!(again[0].status, BonusStatus::Failed);
+    assert!(!again[1].new && again[1].status == BonusStatus::Closed);
+    let bonus_entries = |partner: &str| {
+        let partner = partner.to_owned();
+        let store = f.engine.store().clone();
+        async move {
+            store
+                .entries(&EntryFilter {
+                    partner_id: Some(partner),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .expect("entries")
+                .into_iter()
+                .filter(|e| e.kind == crate::domain::ledger::EntryKind::Bonus)
+                .count()
+        }
+    };
+    assert_eq!(bonus_entries("a").await, 0, "never clamped, never paid");
+    // A cap outside 0..=1 is refused; raising it to 100 % lets the bonus through.
+    let mut program = f.engine.program("p").await.expect("p").program.clone();
+    program.max_bonus_share = dec("1.5");
+    let e = f
+        .engine
+        .update_program(&program)
+        .await
+        .expect_err("cap above 1");
+    assert_eq!(e.kind(), "bad-rate");
+    assert_eq!(problem(e).field.as_deref(), Some("max_bonus_share"));
+    program.max_bonus_share = Decimal::ONE;
+    f.engine.update_program(&program).await.expect("cap 100 %");
+    let last = f.engine.close_period("p", from, to).await.expect("close");
+    assert_eq!(last[0].status, BonusStatus::Closed);
+    assert_eq!(
+        (last[0].amount.to_string(), last[0].new),
+        ("80.00".into(), true)
+    );
+    assert_eq!(bonus_entries("a").await, 1);
     f.finish().await;
 }

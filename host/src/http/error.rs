@@ -143,6 +143,12 @@ impl From<EngineError> for ApiError {
                     }
                     crate::domain::DomainError::UnknownCurrency(_) => Some("currency".into()),
                     crate::domain::DomainError::TooPrecise { .. } => Some("amount".into()),
+                    crate::domain::DomainError::AmountTooLarge { field, .. } => {
+                        Some((*field).to_owned())
+                    }
+                    crate::domain::DomainError::WithdrawnCurrency { field, .. } => {
+                        Some(field.clone())
+                    }
                     _ => None,
                 };
                 let mut err = Self::new(S::UNPROCESSABLE_ENTITY, d.kind(), "Invalid input", detail);

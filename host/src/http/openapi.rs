@@ -321,6 +321,7 @@ fn schemas() -> Value {
             "id": { "type": "string" }, "name": { "type": "string" }, "currency": { "type": "string" },
             "attribution": { "$ref": "#/components/schemas/PluginRef" }, "geo_rate": { "$ref": "#/components/schemas/PluginRef" },
             "bonus": { "$ref": "#/components/schemas/PluginRef" }, "lookback_days": { "type": "integer" }, "hold_days": { "type": "integer" },
+            "max_bonus_share": decimal(),
             "tiers": { "type": "object", "additionalProperties": { "$ref": "#/components/schemas/TierRate" } },
             "volume_tiers": { "type": "array", "items": { "$ref": "#/components/schemas/VolumeTier" } } } },
         "ConversionIn": { "type": "object", "additionalProperties": false, "required": ["program_id", "amount", "currency", "occurred_at"], "properties": {

@@ -79,6 +79,10 @@ pub struct ProgramIn {
     /// Hold period in days (default 30).
     #[serde(default)]
     pub hold_days: Option<u32>,
+    /// The largest bonus per partner and period, as a share of the partner's attributed
+    /// revenue: a decimal string in 0..=1 ("0.5" = 50 %); default "1".
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub max_bonus_share: Option<Decimal>,
     /// Tier rates (default: the product tiers).
     #[serde(default)]
     pub tiers: Option<BTreeMap<String, TierRate>>,
@@ -105,6 +109,9 @@ pub struct ProgramPatch {
     pub lookback_days: Option<u32>,
     /// Hold period.
     pub hold_days: Option<u32>,
+    /// The bonus cap, a decimal string in 0..=1.
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub max_bonus_share: Option<Decimal>,
     /// New tier rates: a new rate table version.
     pub tiers: Option<BTreeMap<String, TierRate>>,
     /// New volume tiers: a new rate table version.
@@ -141,6 +148,9 @@ pub struct ProgramOut {
     pub lookback_days: u32,
     /// Hold days.
     pub hold_days: u32,
+    /// The largest bonus per partner and period, as a share of its attributed revenue.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub max_bonus_share: Decimal,
     /// The newest rate table.
     pub rate_table: RateTableOut,
     /// How many versions exist.
@@ -173,6 +183,7 @@ impl ProgramOut {
             bonus: p.bonus.clone(),
             lookback_days: p.lookback_days,
             hold_days: p.hold_days,
+            max_bonus_share: p.max_bonus_share,
             rate_table: RateTableOut {
                 version: last.map_or(0, |t| t.version),
                 effective_from: last

@@ -1,7 +1,7 @@
 //! Performance bonuses: the facts a period close needs, and its exactly-once record.
 
 use super::ledger::NewEntry;
-use super::{Result, Store, StoreError, dec, now_ms};
+use super::{Result, Store, StoreError, money, now_ms};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
@@ -87,10 +87,10 @@ impl Store {
                 Ok(PeriodAttribution {
                     partner_id: r.try_get("partner_id")?,
                     conversion_id: r.try_get("conversion_id")?,
-                    attributed_amount: dec(r, "attributed_amount")?,
+                    attributed_amount: money(r, "attributed_amount", "currency")?,
                     currency: r.try_get("currency")?,
                     occurred_at_ms: r.try_get("occurred_at_ms")?,
-                    conversion_amount: dec(r, "conversion_amount")?,
+                    conversion_amount: money(r, "conversion_amount", "currency")?,
                 })
             })
             .collect()
@@ -105,7 +105,7 @@ impl Store {
     ) -> Result<Vec<(String, Decimal)>> {
         let rows = self
             .period_rows(
-                "SELECT f.conversion_id, f.amount::text AS amount FROM refunds f
+                "SELECT f.conversion_id, f.amount::text AS amount, c.currency FROM refunds f
                  JOIN conversions c ON c.program_id = f.program_id AND c.id = f.conversion_id
                  WHERE f.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3",
                 program_id,
@@ -114,7 +114,7 @@ impl Store {
             )
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("conversion_id")?, dec(r, "amount")?)))
+            .map(|r| Ok((r.try_get("conversion_id")?, money(r, "amount", "currency")?)))
             .collect()
     }
 
@@ -140,7 +140,7 @@ impl Store {
             .map(|r| {
                 Ok((
                     r.try_get("partner_id")?,
-                    dec(r, "amount")?,
+                    money(r, "amount", "currency")?,
                     r.try_get("currency")?,
                 ))
             })
@@ -172,7 +172,7 @@ impl Store {
                 period_end_ms: r.try_get("period_end_ms")?,
                 plugin_digest: r.try_get("plugin_digest")?,
                 decision: r.try_get("decision")?,
-                amount: dec(&r, "amount")?,
+                amount: money(&r, "amount", "currency")?,
                 currency: r.try_get("currency")?,
                 ledger_entry_id: r.try_get("ledger_entry_id")?,
             })

@@ -2,7 +2,7 @@
 //! idempotency record in one transaction, multi-row statements), and reads.
 
 use super::ledger::{NewEntry, insert_entries};
-use super::{Backend, Result, Store, StoreError, dec, placeholders};
+use super::{Backend, Result, Store, StoreError, dec, money, placeholders};
 use crate::domain::conversion::{ConversionInput, TouchpointInput};
 use crate::domain::program::VolumeStats;
 use rust_decimal::Decimal;
@@ -303,6 +303,9 @@ impl Store {
             conversion: ConversionInput {
                 program_id: row.try_get("program_id")?,
                 id: row.try_get("id")?,
+                // As posted, not rescaled: its scale is part of the plug-in's input (and
+                // of the input hash a replay compares), and a ≤-minor-unit amount reads
+                // back as it was written on both stores (see `pg::Amount`).
                 amount: dec(row, "amount")?,
                 currency: row.try_get("currency")?,
                 occurred_at_ms: row.try_get("occurred_at_ms")?,
@@ -407,10 +410,13 @@ impl Store {
         .bind(&c.conversion.id)
         .fetch_all(self.pool())
         .await?;
-        c.refunded = refunds
-            .iter()
-            .map(|r| dec(r, "amount"))
-            .sum::<Result<Decimal>>()?;
+        c.refunded = crate::domain::scaled_to(
+            refunds
+                .iter()
+                .map(|r| dec(r, "amount"))
+                .sum::<Result<Decimal>>()?,
+            &c.conversion.currency,
+        );
         Ok(())
     }
 
@@ -445,7 +451,7 @@ impl Store {
         conversion_id: &str,
     ) -> Result<Vec<NewAttribution>> {
         let rows = sqlx::query(&self.sql(
-            "SELECT partner_id, weight::text AS weight, attributed_amount::text AS attributed_amount
+            "SELECT partner_id, weight::text AS weight, attributed_amount::text AS attributed_amount, currency
              FROM revenue_attributions WHERE program_id = $1 AND conversion_id = $2 ORDER BY partner_id",
         ))
         .bind(program_id)
@@ -457,7 +463,7 @@ impl Store {
                 Ok(NewAttribution {
                     partner_id: r.try_get("partner_id")?,
                     weight: dec(r, "weight")?,
-                    attributed_amount: dec(r, "attributed_amount")?,
+                    attributed_amount: money(r, "attributed_amount", "currency")?,
                 })
             })
             .collect()
@@ -486,9 +492,48 @@ mod pg {
     use super::super::{Result, Store, StoreError, now_ms};
     use super::NewConversion;
     use rust_decimal::Decimal;
-    use sqlx::postgres::{PgPool, PgRow};
-    use sqlx::{Postgres, Row, Transaction};
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgPool, PgRow, PgTypeInfo};
+    use sqlx::{Encode, Postgres, Row, Transaction};
     use std::collections::{BTreeSet, HashMap, HashSet};
+
+    /// An amount bound as a binary NUMERIC that keeps its scale. sqlx encodes every zero
+    /// `Decimal` as the NUMERIC `0` (display scale 0), whatever its scale, so a commission
+    /// of `0.00` USD was stored, and read back, as `0`. A non-zero decimal keeps its scale
+    /// in sqlx's encoding, so only zero is written here.
+    #[derive(Debug, Clone, Copy)]
+    struct Amount(Decimal);
+
+    impl sqlx::Type<Postgres> for Amount {
+        fn type_info() -> PgTypeInfo {
+            <Decimal as sqlx::Type<Postgres>>::type_info()
+        }
+    }
+
+    impl PgHasArrayType for Amount {
+        fn array_type_info() -> PgTypeInfo {
+            <Decimal as PgHasArrayType>::array_type_info()
+        }
+    }
+
+    impl Encode<'_, Postgres> for Amount {
+        fn encode_by_ref(
+            &self,
+            buf: &mut PgArgumentBuffer,
+        ) -> std::result::Result<IsNull, BoxDynError> {
+            if !self.0.is_zero() {
+                return <Decimal as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf);
+            }
+            // PostgreSQL's binary NUMERIC: digit count, weight, sign, display scale (each
+            // 16 bits, big-endian), then the base-10000 digits, of which zero has none.
+            let scale = u16::try_from(self.0.scale())?;
+            for field in [0u16, 0, 0, scale] {
+                buf.extend_from_slice(&field.to_be_bytes());
+            }
+            Ok(IsNull::No)
+        }
+    }
 
     const WRITE: &str = "WITH new_conversions AS (
         INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes)
@@ -547,7 +592,7 @@ mod pg {
     struct Columns<'a> {
         conv_program: Vec<&'a str>,
         conv_id: Vec<&'a str>,
-        conv_amount: Vec<Decimal>,
+        conv_amount: Vec<Amount>,
         conv_currency: Vec<&'a str>,
         conv_occurred: Vec<i64>,
         conv_customer: Vec<Option<&'a str>>,
@@ -569,16 +614,16 @@ mod pg {
         attr_conversion: Vec<&'a str>,
         attr_partner: Vec<&'a str>,
         attr_weight: Vec<Decimal>,
-        attr_amount: Vec<Decimal>,
+        attr_amount: Vec<Amount>,
         attr_currency: Vec<&'a str>,
         attr_occurred: Vec<i64>,
         entry_program: Vec<&'a str>,
         entry_partner: Vec<&'a str>,
         entry_conversion: Vec<Option<&'a str>>,
         entry_kind: Vec<&'static str>,
-        entry_amount: Vec<Decimal>,
+        entry_amount: Vec<Amount>,
         entry_currency: Vec<&'a str>,
-        entry_payout_amount: Vec<Decimal>,
+        entry_payout_amount: Vec<Amount>,
         entry_payout_currency: Vec<&'a str>,
         entry_fx_rate: Vec<Decimal>,
         entry_rate: Vec<Option<Decimal>>,
@@ -597,7 +642,7 @@ mod pg {
                 let conv = &n.conversion;
                 c.conv_program.push(&conv.program_id);
                 c.conv_id.push(&conv.id);
-                c.conv_amount.push(conv.amount);
+                c.conv_amount.push(Amount(conv.amount));
                 c.conv_currency.push(&conv.currency);
                 c.conv_occurred.push(conv.occurred_at_ms);
                 c.conv_customer.push(conv.customer_id.as_deref());
@@ -623,7 +668,7 @@ mod pg {
                     c.attr_conversion.push(&conv.id);
                     c.attr_partner.push(&a.partner_id);
                     c.attr_weight.push(a.weight);
-                    c.attr_amount.push(a.attributed_amount);
+                    c.attr_amount.push(Amount(a.attributed_amount));
                     c.attr_currency.push(&conv.currency);
                     c.attr_occurred.push(conv.occurred_at_ms);
                 }
@@ -633,9 +678,9 @@ mod pg {
                     c.entry_partner.push(&e.partner_id);
                     c.entry_conversion.push(e.conversion_id.as_deref());
                     c.entry_kind.push(e.kind.as_str());
-                    c.entry_amount.push(e.amount);
+                    c.entry_amount.push(Amount(e.amount));
                     c.entry_currency.push(&e.currency);
-                    c.entry_payout_amount.push(e.payout_amount);
+                    c.entry_payout_amount.push(Amount(e.payout_amount));
                     c.entry_payout_currency.push(&e.payout_currency);
                     c.entry_fx_rate.push(e.fx_rate);
                     c.entry_rate.push(e.rate);

@@ -1,7 +1,7 @@
 //! The append-only ledger: entries, their state events, refunds, disputes, adjustments,
 //! and the invariant check.
 
-use super::{Result, Store, StoreError, dec, now_ms, opt_dec, placeholders};
+use super::{Result, Store, StoreError, dec, money, now_ms, opt_dec, placeholders};
 use crate::domain::ledger::{EntryKind, EventKind, Status};
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -298,9 +298,9 @@ fn entry_row(row: &AnyRow) -> Result<EntryRecord> {
         conversion_id: row.try_get("conversion_id")?,
         kind: EntryKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
-        amount: dec(row, "amount")?,
+        amount: money(row, "amount", "currency")?,
         currency: row.try_get("currency")?,
-        payout_amount: dec(row, "payout_amount")?,
+        payout_amount: money(row, "payout_amount", "payout_currency")?,
         payout_currency: row.try_get("payout_currency")?,
         fx_rate: dec(row, "fx_rate")?,
         rate: opt_dec(row, "rate")?,
@@ -434,7 +434,7 @@ impl Store {
                 let status: String = r.try_get("status")?;
                 Ok((
                     r.try_get("payout_currency")?,
-                    dec(r, "payout_amount")?,
+                    money(r, "payout_amount", "payout_currency")?,
                     Status::parse(&status).ok_or_else(|| StoreError::Corrupt(status.clone()))?,
                 ))
             })

@@ -66,8 +66,8 @@ impl PartnerRecord {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Bind a program's settings as `$1..$11`: id, name, the three bindings (digest, config),
-/// lookback, hold, and now as the update time.
+/// Bind a program's settings as `$1..$12`: id, name, the three bindings (digest, config),
+/// lookback, hold, now as the update time, and the bonus cap.
 fn bind_program<'q>(query: AnyQuery<'q>, p: &Program) -> AnyQuery<'q> {
     query
         .bind(p.id.clone())
@@ -81,7 +81,15 @@ fn bind_program<'q>(query: AnyQuery<'q>, p: &Program) -> AnyQuery<'q> {
         .bind(i64::from(p.lookback_days))
         .bind(i64::from(p.hold_days))
         .bind(now_ms())
+        .bind(p.max_bonus_share.to_string())
 }
+
+/// A program's columns as [`Store::program_row`] reads them (the `Any` driver reads a
+/// NUMERIC only as text).
+const PROGRAM_COLUMNS: &str =
+    "id, name, currency, attribution_digest, attribution_config, geo_digest,
+    geo_config, bonus_digest, bonus_config, lookback_days, hold_days,
+    max_bonus_share::text AS max_bonus_share";
 
 /// Partners joined with their tier histories: one row per tier, ordered by the caller.
 const PARTNERS_WITH_TIERS: &str =
@@ -228,10 +236,10 @@ impl Store {
     /// Create a program with its first rate table.
     pub async fn insert_program(&self, p: &Program, rates: &RateTable) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        let q = "INSERT INTO programs (id, name, attribution_digest, attribution_config, geo_digest, geo_config,
-                bonus_digest, bonus_config, lookback_days, hold_days, updated_at_ms, currency, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)";
-        bind_program(sqlx::query(q), p)
+        let q = self.sql("INSERT INTO programs (id, name, attribution_digest, attribution_config, geo_digest, geo_config,
+                bonus_digest, bonus_config, lookback_days, hold_days, updated_at_ms, max_bonus_share, currency, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::numeric, $13, $11)");
+        bind_program(sqlx::query(&q), p)
             .bind(p.currency.code())
             .execute(&mut *tx)
             .await
@@ -243,11 +251,11 @@ impl Store {
 
     /// Replace a program's settings (not its currency, nor its rate tables, which are versioned).
     pub async fn update_program(&self, p: &Program) -> Result<()> {
-        let q = "UPDATE programs SET name = $2, attribution_digest = $3, attribution_config = $4, geo_digest = $5,
+        let q = self.sql("UPDATE programs SET name = $2, attribution_digest = $3, attribution_config = $4, geo_digest = $5,
                 geo_config = $6, bonus_digest = $7, bonus_config = $8, lookback_days = $9, hold_days = $10,
-                updated_at_ms = $11
-             WHERE id = $1";
-        bind_program(sqlx::query(q), p)
+                updated_at_ms = $11, max_bonus_share = $12::numeric
+             WHERE id = $1");
+        bind_program(sqlx::query(&q), p)
             .execute(self.pool())
             .await
             .map_err(StoreError::from_db)?;
@@ -341,12 +349,14 @@ impl Store {
             lookback_days: u32::try_from(lookback)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             hold_days: u32::try_from(hold).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            max_bonus_share: dec(row, "max_bonus_share")?,
         })
     }
 
     /// One program.
     pub async fn program(&self, id: &str) -> Result<Option<Program>> {
-        let row = sqlx::query("SELECT * FROM programs WHERE id = $1")
+        let q = format!("SELECT {PROGRAM_COLUMNS} FROM programs WHERE id = $1");
+        let row = sqlx::query(&self.sql(&q))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -355,9 +365,8 @@ impl Store {
 
     /// Every program, by id.
     pub async fn programs(&self) -> Result<Vec<Program>> {
-        let rows = sqlx::query("SELECT * FROM programs ORDER BY id")
-            .fetch_all(self.pool())
-            .await?;
+        let q = format!("SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY id");
+        let rows = sqlx::query(&self.sql(&q)).fetch_all(self.pool()).await?;
         rows.iter().map(Self::program_row).collect()
     }
 

@@ -34,8 +34,8 @@ mod tests {
         let w = Linear::attribute(&Config::default(), &conversion(), &tps).expect("ok");
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].partner_id, "a");
-        assert_eq!(w[0].weight, dec("0.666666666667"));
-        assert_eq!(w[1].weight, dec("0.333333333333"));
+        assert_eq!(w[0].weight, dec("0.666666666666666667"));
+        assert_eq!(w[1].weight, dec("0.333333333333333333"));
         assert_eq!(w.iter().map(|p| p.weight).sum::<Decimal>(), Decimal::ONE);
     }
 

@@ -1,8 +1,8 @@
 //! Time-decay attribution: each eligible touchpoint scores 2^(−age / half-life), where age
 //! is the time from the touchpoint to the conversion and the half-life is `half_life_days`
 //! (7 by default, fractions allowed). Scores are computed in 18-digit fixed point with
-//! integer arithmetic only (deterministic everywhere, no floats), then normalised to sum
-//! to exactly 1.
+//! integer arithmetic only (deterministic everywhere, no floats), then normalised: each
+//! weight is the score's share of the total, at 18 places.
 
 use accrue_plugin_sdk::prelude::*;
 
@@ -79,8 +79,8 @@ mod tests {
     fn one_half_life_older_earns_half_as_much() {
         let w = run("{}", &[touch("old", "e", 7), touch("new", "e", 0)]);
         // scores 0.5 and 1 → weights 1/3 and 2/3
-        assert_eq!(w[0].weight, dec("0.333333333333"));
-        assert_eq!(w[1].weight, dec("0.666666666667"));
+        assert_eq!(w[0].weight, dec("0.333333333333333333"));
+        assert_eq!(w[1].weight, dec("0.666666666666666667"));
         assert_eq!(w.iter().map(|p| p.weight).sum::<Decimal>(), Decimal::ONE);
     }
 

@@ -1,7 +1,7 @@
 //! `/v1/programs`: programs, their plug-in bindings and versioned rate tables.
 
 use crate::domain::Currency;
-use crate::domain::program::{Program, RateTable, default_tiers};
+use crate::domain::program::{DEFAULT_MAX_BONUS_SHARE, Program, RateTable, default_tiers};
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
@@ -34,7 +34,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ProgramOut>), ApiError> {
     caller.require_admin()?;
     let e = &state.engine;
-    let currency = Currency::parse(&body.currency)
+    // A new program is something new: a withdrawn currency is refused.
+    let currency = Currency::parse_current(&body.currency)
         .map_err(|err| ApiError::from(crate::engine::EngineError::from(err)))?;
     let attribution = e
         .resolve_plugin(
@@ -67,6 +68,7 @@ pub async fn create(
         bonus,
         lookback_days: body.lookback_days.unwrap_or(DEFAULT_LOOKBACK_DAYS),
         hold_days: body.hold_days.unwrap_or(DEFAULT_HOLD_DAYS),
+        max_bonus_share: body.max_bonus_share.unwrap_or(DEFAULT_MAX_BONUS_SHARE),
     };
     let rates = RateTable {
         version: 1,
@@ -119,6 +121,7 @@ pub async fn update(
     let only_bindings = patch.name.is_none()
         && patch.lookback_days.is_none()
         && patch.hold_days.is_none()
+        && patch.max_bonus_share.is_none()
         && patch.tiers.is_none()
         && patch.volume_tiers.is_none();
     if caller.scope != Scope::Admin && !only_bindings {
@@ -164,6 +167,13 @@ pub async fn update(
     if let Some(d) = patch.hold_days {
         program.hold_days = d;
     }
+    if let Some(share) = patch.max_bonus_share {
+        program.max_bonus_share = share;
+    }
+    // Checked before any new rate table is written, so a refused patch changes nothing.
+    program
+        .validate()
+        .map_err(|err| ApiError::from(crate::engine::EngineError::from(err)))?;
     if patch.tiers.is_some() || patch.volume_tiers.is_some() {
         let last = current
             .rate_tables
