@@ -1,8 +1,7 @@
 //! The NACHA file read back by an independent parser: the PyPI package `achkit`
 //! (0.2.0), which parses a file and reconciles its control records, run through
-//! `tests/nacha_check.py` in the Python virtualenv at `$ACCRUE_VENV` (default
-//! `/work/main/.venv`). Install it with
-//! `python3 -m venv .venv && .venv/bin/pip install achkit==0.2.0`. The test fails, never
+//! `tests/nacha_check.py` in the Python virtualenv at `$ACCRUE_VENV` (default: the
+//! repository's `.venv`, which `tests/run.sh` makes from `tests/requirements.txt`). The test fails, never
 //! skips, when the virtualenv or achkit is missing.
 
 use super::fixtures;
@@ -12,7 +11,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn achkit(text: &str) -> serde_json::Value {
-    let venv = std::env::var("ACCRUE_VENV").unwrap_or_else(|_| "/work/main/.venv".to_owned());
+    // The repository's own virtualenv unless told otherwise (`tests/run.sh` makes it).
+    let venv = std::env::var("ACCRUE_VENV")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv").to_owned());
     let python = PathBuf::from(&venv).join("bin/python");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/nacha_check.py");
     let mut child = Command::new(&python)
