@@ -53,6 +53,8 @@ pub enum Command {
     /// Work with plug-in components.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print the API's OpenAPI document (what `GET /openapi.json` serves).
+    Openapi,
     /// Re-price a stored conversion from its provenance and compare with its entries;
     /// exits 1 if they differ.
     Replay {
@@ -216,6 +218,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !report.matches {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::http::document().to_pretty_json()?);
             Ok(())
         }
         Command::Plugin(PluginCommand::CompileWorker) => {

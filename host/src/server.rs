@@ -81,11 +81,7 @@ pub async fn ensure_admin_key(engine: &Engine, configured: Option<&str>) -> anyh
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let engine = engine(&args).await?;
     ensure_admin_key(&engine, args.admin_key.as_deref()).await?;
-    let state = AppState {
-        engine: engine.clone(),
-        metrics: Arc::default(),
-        keys: Arc::default(),
-    };
+    let state = AppState::new(engine.clone()).await?;
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");

@@ -15,6 +15,7 @@ mod conversions;
 mod keys;
 mod ledger;
 mod programs;
+mod secrets;
 
 pub use bonuses::{BonusRecord, PeriodAttribution};
 pub use conversions::{ConversionRecord, NewAttribution, NewConversion};
@@ -154,12 +155,20 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_max_bonus_share.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_instance_secrets.sql"),
+    ),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (
         2,
         include_str!("../migrations/sqlite/0002_max_bonus_share.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_instance_secrets.sql"),
     ),
 ];
 

@@ -5,7 +5,7 @@
 mod isolation;
 mod money;
 mod rejections;
-mod sandbox;
 mod replicas;
+mod sandbox;
 mod story;
 mod support;

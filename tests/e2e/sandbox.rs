@@ -19,8 +19,13 @@ fn quote_body() -> Value {
 }
 
 async fn quote(s: &Server) -> crate::support::Response {
-    s.call(Method::POST, "/v1/quotes", Some(ADMIN_KEY), Some(quote_body()))
-        .await
+    s.call(
+        Method::POST,
+        "/v1/quotes",
+        Some(ADMIN_KEY),
+        Some(quote_body()),
+    )
+    .await
 }
 
 fn metric(text: &Value, name: &str) -> u64 {
@@ -168,7 +173,11 @@ async fn a_restart_serves_while_stored_plugins_compile() {
     remove_artifacts_of(&dir, &digest);
     let s = Server::start(&db.url, &generous).await;
     let first = quote(&s).await;
-    first.assert_problem(503, "plugin-not-ready", "a plug-in compiling after a restart");
+    first.assert_problem(
+        503,
+        "plugin-not-ready",
+        "a plug-in compiling after a restart",
+    );
     assert!(first.retry_after.is_some(), "Retry-After is set");
     let shown = s.admin_get(&format!("/v1/plugins/{digest}")).await;
     assert_eq!(shown.body["status"], "compiling", "{}", shown.body);
@@ -237,7 +246,11 @@ async fn the_sdk_section_is_checked_and_reported() {
     bad.extend_from_slice(name);
     bad.extend_from_slice(data);
     let r = s.upload_bytes(bad, "bad", "p").await;
-    r.assert_problem(422, "plugin-bad-sdk-section", "free text in the SDK section");
+    r.assert_problem(
+        422,
+        "plugin-bad-sdk-section",
+        "free text in the SDK section",
+    );
     drop(s);
     db.drop_db().await;
 }

@@ -53,7 +53,11 @@ impl EvalPool {
         F: FnOnce() -> std::result::Result<T, EvalError> + Send + 'static,
     {
         let closed = |_| EngineError::Internal("the evaluation pool is closed".into());
-        let _program = self.program(program_id).acquire_owned().await.map_err(closed)?;
+        let _program = self
+            .program(program_id)
+            .acquire_owned()
+            .await
+            .map_err(closed)?;
         let _slot = self.pool.clone().acquire_owned().await.map_err(closed)?;
         tokio::task::spawn_blocking(evaluate)
             .await

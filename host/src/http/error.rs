@@ -34,17 +34,27 @@ pub struct ApiError {
     pub retry_after_s: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// A problem document (RFC 9457), the body of every error answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:accrue:problem:<kind>`: stable, one per kind of problem.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
+    #[schema(pattern = r"^urn:accrue:problem:[a-z0-9-]+$")]
+    pub kind: String,
+    /// A short summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What exactly was wrong (for a 500: only that the server failed; the request id
+    /// finds the detail in the logs).
+    pub detail: String,
+    /// The request field at fault, for validation errors (a JSON path such as
+    /// `touchpoints[0].occurred_at`, or a parameter's name).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<String>,
+    /// The request's id, also in the `x-request-id` header and in the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
@@ -116,6 +126,24 @@ impl ApiError {
             "Not found",
             format!("{} not found", what.into()),
         )
+    }
+
+    /// The problem document (without the request id), its detail hidden for a 500.
+    pub fn problem(&self) -> Problem {
+        let detail = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            "The server failed to handle this request. Quote the request_id when reporting it."
+                .to_owned()
+        } else {
+            self.detail.clone()
+        };
+        Problem {
+            kind: format!("{PROBLEM_TYPE_PREFIX}{}", self.kind),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail,
+            field: self.field.clone(),
+            request_id: None,
+        }
     }
 
     /// 500: the detail is logged, never sent.
@@ -249,18 +277,9 @@ impl IntoResponse for ApiError {
                 self.detail
             );
         }
-        let detail = if server_error {
-            "The server failed to handle this request. Quote the request_id when reporting it."
-        } else {
-            self.detail.as_str()
-        };
         let body = Problem {
-            kind: format!("{PROBLEM_TYPE_PREFIX}{}", self.kind),
-            title: self.title,
-            status: self.status.as_u16(),
-            detail,
-            field: self.field.as_deref(),
             request_id,
+            ..self.problem()
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert(

@@ -1,4 +1,5 @@
-//! The route table and the middleware every request passes through.
+//! The routes, each registered together with its documentation (utoipa-axum), and the
+//! middleware every request passes through.
 
 mod conversions;
 mod keys;
@@ -12,93 +13,54 @@ use super::AppState;
 use super::error::{ApiError, REQUEST_ID};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use std::time::Instant;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Every route: (method, path). The OpenAPI document must list exactly these (tested).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/readyz"),
-    ("get", "/metrics"),
-    ("get", "/openapi.json"),
-    ("post", "/v1/programs"),
-    ("get", "/v1/programs"),
-    ("get", "/v1/programs/{id}"),
-    ("patch", "/v1/programs/{id}"),
-    ("post", "/v1/programs/{id}/periods/close"),
-    ("post", "/v1/partners"),
-    ("get", "/v1/partners"),
-    ("get", "/v1/partners/{id}"),
-    ("patch", "/v1/partners/{id}"),
-    ("get", "/v1/partners/{id}/balance"),
-    ("put", "/v1/fx-rates"),
-    ("get", "/v1/fx-rates"),
-    ("post", "/v1/plugins"),
-    ("get", "/v1/plugins"),
-    ("get", "/v1/plugins/{digest}"),
-    ("post", "/v1/conversions"),
-    ("post", "/v1/conversions/batch"),
-    ("post", "/v1/quotes"),
-    ("post", "/v1/conversions/{id}/refunds"),
-    ("get", "/v1/conversions/{id}/replay"),
-    ("get", "/v1/commissions"),
-    ("post", "/v1/adjustments"),
-    ("post", "/v1/disputes"),
-    ("get", "/v1/disputes"),
-    ("post", "/v1/disputes/{id}/resolve"),
-    ("post", "/v1/api-keys"),
-    ("get", "/v1/api-keys"),
-    ("delete", "/v1/api-keys/{id}"),
-];
+/// The longest request target (path and query) accepted, in bytes. Longer ones are
+/// answered 414 with a problem document (hyper itself refuses far longer ones earlier).
+pub const MAX_URI_BYTES: usize = 8 << 10;
 
-/// Build the router.
-pub fn router(state: AppState) -> Router {
-    let plugin_limit = state.engine.runtime().limits().component_bytes + 1;
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/v1/programs", post(programs::create).get(programs::list))
-        .route(
-            "/v1/programs/{id}",
-            get(programs::show).patch(programs::update),
-        )
-        .route(
-            "/v1/programs/{id}/periods/close",
-            post(programs::close_period),
-        )
-        .route("/v1/partners", post(partners::create).get(partners::list))
-        .route(
-            "/v1/partners/{id}",
-            get(partners::show).patch(partners::update),
-        )
-        .route("/v1/partners/{id}/balance", get(ledger::balance))
-        .route("/v1/fx-rates", put(partners::put_fx).get(partners::list_fx))
-        .route(
-            "/v1/plugins",
-            post(plugins::upload)
-                .layer(DefaultBodyLimit::max(plugin_limit))
-                .get(plugins::list),
-        )
-        .route("/v1/plugins/{digest}", get(plugins::show))
-        .route("/v1/conversions", post(conversions::create))
-        .route("/v1/conversions/batch", post(conversions::batch))
-        .route("/v1/quotes", post(conversions::quote))
-        .route("/v1/conversions/{id}/refunds", post(conversions::refund))
-        .route("/v1/conversions/{id}/replay", get(conversions::replay))
-        .route("/v1/commissions", get(ledger::commissions))
-        .route("/v1/adjustments", post(ledger::adjust))
-        .route(
-            "/v1/disputes",
-            post(ledger::open_dispute).get(ledger::disputes),
-        )
-        .route("/v1/disputes/{id}/resolve", post(ledger::resolve_dispute))
-        .route("/v1/api-keys", post(keys::create).get(keys::list))
-        .route("/v1/api-keys/{id}", axum::routing::delete(keys::revoke))
+/// Every route with its documentation, before state and middleware.
+pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(plugins::upload, plugins::list))
+        .layer(DefaultBodyLimit::max(plugin_body_limit));
+    OpenApiRouter::with_openapi(super::api::base())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+        .routes(routes!(ops::docs))
+        .routes(routes!(ops::docs_script))
+        .routes(routes!(programs::create, programs::list))
+        .routes(routes!(programs::show, programs::update))
+        .routes(routes!(programs::close_period))
+        .routes(routes!(partners::create, partners::list))
+        .routes(routes!(partners::show, partners::update))
+        .routes(routes!(partners::balance))
+        .routes(routes!(partners::put_fx, partners::list_fx))
+        .merge(uploads)
+        .routes(routes!(plugins::show))
+        .routes(routes!(conversions::create))
+        .routes(routes!(conversions::batch))
+        .routes(routes!(conversions::quote))
+        .routes(routes!(conversions::refund))
+        .routes(routes!(conversions::replay))
+        .routes(routes!(ledger::commissions))
+        .routes(routes!(ledger::adjust))
+        .routes(routes!(ledger::open_dispute, ledger::disputes))
+        .routes(routes!(ledger::resolve_dispute))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+}
+
+/// Build the router from the routes and their document (see [`super::router`]).
+pub fn router(state: AppState, routes: Router<AppState>) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(super::JSON_BODY_LIMIT_BYTES))
@@ -108,7 +70,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
+        StatusCode::NOT_FOUND,
         "no-such-route",
         "Not found",
         "no such route; see /openapi.json",
@@ -117,21 +79,21 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
         "Method not allowed",
         "see /openapi.json",
     )
 }
 
-/// Give each request an id (in the response header, in 5xx bodies and in logs), and
-/// record its route, status and latency.
+/// Give each request an id (in the response header, in 5xx bodies and in logs), refuse
+/// overlong request targets, and record its route, status and latency.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| crate::ids::random_token(8), str::to_owned);
     let route = req
         .extensions()
@@ -141,11 +103,23 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let method = req.method().clone();
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %id, %method, route = %route);
+    let too_long = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().len() > MAX_URI_BYTES);
     let mut response = REQUEST_ID
-        .scope(
-            id.clone(),
-            tracing::Instrument::instrument(next.run(req), span),
-        )
+        .scope(id.clone(), async move {
+            if too_long {
+                return ApiError::new(
+                    StatusCode::URI_TOO_LONG,
+                    "uri-too-long",
+                    "URI too long",
+                    format!("the request target may be at most {MAX_URI_BYTES} bytes"),
+                )
+                .into_response();
+            }
+            tracing::Instrument::instrument(next.run(req), span).await
+        })
         .await;
     let elapsed = started.elapsed();
     state
@@ -155,5 +129,5 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         response.headers_mut().insert("x-request-id", v);
     }
     tracing::debug!(request_id = %id, %method, route = %route, status = response.status().as_u16(), elapsed_us = elapsed.as_micros() as u64, "handled");
-    response.into_response()
+    response
 }

@@ -482,7 +482,8 @@ async fn quote_at_rate(
     for i in 0..count {
         let due = start + interval * i as u32;
         tokio::time::sleep_until(due.into()).await;
-        let (run, tally, program, tag) = (run.clone(), tally.clone(), program.clone(), tag.to_owned());
+        let (run, tally, program, tag) =
+            (run.clone(), tally.clone(), program.clone(), tag.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut body = run.conversion(&tag, i);
             body["program_id"] = Value::String(program);
@@ -500,7 +501,10 @@ async fn quote_at_rate(
         task.await?;
     }
     let mut t = tally.lock().await;
-    Ok((std::mem::take(&mut t.latencies), std::mem::take(&mut t.statuses)))
+    Ok((
+        std::mem::take(&mut t.latencies),
+        std::mem::take(&mut t.statuses),
+    ))
 }
 
 /// The noisy-neighbour bench (see the module docs).
@@ -530,7 +534,9 @@ async fn neighbour(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
         .send()
         .await?;
     let uploaded: Value = upload.json().await?;
-    let digest = uploaded["digest"].as_str().context("upload answered a digest")?;
+    let digest = uploaded["digest"]
+        .as_str()
+        .context("upload answered a digest")?;
     let patch = run
         .client
         .patch(run.endpoint(&format!("/v1/programs/{hostile}"))?)
@@ -556,8 +562,14 @@ async fn neighbour(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
     );
     // Warm up B.
     quote_at_rate(run.clone(), run.program.clone(), args.rate, 1, "warm").await?;
-    let (mut idle, idle_status) =
-        quote_at_rate(run.clone(), run.program.clone(), args.rate, args.duration_s, "idle").await?;
+    let (mut idle, idle_status) = quote_at_rate(
+        run.clone(),
+        run.program.clone(),
+        args.rate,
+        args.duration_s,
+        "idle",
+    )
+    .await?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hostile_done = Arc::new(AtomicUsize::new(0));
     let hostile_status = Arc::new(Mutex::new(BTreeMap::<u16, u64>::new()));
@@ -590,8 +602,14 @@ async fn neighbour(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
         .collect();
     // Let the hostile load build up before measuring.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (mut busy, busy_status) =
-        quote_at_rate(run.clone(), run.program.clone(), args.rate, args.duration_s, "busy").await?;
+    let (mut busy, busy_status) = quote_at_rate(
+        run.clone(),
+        run.program.clone(),
+        args.rate,
+        args.duration_s,
+        "busy",
+    )
+    .await?;
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.await?;
@@ -643,7 +661,16 @@ async fn pgbench(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
     }
     let prefix = dir.join("log");
     let status = std::process::Command::new("pgbench")
-        .args(["-n", "-c", "16", "-j", "1", "-R", &args.rate.to_string(), "-T"])
+        .args([
+            "-n",
+            "-c",
+            "16",
+            "-j",
+            "1",
+            "-R",
+            &args.rate.to_string(),
+            "-T",
+        ])
         .arg(args.duration_s.to_string())
         .arg("-f")
         .arg(&script)
@@ -659,7 +686,10 @@ async fn pgbench(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
     let mut baseline = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("log")) {
+        if !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("log"))
+        {
             continue;
         }
         for line in std::fs::read_to_string(&path)?.lines() {
@@ -672,7 +702,10 @@ async fn pgbench(run: Arc<Run>, args: &Args) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     print_latencies("service (POST /v1/conversions)", &mut service);
-    print_latencies(&format!("pgbench ({} rows/txn)        ", args.pg_rows), &mut baseline);
+    print_latencies(
+        &format!("pgbench ({} rows/txn)        ", args.pg_rows),
+        &mut baseline,
+    );
     println!(
         "p99: service {:.2} ms, pgbench {:.2} ms, ratio {:.2}",
         ms(percentile(&service, 0.99)),

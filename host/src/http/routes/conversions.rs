@@ -1,73 +1,93 @@
-//! `/v1/conversions`, `/v1/conversions/batch`, `/v1/quotes`, refunds.
+//! `/v1/conversions`, `/v1/conversions/batch`, `/v1/quotes`, refunds and replays.
 
 use crate::engine::IngestOutcome;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::http::extract::{JsonBody, parse_json};
-use crate::http::wire::ConversionIn;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, idempotency_key, parse_value};
+use crate::http::wire::conversions::{
+    BatchIn, BatchItemOut, BatchOut, BatchStatus, ConversionIn, ConversionResultOut, MAX_BATCH,
+    RefundIn, RefundOut, ReplayOut, ReplayQuery,
+};
+use crate::http::wire::{Key, reject};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-/// Most conversions in one batch request.
-pub const MAX_BATCH: usize = 1000;
+/// A conversion's id in a path (any client key).
+#[derive(Debug)]
+pub struct ConversionPath {
+    id: Key,
+}
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= 200)
-            .map(|k| Some(k.to_owned()))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "Idempotency-Key",
-                    "must be 1 to 200 visible ASCII characters",
-                )
-            }),
+impl<'de> Deserialize<'de> for ConversionPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            id: String,
+        }
+        let raw = Raw::deserialize(d)?;
+        Key::parse(&raw.id)
+            .map(|id| Self { id })
+            .map_err(|e| reject("invalid-input", e))
     }
 }
 
-/// Post one conversion (admin): 201 with its commissions; 200 with the same body when the
-/// key was posted before with the same payload; 409 with another payload.
+/// Post one conversion.
+///
+/// Answers 201 with each credited partner's commission. Idempotent by the conversion's id
+/// (the body's `id` or the `Idempotency-Key` header): the same id with the same payload
+/// answers 200 with the original body; with another payload, 409. Admin only.
+#[utoipa::path(
+    post, path = "/v1/conversions", tag = "conversions", operation_id = "create_conversion",
+    params(("Idempotency-Key" = Option<Key>, Header, description = "The conversion's id, if not in the body")),
+    request_body = ConversionIn,
+    responses(
+        (status = 201, description = "Stored", body = ConversionResultOut),
+        (status = 200, description = "Stored before with the same payload: the original answer", body = ConversionResultOut),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<ConversionIn>,
+    ApiJson(body): ApiJson<ConversionIn>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    let input = body.into_input(idempotency_key(&headers)?.as_deref())?;
+    let input = body.into_input(idempotency_key(&headers)?.as_ref())?;
     let outcome = state.engine.ingest(&input).await?;
     state
         .metrics
         .count_ingest(matches!(outcome, IngestOutcome::Created(_)), 1);
     Ok(match outcome {
-        IngestOutcome::Created(r) => (StatusCode::CREATED, Json(r)).into_response(),
-        IngestOutcome::Replayed(r) => (StatusCode::OK, Json(r)).into_response(),
+        IngestOutcome::Created(r) => {
+            (StatusCode::CREATED, Json(ConversionResultOut::from(r))).into_response()
+        }
+        IngestOutcome::Replayed(r) => {
+            (StatusCode::OK, Json(ConversionResultOut::from(r))).into_response()
+        }
     })
 }
 
-/// `POST /v1/conversions/batch`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchIn {
-    conversions: Vec<serde_json::Value>,
-}
-
-/// Post up to 1,000 conversions (admin). Each item gets its own result or problem; the
-/// new ones are written in one transaction.
+/// Post up to 1,000 conversions at once.
+///
+/// Each item gets its own result or problem, in request order: an item that is not a
+/// valid conversion, or that the engine refuses, fails alone and the others are stored
+/// (the new ones in one transaction). Admin only.
+#[utoipa::path(
+    post, path = "/v1/conversions/batch", tag = "conversions", operation_id = "create_conversions",
+    request_body = BatchIn,
+    responses((status = 200, description = "One result per item", body = BatchOut)),
+    security(("bearer" = []))
+)]
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<BatchIn>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    ApiJson(body): ApiJson<BatchIn>,
+) -> Result<Json<BatchOut>, ApiError> {
     caller.require_admin()?;
     if body.conversions.len() > MAX_BATCH {
         return Err(ApiError::invalid(
@@ -78,20 +98,18 @@ pub async fn batch(
             ),
         ));
     }
-    let mut results: Vec<Option<serde_json::Value>> = vec![None; body.conversions.len()];
+    let mut results: Vec<Option<BatchItemOut>> =
+        (0..body.conversions.len()).map(|_| None).collect();
     let mut inputs = Vec::new();
     let mut positions = Vec::new();
     for (i, item) in body.conversions.iter().enumerate() {
-        let parsed = serde_json::to_vec(item)
-            .map_err(ApiError::internal)
-            .and_then(|bytes| parse_json::<ConversionIn>(&bytes))
-            .and_then(|c| c.into_input(None));
+        let parsed = parse_value::<ConversionIn>(item).and_then(|c| c.into_input(None));
         match parsed {
             Ok(input) => {
                 inputs.push(input);
                 positions.push(i);
             }
-            Err(e) => results[i] = Some(item_error(i, e)),
+            Err(e) => results[i] = Some(item_error(i, &e)),
         }
     }
     let outcomes = state.engine.ingest_batch(&inputs).await?;
@@ -100,97 +118,119 @@ pub async fn batch(
         results[i] = Some(match outcome {
             Ok(IngestOutcome::Created(r)) => {
                 created += 1;
-                serde_json::json!({ "index": i, "status": "created", "result": r })
+                item_result(i, BatchStatus::Created, r.into())
             }
             Ok(IngestOutcome::Replayed(r)) => {
                 replayed += 1;
-                serde_json::json!({ "index": i, "status": "replayed", "result": r })
+                item_result(i, BatchStatus::Replayed, r.into())
             }
-            Err(e) => item_error(i, e.into()),
+            Err(e) => item_error(i, &e.into()),
         });
     }
-    state.metrics.count_ingest(true, created);
-    state.metrics.count_ingest(false, replayed);
-    Ok(Json(
-        serde_json::json!({ "created": created, "replayed": replayed, "results": results }),
-    ))
+    state.metrics.count_ingest(true, created as u64);
+    state.metrics.count_ingest(false, replayed as u64);
+    Ok(Json(BatchOut {
+        created,
+        replayed,
+        results: results.into_iter().flatten().collect(),
+    }))
 }
 
-fn item_error(index: usize, e: ApiError) -> serde_json::Value {
-    serde_json::json!({
-        "index": index,
-        "status": "error",
-        "error": {
-            "type": format!("{}{}", crate::http::error::PROBLEM_TYPE_PREFIX, e.kind),
-            "title": e.title,
-            "status": e.status.as_u16(),
-            "detail": if e.status.is_server_error() { "internal error".to_owned() } else { e.detail },
-            "field": e.field,
-        }
-    })
+fn item_result(index: usize, status: BatchStatus, result: ConversionResultOut) -> BatchItemOut {
+    BatchItemOut {
+        index,
+        status,
+        result: Some(result),
+        error: None,
+    }
 }
 
-/// What a conversion would earn (admin); nothing is stored.
+fn item_error(index: usize, e: &ApiError) -> BatchItemOut {
+    BatchItemOut {
+        index,
+        status: BatchStatus::Error,
+        result: None,
+        error: Some(e.problem()),
+    }
+}
+
+/// What a conversion would earn, computed exactly as posting it would; nothing is stored.
+/// Admin only.
+#[utoipa::path(
+    post, path = "/v1/quotes", tag = "conversions", operation_id = "quote",
+    request_body = ConversionIn,
+    responses((status = 200, description = "The commissions it would earn", body = ConversionResultOut)),
+    security(("bearer" = []))
+)]
 pub async fn quote(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<ConversionIn>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<ConversionIn>,
+) -> Result<Json<ConversionResultOut>, ApiError> {
     caller.require_admin()?;
     let mut body = body;
-    let id = body.id.take().unwrap_or_else(|| "quote".into());
+    let id = body.id.take().unwrap_or_else(|| Key("quote".into()));
     let input = body.into_input(Some(&id))?;
-    Ok(Json(state.engine.quote(&input).await?).into_response())
+    Ok(Json(state.engine.quote(&input).await?.into()))
 }
 
-/// `POST /v1/conversions/{id}/refunds`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefundIn {
-    /// The conversion's program.
-    program_id: String,
-    /// Amount refunded (decimal string); everything not yet refunded if absent.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
-    amount: Option<Decimal>,
-    /// The refund's id (or the Idempotency-Key header); generated if neither.
-    id: Option<String>,
-}
-
-/// Refund a conversion, fully or partly (admin): reversal entries proportional to the
-/// refunded share.
+/// Refund a conversion, fully or partly.
+///
+/// Writes reversal entries proportional to the refunded share. Idempotent by the refund's
+/// id (the body's `id` or the `Idempotency-Key` header). Admin only.
+#[utoipa::path(
+    post, path = "/v1/conversions/{id}/refunds", tag = "conversions", operation_id = "refund",
+    params(
+        ("id" = Key, Path, description = "The conversion's id"),
+        ("Idempotency-Key" = Option<Key>, Header, description = "The refund's id, if not in the body"),
+    ),
+    request_body = RefundIn,
+    responses((status = 201, description = "Refunded", body = RefundOut)),
+    security(("bearer" = []))
+)]
 pub async fn refund(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<RefundIn>,
-) -> Result<(StatusCode, Json<crate::engine::RefundResult>), ApiError> {
+    ApiPath(path): ApiPath<ConversionPath>,
+    ApiJson(body): ApiJson<RefundIn>,
+) -> Result<(StatusCode, Json<RefundOut>), ApiError> {
     caller.require_admin()?;
     let refund_id = idempotency_key(&headers)?
         .or(body.id)
-        .unwrap_or_else(|| format!("rfd_{}", crate::ids::random_token(8)));
+        .map_or_else(|| format!("rfd_{}", crate::ids::random_token(8)), |k| k.0);
     let result = state
         .engine
-        .refund(&body.program_id, &id, &refund_id, body.amount)
+        .refund(
+            &body.program_id.0,
+            &path.id.0,
+            &refund_id,
+            body.amount.map(|a| a.0),
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(result)))
+    Ok((StatusCode::CREATED, Json(result.into())))
 }
 
-/// Query of `GET /v1/conversions/{id}/replay`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayQuery {
-    /// The conversion's program.
-    program_id: String,
-}
-
-/// Replay a stored conversion from its entries' provenance and compare (admin).
+/// Replay a stored conversion from its entries' provenance and compare bit for bit.
+/// Admin only.
+#[utoipa::path(
+    get, path = "/v1/conversions/{id}/replay", tag = "conversions", operation_id = "replay",
+    params(("id" = Key, Path, description = "The conversion's id"), ReplayQuery),
+    responses((status = 200, description = "Stored and replayed commissions", body = ReplayOut)),
+    security(("bearer" = []))
+)]
 pub async fn replay(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<ReplayQuery>,
-) -> Result<Json<crate::engine::ReplayReport>, ApiError> {
+    ApiPath(path): ApiPath<ConversionPath>,
+    ApiQuery(q): ApiQuery<ReplayQuery>,
+) -> Result<Json<ReplayOut>, ApiError> {
     caller.require_admin()?;
-    Ok(Json(state.engine.replay(&q.program_id, &id).await?))
+    Ok(Json(
+        state
+            .engine
+            .replay(&q.program_id.0, &path.id.0)
+            .await?
+            .into(),
+    ))
 }

@@ -1,116 +1,118 @@
-//! `/v1/api-keys`: admins create and revoke keys.
+//! `/v1/api-keys`: admins create, list and revoke keys.
 
 use crate::http::AppState;
 use crate::http::auth::{Caller, create_key};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
-use crate::http::wire::format_time;
-use crate::store::ApiKeyRecord;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::wire::keys::{KeyIn, KeyOut, ScopeText};
+use crate::http::wire::{Items, Text};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-/// `POST /v1/api-keys`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyIn {
-    /// "admin", "partner" or "plugin_author".
-    scope: String,
-    /// For partner keys.
-    partner_id: Option<String>,
-    /// For plug-in author keys.
-    program_id: Option<String>,
-    /// A note.
-    #[serde(default)]
-    label: String,
-}
-
-fn key_out(k: &ApiKeyRecord) -> serde_json::Value {
-    serde_json::json!({
-        "id": k.id, "scope": k.scope, "partner_id": k.partner_id, "program_id": k.program_id,
-        "label": k.label, "created_at": format_time(k.created_at_ms), "revoked_at": k.revoked_at_ms.map(format_time),
-    })
-}
-
-/// Create a key (admin). The secret is in this response only.
+/// Create a key. Its secret is in this answer only (stored hashed). Admin only.
+#[utoipa::path(
+    post, path = "/v1/api-keys", tag = "keys", operation_id = "create_api_key",
+    request_body = KeyIn,
+    responses((status = 201, description = "Created; `key` is the secret, shown once", body = KeyOut)),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<KeyIn>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    ApiJson(body): ApiJson<KeyIn>,
+) -> Result<(StatusCode, Json<KeyOut>), ApiError> {
     caller.require_admin()?;
     let (partner, program) =
-        match body.scope.as_str() {
-            "admin" => (None, None),
-            "partner" => {
-                let p = body.partner_id.ok_or_else(|| {
-                    ApiError::invalid("partner_id", "a partner key needs partner_id")
-                })?;
+        match body.scope {
+            ScopeText::Admin => (None, None),
+            ScopeText::Partner => {
+                let p = body
+                    .partner_id
+                    .ok_or_else(|| {
+                        ApiError::invalid("partner_id", "a partner key needs partner_id")
+                    })?
+                    .0;
                 state.engine.partner(&p).await.map_err(|_| {
                     ApiError::invalid("partner_id", format!("unknown partner {p:?}"))
                 })?;
                 (Some(p), None)
             }
-            "plugin_author" => {
-                let p = body.program_id.ok_or_else(|| {
-                    ApiError::invalid("program_id", "a plug-in author key needs program_id")
-                })?;
+            ScopeText::PluginAuthor => {
+                let p = body
+                    .program_id
+                    .ok_or_else(|| {
+                        ApiError::invalid("program_id", "a plug-in author key needs program_id")
+                    })?
+                    .0;
                 state.engine.program(&p).await.map_err(|_| {
                     ApiError::invalid("program_id", format!("unknown program {p:?}"))
                 })?;
                 (None, Some(p))
             }
-            other => {
-                return Err(ApiError::invalid(
-                    "scope",
-                    format!("{other:?} is not admin, partner or plugin_author"),
-                ));
-            }
         };
     let (record, secret) = create_key(
         state.engine.store(),
-        &body.scope,
+        body.scope.as_str(),
         partner,
         program,
-        body.label,
+        body.label.map(|l| l.0).unwrap_or_default(),
         None,
     )
     .await?;
-    let mut out = key_out(&record);
-    out["key"] = secret.into();
+    let mut out = KeyOut::from(&record);
+    out.key = Some(secret);
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-/// List keys (admin); secrets are never shown again.
+/// List keys; secrets are never shown again. Admin only.
+#[utoipa::path(
+    get, path = "/v1/api-keys", tag = "keys", operation_id = "list_api_keys",
+    responses((status = 200, description = "Every key", body = Items<KeyOut>)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Items<KeyOut>>, ApiError> {
     caller.require_admin()?;
-    let items: Vec<_> = state
+    let items = state
         .engine
         .store()
         .api_keys()
         .await?
         .iter()
-        .map(key_out)
+        .map(KeyOut::from)
         .collect();
-    Ok(Json(serde_json::json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
-/// Revoke a key (admin).
+/// A key's id in a path.
+#[derive(Debug, Deserialize)]
+pub struct KeyPath {
+    id: Text<100>,
+}
+
+/// Revoke a key: it stops working at once here and within seconds on every replica.
+/// Admin only.
+#[utoipa::path(
+    delete, path = "/v1/api-keys/{id}", tag = "keys", operation_id = "revoke_api_key",
+    params(("id" = Text<100>, Path, description = "The key's id")),
+    responses((status = 204, description = "Revoked")),
+    security(("bearer" = []))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(path): ApiPath<KeyPath>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     // Before the database write, so that no request can re-cache the key in between.
     state.keys.revoking();
-    if state.engine.store().revoke_api_key(&id).await? {
+    if state.engine.store().revoke_api_key(&path.id.0).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!("API key {id:?}")))
+        Err(ApiError::not_found(format!("API key {:?}", path.id.0)))
     }
 }

@@ -1,43 +1,40 @@
 //! Commissions, balances, adjustments and disputes.
 
-use crate::domain::ledger::Status;
-use crate::domain::program::{RateTable, TierRate, VolumeTier};
-use crate::engine::{AdjustmentRequest, DisputeOutcome, OpenDispute};
+use crate::domain::program::RateTable;
+use crate::engine::{AdjustmentRequest, OpenDispute};
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
-use crate::http::wire::{EntryOut, PluginRefIn, format_time, parse_time};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::wire::ledger::{
+    AdjustmentIn, AdjustmentOut, CommissionQuery, DisputeIn, DisputeOut, DisputeQuery, EntryOut,
+    Limit, ResolveIn,
+};
+use crate::http::wire::programs::{tiers_in, volume_tiers_in};
+use crate::http::wire::{Items, Page, Text};
 use crate::plugins::World;
-use crate::store::{DisputeRecord, EntryFilter};
+use crate::store::EntryFilter;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
-/// Query of `GET /v1/commissions`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommissionQuery {
-    partner_id: Option<String>,
-    program_id: Option<String>,
-    conversion_id: Option<String>,
-    status: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
-/// Ledger entries, filtered, oldest first, paginated by an opaque cursor. A partner key
-/// sees only its own entries.
+/// Commissions: ledger entries, filtered, oldest first, a page at a time.
+///
+/// A partner key sees only its own entries. The cursor is opaque and valid only with the
+/// same filters.
+#[utoipa::path(
+    get, path = "/v1/commissions", tag = "ledger", operation_id = "list_commissions",
+    params(CommissionQuery),
+    responses((status = 200, description = "A page of entries", body = Page<EntryOut>)),
+    security(("bearer" = []))
+)]
 pub async fn commissions(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<CommissionQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let partner_id = match (&caller.scope, q.partner_id) {
+    ApiQuery(q): ApiQuery<CommissionQuery>,
+) -> Result<Json<Page<EntryOut>>, ApiError> {
+    let partner_id = match (&caller.scope, q.partner_id.map(|p| p.0)) {
         (Scope::Admin, p) => p,
         (Scope::Partner(own), None) => Some(own.clone()),
         (Scope::Partner(own), Some(p)) if *own == p => Some(p),
@@ -52,89 +49,66 @@ pub async fn commissions(
             ));
         }
     };
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            Status::parse(s).ok_or_else(|| {
-                ApiError::invalid("status", "one of pending, approved, paid, frozen")
-            })
-        })
-        .transpose()?;
-    let after_id = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::invalid("cursor", "not a cursor from this API"))
-        })
-        .transpose()?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be 1 to 1000"));
-    }
-    let filter = EntryFilter {
-        program_id: q.program_id,
+    let limit = Limit::of(q.limit)?;
+    let mut filter = EntryFilter {
+        program_id: q.program_id.map(|p| p.0),
         partner_id,
-        conversion_id: q.conversion_id,
-        status,
-        from_ms: q
-            .from
-            .as_deref()
-            .map(|t| parse_time("from", t))
-            .transpose()?,
-        to_ms: q.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
-        after_id,
-        limit,
+        conversion_id: q.conversion_id.map(|c| c.0),
+        status: q.status.map(|s| s.status()),
+        from_ms: q.from.map(|t| t.0),
+        to_ms: q.to.map(|t| t.0),
+        after_id: None,
+        limit: limit.0,
     };
+    // A cursor names a position in one listing: the same filters (any page size).
+    let listing = format!(
+        "commissions {:?} {:?} {:?} {:?} {:?} {:?}",
+        filter.program_id,
+        filter.partner_id,
+        filter.conversion_id,
+        filter.status,
+        filter.from_ms,
+        filter.to_ms
+    );
+    filter.after_id = q
+        .cursor
+        .map(|c: Text<200>| -> Result<i64, ApiError> {
+            state
+                .cursors
+                .open(&c.0, &listing)?
+                .parse()
+                .map_err(|_| ApiError::invalid("cursor", "not a cursor of this listing"))
+        })
+        .transpose()?;
     let entries = state.engine.store().entries(&filter).await?;
-    let next = if entries.len() as i64 == limit {
-        entries.last().map(|e| e.id.to_string())
+    let next = if entries.len() as i64 == limit.0 {
+        entries
+            .last()
+            .map(|e| state.cursors.seal(&e.id.to_string(), &listing))
     } else {
         None
     };
-    let items: Vec<EntryOut> = entries.into_iter().map(EntryOut::from).collect();
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": next }),
-    ))
+    Ok(Json(Page {
+        items: entries.into_iter().map(EntryOut::from).collect(),
+        next_cursor: next,
+    }))
 }
 
-/// A partner's balances by payout currency (admin, or the partner itself).
-pub async fn balance(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require_partner(&id)?;
-    state.engine.partner(&id).await?;
-    let balances = state.engine.balance(&id).await?;
-    Ok(Json(
-        serde_json::json!({ "partner_id": id, "balances": balances }),
-    ))
-}
-
-/// `POST /v1/adjustments`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdjustmentIn {
-    program_id: String,
-    from: String,
-    to: String,
-    tiers: Option<BTreeMap<String, TierRate>>,
-    volume_tiers: Option<Vec<VolumeTier>>,
-    attribution: Option<PluginRefIn>,
-    reason: String,
-    /// Report only, write nothing (a shadow evaluation).
-    #[serde(default)]
-    dry_run: bool,
-}
-
-/// Re-price a date range retroactively (admin) and report what changed.
+/// Re-price a date range retroactively and report what changed.
+///
+/// With `"dry_run": true` nothing is written: a shadow evaluation of other rates or
+/// another attribution plug-in on past conversions. Admin only.
+#[utoipa::path(
+    post, path = "/v1/adjustments", tag = "ledger", operation_id = "adjust",
+    request_body = AdjustmentIn,
+    responses((status = 200, description = "What changed (or would)", body = AdjustmentOut)),
+    security(("bearer" = []))
+)]
 pub async fn adjust(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<AdjustmentIn>,
-) -> Result<Json<crate::engine::AdjustmentReport>, ApiError> {
+    ApiJson(body): ApiJson<AdjustmentIn>,
+) -> Result<Json<AdjustmentOut>, ApiError> {
     caller.require_admin()?;
     if body.tiers.is_none() && body.volume_tiers.is_none() && body.attribution.is_none() {
         return Err(ApiError::invalid(
@@ -142,7 +116,8 @@ pub async fn adjust(
             "give new tiers, volume_tiers or an attribution plug-in to re-price with",
         ));
     }
-    let program = state.engine.program(&body.program_id).await?;
+    let program_id = body.program_id.0;
+    let program = state.engine.program(&program_id).await?;
     let current = program
         .rate_tables
         .last()
@@ -151,68 +126,54 @@ pub async fn adjust(
     let rate_table = (body.tiers.is_some() || body.volume_tiers.is_some()).then(|| RateTable {
         version: current.version,
         effective_from_ms: current.effective_from_ms,
-        tiers: body.tiers.clone().unwrap_or(current.tiers.clone()),
+        tiers: body.tiers.as_ref().map_or(current.tiers.clone(), tiers_in),
         volume_tiers: body
             .volume_tiers
-            .clone()
-            .unwrap_or(current.volume_tiers.clone()),
+            .as_deref()
+            .map_or(current.volume_tiers.clone(), volume_tiers_in),
     });
     let attribution = match &body.attribution {
         Some(r) => Some(
             state
                 .engine
-                .resolve_plugin(
-                    &r.to_ref(),
-                    World::Attribution,
-                    &body.program_id,
-                    "attribution",
-                )
+                .resolve_plugin(&r.to_ref(), World::Attribution, &program_id, "attribution")
                 .await?,
         ),
         None => None,
     };
     let req = AdjustmentRequest {
-        program_id: body.program_id,
-        from_ms: parse_time("from", &body.from)?,
-        to_ms: parse_time("to", &body.to)?,
+        program_id,
+        from_ms: body.from.0,
+        to_ms: body.to.0,
         rate_table,
         attribution,
-        reason: body.reason,
+        reason: body.reason.0,
         dry_run: body.dry_run,
     };
-    Ok(Json(state.engine.adjust(&req).await?))
+    Ok(Json(state.engine.adjust(&req).await?.into()))
 }
 
-/// `POST /v1/disputes`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DisputeIn {
-    program_id: String,
-    conversion_id: String,
-    entry_id: Option<i64>,
-    reason: String,
-}
-
-fn dispute_out(d: DisputeRecord) -> serde_json::Value {
-    serde_json::json!({
-        "id": d.id, "program_id": d.program_id, "conversion_id": d.conversion_id, "entry_id": d.entry_id,
-        "opened_by": d.opened_by, "reason": d.reason, "opened_at": format_time(d.opened_at_ms),
-        "status": d.status, "resolution": d.resolution, "resolved_at": d.resolved_at_ms.map(format_time),
-    })
-}
-
-/// Open a dispute (admin, or a partner on a conversion it earned on): freezes the entries.
+/// Open a dispute: freezes the entries it concerns (not payable until it is resolved).
+///
+/// An admin may dispute any entry; a partner only its own (without `entry_id`, its own
+/// entries on the conversion).
+#[utoipa::path(
+    post, path = "/v1/disputes", tag = "ledger", operation_id = "open_dispute",
+    request_body = DisputeIn,
+    responses((status = 201, description = "Opened", body = DisputeOut)),
+    security(("bearer" = []))
+)]
 pub async fn open_dispute(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<DisputeIn>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    ApiJson(body): ApiJson<DisputeIn>,
+) -> Result<(StatusCode, Json<DisputeOut>), ApiError> {
     match &caller.scope {
         Scope::Admin => {}
         Scope::Partner(own) => {
             let filter = EntryFilter {
-                program_id: Some(body.program_id.clone()),
-                conversion_id: Some(body.conversion_id.clone()),
+                program_id: Some(body.program_id.0.clone()),
+                conversion_id: Some(body.conversion_id.0.clone()),
                 partner_id: Some(own.clone()),
                 limit: 1,
                 ..EntryFilter::default()
@@ -220,7 +181,7 @@ pub async fn open_dispute(
             if state.engine.store().entries(&filter).await?.is_empty() {
                 return Err(ApiError::not_found(format!(
                     "conversion {:?}",
-                    body.conversion_id
+                    body.conversion_id.0
                 )));
             }
         }
@@ -230,66 +191,72 @@ pub async fn open_dispute(
             ));
         }
     }
-    if body.reason.trim().is_empty() {
-        return Err(ApiError::invalid("reason", "say why"));
-    }
     let d = state
         .engine
         .open_dispute(&OpenDispute {
-            program_id: body.program_id,
-            conversion_id: body.conversion_id,
+            program_id: body.program_id.0,
+            conversion_id: body.conversion_id.0,
             entry_id: body.entry_id,
             opened_by: caller.key_id,
-            reason: body.reason,
+            reason: body.reason.0,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(dispute_out(d))))
+    Ok((StatusCode::CREATED, Json(d.into())))
 }
 
-/// Query of `GET /v1/disputes`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DisputeQuery {
-    program_id: Option<String>,
-}
-
-/// List disputes (admin).
+/// List disputes, newest first. Admin only.
+#[utoipa::path(
+    get, path = "/v1/disputes", tag = "ledger", operation_id = "list_disputes",
+    params(DisputeQuery),
+    responses((status = 200, description = "Disputes", body = Items<DisputeOut>)),
+    security(("bearer" = []))
+)]
 pub async fn disputes(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<DisputeQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    ApiQuery(q): ApiQuery<DisputeQuery>,
+) -> Result<Json<Items<DisputeOut>>, ApiError> {
     caller.require_admin()?;
-    let items: Vec<_> = state
+    let items = state
         .engine
         .store()
-        .disputes(q.program_id.as_deref(), None)
+        .disputes(q.program_id.as_ref().map(|p| p.0.as_str()), None)
         .await?
         .into_iter()
-        .map(dispute_out)
+        .map(Into::into)
         .collect();
-    Ok(Json(serde_json::json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
-/// `POST /v1/disputes/{id}/resolve`.
+/// A dispute's id in a path.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveIn {
-    outcome: DisputeOutcome,
-    note: String,
+pub struct DisputePath {
+    id: Text<100>,
 }
 
-/// Resolve a dispute (admin): upheld reverses the entries, rejected releases them.
+/// Resolve a dispute: upheld reverses its entries, rejected releases them. Admin only.
+#[utoipa::path(
+    post, path = "/v1/disputes/{id}/resolve", tag = "ledger", operation_id = "resolve_dispute",
+    params(("id" = Text<100>, Path, description = "The dispute's id")),
+    request_body = ResolveIn,
+    responses((status = 200, description = "Resolved", body = DisputeOut)),
+    security(("bearer" = []))
+)]
 pub async fn resolve_dispute(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<ResolveIn>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    ApiPath(path): ApiPath<DisputePath>,
+    ApiJson(body): ApiJson<ResolveIn>,
+) -> Result<Json<DisputeOut>, ApiError> {
     caller.require_admin()?;
     let d = state
         .engine
-        .resolve_dispute(&id, body.outcome, &caller.key_id, &body.note)
+        .resolve_dispute(
+            &path.id.0,
+            body.outcome.into(),
+            &caller.key_id,
+            &body.note.0,
+        )
         .await?;
-    Ok(Json(dispute_out(d)))
+    Ok(Json(d.into()))
 }

@@ -1,168 +1,238 @@
-//! `/v1/partners` and `/v1/fx-rates`.
+//! `/v1/partners` (and their balances) and `/v1/fx-rates`.
 
-use crate::domain::Currency;
 use crate::domain::fx::FxRate;
-use crate::engine::EngineError;
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
-use crate::http::wire::{
-    FxIn, FxOut, PartnerIn, PartnerOut, PartnerPatch, format_time, parse_time,
-};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::wire::ledger::Limit;
+use crate::http::wire::partners::{BalancesOut, FxIn, FxOut, PartnerIn, PartnerOut, PartnerPatch};
+use crate::http::wire::{Id, Items, Page, Text};
 use crate::store::{PartnerRecord, now_ms};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
-/// Create a partner (admin).
+/// A partner's id in a path.
+#[derive(Debug, Deserialize)]
+pub struct PartnerPath {
+    id: Id,
+}
+
+/// Create a partner in a program. Admin only.
+#[utoipa::path(
+    post, path = "/v1/partners", tag = "partners", operation_id = "create_partner",
+    request_body = PartnerIn,
+    responses((status = 201, description = "Created", body = PartnerOut)),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<PartnerIn>,
+    ApiJson(body): ApiJson<PartnerIn>,
 ) -> Result<(StatusCode, Json<PartnerOut>), ApiError> {
     caller.require_admin()?;
-    let program = state.engine.program(&body.program_id).await?;
-    let now = now_ms();
+    let program = state.engine.program(&body.program_id.0).await?;
     let record = PartnerRecord {
-        id: body.id,
-        program_id: body.program_id,
-        name: body.name,
-        country: body.country,
+        id: body.id.0,
+        program_id: body.program_id.0,
+        name: body.name.map(|n| n.0),
+        country: body.country.map(|c| c.0),
         payout_currency: body
             .payout_currency
-            .unwrap_or_else(|| program.program.currency.code().to_owned()),
+            .map_or(program.program.currency, |c| c.0)
+            .code()
+            .to_owned(),
         // The first tier applies to all of the partner's history (it is used for any
         // conversion before its effective date too).
-        tiers: vec![(0, body.tier.unwrap_or_else(|| "starter".into()))],
-        created_at_ms: now,
+        tiers: vec![(0, body.tier.map_or_else(|| "starter".to_owned(), |t| t.0))],
+        created_at_ms: now_ms(),
     };
     state.engine.create_partner(&record).await?;
     Ok((StatusCode::CREATED, Json(PartnerOut::from(&record))))
 }
 
 /// Query of `GET /v1/partners`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PartnerQuery {
-    program_id: Option<String>,
-    cursor: Option<String>,
-    limit: Option<i64>,
+    /// Only this program's partners.
+    #[param(value_type = Option<Id>)]
+    program_id: Option<Id>,
+    /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Text<200>>)]
+    cursor: Option<Text<200>>,
+    /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
 }
 
-/// List partners (admin), by id, paginated.
+/// List partners by id, a page at a time. Admin only.
+#[utoipa::path(
+    get, path = "/v1/partners", tag = "partners", operation_id = "list_partners",
+    params(PartnerQuery),
+    responses((status = 200, description = "A page of partners", body = Page<PartnerOut>)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<PartnerQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    ApiQuery(q): ApiQuery<PartnerQuery>,
+) -> Result<Json<Page<PartnerOut>>, ApiError> {
     caller.require_admin()?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = Limit::of(q.limit)?;
+    let after = q
+        .cursor
+        .map(|c| state.cursors.open(&c.0, "partners"))
+        .transpose()?;
     let partners = state
         .engine
         .store()
-        .partners(q.program_id.as_deref(), q.cursor.as_deref(), limit)
+        .partners(
+            q.program_id.as_ref().map(|p| p.0.as_str()),
+            after.as_deref(),
+            limit.0,
+        )
         .await?;
-    let next = if partners.len() as i64 == limit {
-        partners.last().map(|p| p.id.clone())
+    let next = if partners.len() as i64 == limit.0 {
+        partners
+            .last()
+            .map(|p| state.cursors.seal(&p.id, "partners"))
     } else {
         None
     };
-    let items: Vec<PartnerOut> = partners.iter().map(PartnerOut::from).collect();
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": next }),
-    ))
+    Ok(Json(Page {
+        items: partners.iter().map(PartnerOut::from).collect(),
+        next_cursor: next,
+    }))
 }
 
-/// One partner (admin, or the partner itself).
+/// Show a partner (admin, or the partner itself).
+#[utoipa::path(
+    get, path = "/v1/partners/{id}", tag = "partners", operation_id = "show_partner",
+    params(("id" = Id, Path, description = "The partner's id")),
+    responses((status = 200, description = "The partner", body = PartnerOut)),
+    security(("bearer" = []))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(path): ApiPath<PartnerPath>,
 ) -> Result<Json<PartnerOut>, ApiError> {
-    caller.require_partner(&id)?;
-    let p = state.engine.partner(&id).await?;
+    caller.require_partner(&path.id.0)?;
+    let p = state.engine.partner(&path.id.0).await?;
     Ok(Json(PartnerOut::from(&p)))
 }
 
-/// Change a partner (admin). A tier change is effective from `tier_effective_from` (now
-/// by default); earlier conversions keep the tier they were priced with.
+/// Change a partner. Admin only.
+///
+/// A tier change is effective from `tier_effective_from` (now by default); earlier
+/// conversions keep the tier they were priced with.
+#[utoipa::path(
+    patch, path = "/v1/partners/{id}", tag = "partners", operation_id = "change_partner",
+    params(("id" = Id, Path, description = "The partner's id")),
+    request_body = PartnerPatch,
+    responses((status = 200, description = "The changed partner", body = PartnerOut)),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(patch): JsonBody<PartnerPatch>,
+    ApiPath(path): ApiPath<PartnerPath>,
+    ApiJson(patch): ApiJson<PartnerPatch>,
 ) -> Result<Json<PartnerOut>, ApiError> {
     caller.require_admin()?;
+    let id = path.id.0;
     let mut p = state.engine.partner(&id).await?;
     if let Some(name) = patch.name {
-        p.name = Some(name);
+        p.name = Some(name.0);
     }
     if let Some(country) = patch.country {
-        p.country = Some(country);
+        p.country = Some(country.0);
     }
     if let Some(currency) = patch.payout_currency {
-        p.payout_currency = currency;
+        p.payout_currency = currency.0.code().to_owned();
     }
-    let from = match patch.tier_effective_from.as_deref() {
-        Some(t) => parse_time("tier_effective_from", t)?,
-        None => now_ms(),
-    };
+    let from = patch.tier_effective_from.map_or_else(now_ms, |t| t.0);
     state
         .engine
-        .update_partner(&p, patch.tier.as_deref().map(|t| (from, t)))
+        .update_partner(&p, patch.tier.as_ref().map(|t| (from, t.0.as_str())))
         .await?;
     Ok(Json(PartnerOut::from(&state.engine.partner(&id).await?)))
 }
 
-/// Record an FX rate (admin). Idempotent for the same rate; another rate for the same
-/// instant is a conflict.
-pub async fn put_fx(
+/// A partner's balances by payout currency (admin, or the partner itself).
+#[utoipa::path(
+    get, path = "/v1/partners/{id}/balance", tag = "partners", operation_id = "partner_balance",
+    params(("id" = Id, Path, description = "The partner's id")),
+    responses((status = 200, description = "Balances", body = BalancesOut)),
+    security(("bearer" = []))
+)]
+pub async fn balance(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<FxIn>,
-) -> Result<Json<FxOut>, ApiError> {
-    caller.require_admin()?;
-    let rate = FxRate {
-        base: Currency::parse(&body.base)
-            .map_err(|e| ApiError::from(EngineError::from(e)).with_field("base"))?,
-        quote: Currency::parse(&body.quote)
-            .map_err(|e| ApiError::from(EngineError::from(e)).with_field("quote"))?,
-        rate: body.rate,
-        effective_from_ms: parse_time("effective_from", &body.effective_from)?,
-    };
-    state.engine.put_fx_rate(&rate).await?;
-    Ok(Json(FxOut {
-        base: body.base,
-        quote: body.quote,
-        rate: body.rate,
-        effective_from: format_time(rate.effective_from_ms),
+    ApiPath(path): ApiPath<PartnerPath>,
+) -> Result<Json<BalancesOut>, ApiError> {
+    let id = path.id.0;
+    caller.require_partner(&id)?;
+    state.engine.partner(&id).await?;
+    let balances = state.engine.balance(&id).await?;
+    Ok(Json(BalancesOut {
+        partner_id: id,
+        balances: balances.into_iter().map(Into::into).collect(),
     }))
 }
 
-/// Every FX rate (any key).
+/// Record an FX rate. Admin only.
+///
+/// Idempotent for the same rate; another rate for the same pair and instant is a conflict.
+#[utoipa::path(
+    put, path = "/v1/fx-rates", tag = "fx", operation_id = "put_fx_rate",
+    request_body = FxIn,
+    responses((status = 200, description = "Recorded", body = FxOut)),
+    security(("bearer" = []))
+)]
+pub async fn put_fx(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<FxIn>,
+) -> Result<Json<FxOut>, ApiError> {
+    caller.require_admin()?;
+    let rate = FxRate {
+        base: body.base.0,
+        quote: body.quote.0,
+        rate: body.rate.0,
+        effective_from_ms: body.effective_from.0,
+    };
+    state.engine.put_fx_rate(&rate).await?;
+    Ok(Json(FxOut::from(&rate)))
+}
+
+/// Every FX rate (admin or partner keys).
+#[utoipa::path(
+    get, path = "/v1/fx-rates", tag = "fx", operation_id = "list_fx_rates",
+    responses((status = 200, description = "Every recorded rate", body = Items<FxOut>)),
+    security(("bearer" = []))
+)]
 pub async fn list_fx(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Items<FxOut>>, ApiError> {
     if let Scope::PluginAuthor(_) = caller.scope {
         return Err(ApiError::forbidden(
             "a plug-in author key cannot read FX rates",
         ));
     }
-    let items: Vec<FxOut> = state
+    let items = state
         .engine
         .store()
         .fx_rates()
         .await?
-        .into_iter()
-        .map(|r| FxOut {
-            base: r.base.code().into(),
-            quote: r.quote.code().into(),
-            rate: r.rate,
-            effective_from: format_time(r.effective_from_ms),
-        })
+        .iter()
+        .map(FxOut::from)
         .collect();
-    Ok(Json(serde_json::json!({ "items": items })))
+    Ok(Json(Items { items }))
 }

@@ -1,41 +1,44 @@
-//! `/v1/plugins`: upload (validated, compiled, stored, addressed by digest), list, show.
+//! `/v1/plugins`: upload (validated, compiled under limits, stored, addressed by digest),
+//! list, show.
 
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
-use crate::http::wire::PluginOut;
+use crate::http::extract::{ApiPath, ApiQuery, body_rejection};
+use crate::http::wire::plugins::{PluginOut, UploadQuery, WasmComponent};
+use crate::http::wire::{Items, reject};
 use crate::plugins::{ComponentStatus, Digest};
 use crate::store::{PluginRecord, now_ms};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-/// Query of `POST /v1/plugins`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UploadQuery {
-    /// Name (default "unnamed").
-    name: Option<String>,
-    /// Version label (default "0.0.0").
-    version: Option<String>,
-    /// Owning program (admins only; a plug-in author's uploads belong to its program).
-    program_id: Option<String>,
-}
-
-/// Upload a component (`application/wasm`). Admins upload platform plug-ins (or for a
-/// program); plug-in authors upload for their own program. 201 with its digest, or 200
-/// if these exact bytes were stored before.
+/// Upload a component.
+///
+/// Admins upload platform plug-ins (or one for a program); plug-in authors upload for their
+/// own program. The component is validated and compiled (bounded in time and memory) before
+/// it is stored. 201 with its record, or 200 if these exact bytes were stored before.
+#[utoipa::path(
+    post, path = "/v1/plugins", tag = "plugins", operation_id = "upload_plugin",
+    params(UploadQuery),
+    request_body(content = inline(WasmComponent), content_type = "application/wasm", description = "The component's bytes"),
+    responses(
+        (status = 201, description = "Stored", body = PluginOut),
+        (status = 200, description = "Stored before", body = PluginOut),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(q): Query<UploadQuery>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let owner = match (&caller.scope, q.program_id) {
+) -> Result<(StatusCode, Json<PluginOut>), ApiError> {
+    let owner = match (&caller.scope, q.program_id.map(|p| p.0)) {
         (Scope::Admin, p) => p,
         (Scope::PluginAuthor(own), None) => Some(own.clone()),
         (Scope::PluginAuthor(own), Some(p)) if *own == p => Some(p),
@@ -71,21 +74,22 @@ pub async fn upload(
                 limit,
             })
         } else {
-            ApiError::bad_request("unreadable-body", e.body_text())
+            body_rejection(e.status(), e.body_text())
         }
     })?;
-    let name = q.name.unwrap_or_else(|| "unnamed".into());
-    let version = q.version.unwrap_or_else(|| "0.0.0".into());
-    if name.is_empty() || name.len() > 100 || version.is_empty() || version.len() > 50 {
+    let name = q.name.map_or_else(|| "unnamed".into(), |n| n.0);
+    let version = q.version.map_or_else(|| "0.0.0".into(), |v| v.0);
+    if name.is_empty() || version.is_empty() {
         return Err(ApiError::invalid(
             "name",
-            "name must be 1 to 100 characters and version 1 to 50",
+            "name and version may not be empty",
         ));
     }
     let runtime = state.engine.runtime().clone();
     let label = format!("{name}@{version}");
     let bytes = body.clone();
-    // Compiling takes milliseconds of CPU: keep it off the async workers.
+    // Compiling takes time (in a child process, under the compile limits): keep the wait
+    // off the async workers.
     let info = tokio::task::spawn_blocking(move || runtime.register(&bytes, &label))
         .await
         .map_err(ApiError::internal)??;
@@ -106,11 +110,11 @@ pub async fn upload(
         .plugin(&record.digest)
         .await?
         .ok_or_else(|| ApiError::internal("plug-in vanished"))?;
-    let mut out = serde_json::to_value(PluginOut::from(stored)).map_err(ApiError::internal)?;
-    out["wit_version"] = info.wit_version.into();
-    out["sdk_section_present"] = info.sdk_wit_version.is_some().into();
-    out["sdk_wit_version"] = info.sdk_wit_version.into();
-    out["status"] = "ready".into();
+    let mut out = PluginOut::from(stored);
+    out.wit_version = Some(info.wit_version);
+    out.sdk_section_present = Some(info.sdk_wit_version.is_some());
+    out.sdk_wit_version = Some(info.sdk_wit_version);
+    out.status = Some("ready".into());
     Ok((
         if fresh {
             StatusCode::CREATED
@@ -129,15 +133,21 @@ fn visible(caller: &Caller, p: &PluginRecord) -> bool {
     }
 }
 
-/// List plug-ins: all for admins; the platform's and its own program's for an author.
+/// List plug-ins: every one for admins; the platform's and its own program's for a plug-in
+/// author.
+#[utoipa::path(
+    get, path = "/v1/plugins", tag = "plugins", operation_id = "list_plugins",
+    responses((status = 200, description = "Plug-ins", body = Items<PluginOut>)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Items<PluginOut>>, ApiError> {
     if let Scope::Partner(_) = caller.scope {
         return Err(ApiError::forbidden("a partner key cannot list plug-ins"));
     }
-    let items: Vec<PluginOut> = state
+    let items = state
         .engine
         .store()
         .plugins(None)
@@ -146,41 +156,73 @@ pub async fn list(
         .filter(|p| visible(&caller, p))
         .map(PluginOut::from)
         .collect();
-    Ok(Json(serde_json::json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
-/// One plug-in by digest (another program's is not found).
+/// A digest in a path: `sha256:<64 hex digits>`.
+#[derive(Debug)]
+pub struct DigestPath {
+    digest: Digest,
+}
+
+impl<'de> Deserialize<'de> for DigestPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            digest: String,
+        }
+        let raw = Raw::deserialize(d)?;
+        let well_formed = raw.digest.strip_prefix("sha256:").is_some_and(|h| {
+            h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        match Digest::parse(&raw.digest).filter(|_| well_formed) {
+            Some(digest) => Ok(Self { digest }),
+            None => Err(reject(
+                "invalid-input",
+                "expected sha256:<64 lower-case hex digits>".into(),
+            )),
+        }
+    }
+}
+
+/// Show a plug-in by digest (another program's is not found).
+#[utoipa::path(
+    get, path = "/v1/plugins/{digest}", tag = "plugins", operation_id = "show_plugin",
+    params(("digest" = String, Path, pattern = r"^sha256:[0-9a-f]{64}$", description = "The component's digest")),
+    responses((status = 200, description = "The plug-in, with its compile status here", body = PluginOut)),
+    security(("bearer" = []))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(digest): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let parsed = Digest::parse(&digest)
-        .ok_or_else(|| ApiError::invalid("digest", "expected sha256:<64 hex digits>"))?;
+    ApiPath(path): ApiPath<DigestPath>,
+) -> Result<Json<PluginOut>, ApiError> {
+    let digest = path.digest;
     let record = state
         .engine
         .store()
-        .plugin(&parsed.to_string())
+        .plugin(&digest.to_string())
         .await?
         .filter(|p| visible(&caller, p))
         .ok_or_else(|| ApiError::not_found(format!("plug-in {digest}")))?;
     let runtime = state.engine.runtime();
-    let mut out = serde_json::to_value(PluginOut::from(record)).map_err(ApiError::internal)?;
-    if let Some(info) = runtime.info(&parsed) {
-        out["wit_version"] = info.wit_version.into();
+    let mut out = PluginOut::from(record);
+    out.wit_version = runtime.info(&digest).map(|i| i.wit_version);
+    if let Some(sdk) = runtime.sdk_section(&digest) {
+        out.sdk_section_present = Some(sdk.is_some());
+        out.sdk_wit_version = Some(sdk);
     }
-    if let Some(sdk) = runtime.sdk_section(&parsed) {
-        out["sdk_section_present"] = sdk.is_some().into();
-        out["sdk_wit_version"] = sdk.into();
-    }
-    out["status"] = match runtime.status(&parsed) {
-        ComponentStatus::Ready => "ready".into(),
-        ComponentStatus::Compiling => "compiling".into(),
-        ComponentStatus::Failed(reason) => {
-            out["status_detail"] = reason.into();
-            "failed".into()
+    out.status = Some(
+        match runtime.status(&digest) {
+            ComponentStatus::Ready => "ready",
+            ComponentStatus::Compiling => "compiling",
+            ComponentStatus::Failed(reason) => {
+                out.status_detail = Some(reason);
+                "failed"
+            }
+            ComponentStatus::Unknown => "unknown",
         }
-        ComponentStatus::Unknown => "unknown".into(),
-    };
+        .to_owned(),
+    );
     Ok(Json(out))
 }

@@ -1,21 +1,30 @@
-//! `/v1/programs`: programs, their plug-in bindings and versioned rate tables.
+//! `/v1/programs`: programs, their plug-in bindings and versioned rate tables, and period
+//! closes.
 
-use crate::domain::Currency;
 use crate::domain::program::{DEFAULT_MAX_BONUS_SHARE, Program, RateTable, default_tiers};
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
-use crate::http::wire::{ProgramIn, ProgramOut, ProgramPatch, parse_time};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::wire::programs::{
+    CloseIn, PeriodCloseOut, ProgramIn, ProgramOut, ProgramPatch, tiers_in, volume_tiers_in,
+};
+use crate::http::wire::{Id, Items, format_time};
 use crate::plugins::World;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 /// Default lookback window, days.
 const DEFAULT_LOOKBACK_DAYS: u32 = 30;
 /// Default hold period, days.
 const DEFAULT_HOLD_DAYS: u32 = 30;
+
+/// A program's id in a path.
+#[derive(Debug, serde::Deserialize)]
+pub struct ProgramPath {
+    id: Id,
+}
 
 async fn out(state: &AppState, id: &str) -> Result<Json<ProgramOut>, ApiError> {
     let p = state
@@ -26,80 +35,105 @@ async fn out(state: &AppState, id: &str) -> Result<Json<ProgramOut>, ApiError> {
     Ok(Json(ProgramOut::new(&p.program, &p.rate_tables)))
 }
 
-/// Create a program (admin).
+/// Create a program.
+///
+/// Binds its attribution plug-in (and optionally a geographic rate and a bonus plug-in),
+/// with the product's default tiers unless `tiers` is given. Admin only.
+#[utoipa::path(
+    post, path = "/v1/programs", tag = "programs", operation_id = "create_program",
+    request_body = ProgramIn,
+    responses((status = 201, description = "Created", body = ProgramOut)),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<ProgramIn>,
+    ApiJson(body): ApiJson<ProgramIn>,
 ) -> Result<(StatusCode, Json<ProgramOut>), ApiError> {
     caller.require_admin()?;
     let e = &state.engine;
-    // A new program is something new: a withdrawn currency is refused.
-    let currency = Currency::parse_current(&body.currency)
-        .map_err(|err| ApiError::from(crate::engine::EngineError::from(err)))?;
+    let id = body.id.0.clone();
     let attribution = e
         .resolve_plugin(
             &body.attribution.to_ref(),
             World::Attribution,
-            &body.id,
+            &id,
             "attribution",
         )
         .await?;
     let geo_rate = match &body.geo_rate {
         Some(r) => Some(
-            e.resolve_plugin(&r.to_ref(), World::GeoRate, &body.id, "geo_rate")
+            e.resolve_plugin(&r.to_ref(), World::GeoRate, &id, "geo_rate")
                 .await?,
         ),
         None => None,
     };
     let bonus = match &body.bonus {
         Some(r) => Some(
-            e.resolve_plugin(&r.to_ref(), World::Bonus, &body.id, "bonus")
+            e.resolve_plugin(&r.to_ref(), World::Bonus, &id, "bonus")
                 .await?,
         ),
         None => None,
     };
     let program = Program {
-        id: body.id.clone(),
-        name: body.name,
-        currency,
+        id: id.clone(),
+        name: body.name.0,
+        currency: body.currency.0,
         attribution,
         geo_rate,
         bonus,
         lookback_days: body.lookback_days.unwrap_or(DEFAULT_LOOKBACK_DAYS),
         hold_days: body.hold_days.unwrap_or(DEFAULT_HOLD_DAYS),
-        max_bonus_share: body.max_bonus_share.unwrap_or(DEFAULT_MAX_BONUS_SHARE),
+        max_bonus_share: body
+            .max_bonus_share
+            .map_or(DEFAULT_MAX_BONUS_SHARE, |r| r.0),
     };
     let rates = RateTable {
         version: 1,
         effective_from_ms: 0,
-        tiers: body.tiers.unwrap_or_else(default_tiers),
-        volume_tiers: body.volume_tiers.unwrap_or_default(),
+        tiers: body.tiers.as_ref().map_or_else(default_tiers, tiers_in),
+        volume_tiers: body
+            .volume_tiers
+            .as_deref()
+            .map(volume_tiers_in)
+            .unwrap_or_default(),
     };
     e.create_program(&program, rates).await?;
-    Ok((StatusCode::CREATED, out(&state, &body.id).await?))
+    Ok((StatusCode::CREATED, out(&state, &id).await?))
 }
 
-/// List programs (admin).
+/// List programs. Admin only.
+#[utoipa::path(
+    get, path = "/v1/programs", tag = "programs", operation_id = "list_programs",
+    responses((status = 200, description = "Every program", body = Items<ProgramOut>)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Items<ProgramOut>>, ApiError> {
     caller.require_admin()?;
     let mut items = Vec::new();
     for p in state.engine.store().programs().await? {
         let tables = state.engine.store().rate_tables(&p.id).await?;
         items.push(ProgramOut::new(&p, &tables));
     }
-    Ok(Json(serde_json::json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
-/// One program (admin, or its plug-in author).
+/// Show a program (admin, or its plug-in author).
+#[utoipa::path(
+    get, path = "/v1/programs/{id}", tag = "programs", operation_id = "show_program",
+    params(("id" = Id, Path, description = "The program's id")),
+    responses((status = 200, description = "The program", body = ProgramOut)),
+    security(("bearer" = []))
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(path): ApiPath<ProgramPath>,
 ) -> Result<Json<ProgramOut>, ApiError> {
+    let id = path.id.0;
     match &caller.scope {
         Scope::Admin => {}
         Scope::PluginAuthor(own) if *own == id => {}
@@ -108,15 +142,25 @@ pub async fn show(
     out(&state, &id).await
 }
 
-/// Change a program. Admins may change anything; a plug-in author only its program's
-/// plug-in bindings. New tiers or volume tiers are a new rate table version, effective
-/// now (or at `rates_effective_from`): new conversions use it, history is untouched.
+/// Change a program.
+///
+/// Admins may change anything; a plug-in author only its program's plug-in bindings. New
+/// tiers or volume tiers are a new rate table version, effective now (or at
+/// `rates_effective_from`): new conversions use it, history is untouched.
+#[utoipa::path(
+    patch, path = "/v1/programs/{id}", tag = "programs", operation_id = "change_program",
+    params(("id" = Id, Path, description = "The program's id")),
+    request_body = ProgramPatch,
+    responses((status = 200, description = "The changed program", body = ProgramOut)),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(patch): JsonBody<ProgramPatch>,
+    ApiPath(path): ApiPath<ProgramPath>,
+    ApiJson(patch): ApiJson<ProgramPatch>,
 ) -> Result<Json<ProgramOut>, ApiError> {
+    let id = path.id.0;
     caller.require_program_author(&id)?;
     let only_bindings = patch.name.is_none()
         && patch.lookback_days.is_none()
@@ -136,7 +180,7 @@ pub async fn update(
         .map_err(|_| ApiError::not_found(format!("program {id:?}")))?;
     let mut program = current.program.clone();
     if let Some(name) = patch.name {
-        program.name = name;
+        program.name = name.0;
     }
     if let Some(r) = &patch.attribution {
         program.attribution = e
@@ -168,12 +212,8 @@ pub async fn update(
         program.hold_days = d;
     }
     if let Some(share) = patch.max_bonus_share {
-        program.max_bonus_share = share;
+        program.max_bonus_share = share.0;
     }
-    // Checked before any new rate table is written, so a refused patch changes nothing.
-    program
-        .validate()
-        .map_err(|err| ApiError::from(crate::engine::EngineError::from(err)))?;
     if patch.tiers.is_some() || patch.volume_tiers.is_some() {
         let last = current
             .rate_tables
@@ -183,43 +223,48 @@ pub async fn update(
         let table = RateTable {
             version: 0,
             effective_from_ms: 0,
-            tiers: patch.tiers.unwrap_or(last.tiers),
-            volume_tiers: patch.volume_tiers.unwrap_or(last.volume_tiers),
+            tiers: patch.tiers.as_ref().map_or(last.tiers, tiers_in),
+            volume_tiers: patch
+                .volume_tiers
+                .as_deref()
+                .map_or(last.volume_tiers, volume_tiers_in),
         };
-        let from = patch
-            .rates_effective_from
-            .as_deref()
-            .map(|t| parse_time("rates_effective_from", t))
-            .transpose()?;
-        e.add_rate_table(&id, table, from).await?;
+        e.add_rate_table(&id, table, patch.rates_effective_from.map(|t| t.0))
+            .await?;
     }
     e.update_program(&program).await?;
     out(&state, &id).await
 }
 
-/// `POST /v1/programs/{id}/periods/close`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CloseIn {
-    /// Period start (RFC 3339, inclusive).
-    from: String,
-    /// Period end (RFC 3339, exclusive).
-    to: String,
-}
-
-/// Close a period (admin): the bonus plug-in decides each credited partner's bonus; bonus
-/// entries are written once per partner and period, however often this is called.
+/// Close a period.
+///
+/// The bonus plug-in decides each credited partner's bonus; bonus entries are written once
+/// per partner and period, however often this is called. One partner's refused bonus
+/// fails alone (its `status` is `failed`). Admin only.
+#[utoipa::path(
+    post, path = "/v1/programs/{id}/periods/close", tag = "programs",
+    operation_id = "close_period",
+    params(("id" = Id, Path, description = "The program's id")),
+    request_body = CloseIn,
+    responses((status = 200, description = "Each partner's bonus", body = PeriodCloseOut)),
+    security(("bearer" = []))
+)]
 pub async fn close_period(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<CloseIn>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    ApiPath(path): ApiPath<ProgramPath>,
+    ApiJson(body): ApiJson<CloseIn>,
+) -> Result<Json<PeriodCloseOut>, ApiError> {
     caller.require_admin()?;
-    let from = parse_time("from", &body.from)?;
-    let to = parse_time("to", &body.to)?;
-    let bonuses = state.engine.close_period(&id, from, to).await?;
-    Ok(Json(
-        serde_json::json!({ "program_id": id, "from": body.from, "to": body.to, "bonuses": bonuses }),
-    ))
+    let id = path.id.0;
+    let bonuses = state
+        .engine
+        .close_period(&id, body.from.0, body.to.0)
+        .await?;
+    Ok(Json(PeriodCloseOut {
+        program_id: id,
+        from: format_time(body.from.0),
+        to: format_time(body.to.0),
+        bonuses: bonuses.into_iter().map(Into::into).collect(),
+    }))
 }

@@ -1,0 +1,138 @@
+//! The API document: its header (info, security, tags), and the parts every operation
+//! shares, added once here rather than on each handler: the problem answers.
+
+use super::error::Problem;
+use utoipa::Modify;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, HeaderBuilder, OpenApi as Document, Ref, ResponseBuilder, path::Operation,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Accrue",
+        description = "A commission engine for affiliate and partner revenue sharing. Amounts \
+            and rates are decimal strings, never JSON numbers; instants are RFC 3339. Every \
+            error is an RFC 9457 problem document (`application/problem+json`) with a stable \
+            `type`. Keys go in `Authorization: Bearer <key>`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    servers((url = "/", description = "This service")),
+    tags(
+        (name = "programs", description = "Programs, their plug-ins, tiers and rate tables"),
+        (name = "partners", description = "Partners and their balances"),
+        (name = "fx", description = "FX rates"),
+        (name = "plugins", description = "Rule plug-ins (WebAssembly components)"),
+        (name = "conversions", description = "Conversions, quotes, refunds, replays"),
+        (name = "ledger", description = "Commissions, adjustments, disputes"),
+        (name = "keys", description = "API keys"),
+        (name = "operations", description = "Health, metrics, this document"),
+    ),
+    modifiers(&Bearer),
+    components(schemas(Problem))
+)]
+struct Header;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.bearer_format = Some("acc_<64 hex digits>".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(http));
+    }
+}
+
+/// The document's header, before the routes add their operations.
+pub fn base() -> Document {
+    let mut doc = Header::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The problem answers an operation may give, with what they mean.
+const PROBLEMS: &[(&str, &str)] = &[
+    (
+        "400",
+        "The request cannot be read: malformed JSON, a value of the wrong type, an unknown or missing field, bad path encoding",
+    ),
+    ("401", "No key, or an unknown or revoked one"),
+    ("403", "The key's scope does not allow this"),
+    ("404", "No such resource (or not one this key may see)"),
+    ("405", "The route exists, not with this method"),
+    (
+        "409",
+        "Conflicts with the current state (already exists, already resolved, an idempotency key reused with another payload)",
+    ),
+    ("413", "The body is too large"),
+    ("414", "The request target is too long"),
+    ("415", "The body is not of the expected media type"),
+    ("422", "A value breaks a rule; `field` names it"),
+    (
+        "500",
+        "The server failed; the detail is logged under `request_id`",
+    ),
+];
+
+/// Add the shared problem answers to every operation (each only where the operation does
+/// not describe that status itself), and a 503 with `Retry-After` (not ready, a plug-in
+/// still compiling, capacity exhausted).
+pub fn finish(mut doc: Document) -> Document {
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add_problems(op);
+        }
+    }
+    doc
+}
+
+fn problem_content() -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build()
+}
+
+fn add_problems(op: &mut Operation) {
+    let responses = &mut op.responses.responses;
+    for (status, description) in PROBLEMS {
+        responses.entry((*status).to_owned()).or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(*description)
+                .content("application/problem+json", problem_content())
+                .into()
+        });
+    }
+    responses.entry("503".to_owned()).or_insert_with(|| {
+        ResponseBuilder::new()
+            .description(
+                "Not ready, or a plug-in the request needs is still compiling, or capacity is \
+                 exhausted: retry after the given seconds",
+            )
+            .content("application/problem+json", problem_content())
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(
+                        utoipa::openapi::schema::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::Integer)
+                            .minimum(Some(0))
+                            .build(),
+                    ))
+                    .description(Some("Seconds to wait before retrying"))
+                    .build(),
+            )
+            .into()
+    });
+}
