@@ -2,6 +2,7 @@
 //! PostgreSQL database (and SQLite for the smoke path), driven over real HTTP.
 //! One test binary, so the world is built once.
 
+mod contract;
 mod isolation;
 mod money;
 mod rejections;
