@@ -1,7 +1,10 @@
 //! The API document: its header (info, security, tags), and the parts every operation
 //! shares, added once here rather than on each handler: the problem answers.
 
+use super::cursor::CursorText;
 use super::error::Problem;
+use super::wire::ledger::StatusText;
+use super::wire::{Id, Instant, Key, Text};
 use utoipa::Modify;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -31,7 +34,10 @@ use utoipa::openapi::{
         (name = "operations", description = "Health, metrics, this document"),
     ),
     modifiers(&Bearer),
-    components(schemas(Problem))
+    // Types that only parameters use, so that their references resolve.
+    components(schemas(
+        Problem, Id, Key, Instant, Text<50>, Text<100>, Text<200>, CursorText, StatusText
+    ))
 )]
 struct Header;
 

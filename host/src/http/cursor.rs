@@ -110,3 +110,47 @@ mod tests {
         assert!(c.open(&tampered, "commissions a").is_err());
     }
 }
+
+/// A cursor in a query string: what an earlier page's `next_cursor` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorText(pub String);
+
+/// The shape of every cursor (URL-safe base64 of a nonce, the sealed position and a tag).
+pub const CURSOR_PATTERN: &str = r"^[A-Za-z0-9_-]{54,400}$";
+
+impl<'de> serde::Deserialize<'de> for CursorText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let ok = (54..=400).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self(text))
+        } else {
+            Err(super::wire::reject(
+                "invalid-input",
+                "not a cursor: pass the `next_cursor` of the previous page".into(),
+            ))
+        }
+    }
+}
+
+impl utoipa::PartialSchema for CursorText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(CURSOR_PATTERN))
+            .description(Some(
+                "The `next_cursor` of the previous page, as it was: opaque, and valid only \
+                 for the same listing (the same filters).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CursorText {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Cursor")
+    }
+}

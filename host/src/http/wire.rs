@@ -11,6 +11,7 @@ pub mod conversions;
 pub mod decimal;
 pub mod keys;
 pub mod ledger;
+pub mod number;
 pub mod partners;
 pub mod plugins;
 pub mod programs;
@@ -18,6 +19,7 @@ pub mod text;
 pub mod time;
 
 pub use decimal::{Amount, DecimalAnswer, FxRateText, Rate};
+pub use number::{Days, EntryId};
 pub use text::{Id, Key, Text};
 pub use time::{Instant, format_time, parse_instant};
 

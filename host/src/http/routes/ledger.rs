@@ -72,7 +72,7 @@ pub async fn commissions(
     );
     filter.after_id = q
         .cursor
-        .map(|c: Text<200>| -> Result<i64, ApiError> {
+        .map(|c| -> Result<i64, ApiError> {
             state
                 .cursors
                 .open(&c.0, &listing)?
@@ -196,7 +196,7 @@ pub async fn open_dispute(
         .open_dispute(&OpenDispute {
             program_id: body.program_id.0,
             conversion_id: body.conversion_id.0,
-            entry_id: body.entry_id,
+            entry_id: body.entry_id.map(|e| e.0),
             opened_by: caller.key_id,
             reason: body.reason.0,
         })

@@ -7,7 +7,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::wire::ledger::Limit;
 use crate::http::wire::partners::{BalancesOut, FxIn, FxOut, PartnerIn, PartnerOut, PartnerPatch};
-use crate::http::wire::{Id, Items, Page, Text};
+use crate::http::wire::{Id, Items, Page};
 use crate::store::{PartnerRecord, now_ms};
 use axum::Json;
 use axum::extract::State;
@@ -63,8 +63,8 @@ pub struct PartnerQuery {
     #[param(value_type = Option<Id>)]
     program_id: Option<Id>,
     /// The `next_cursor` of the previous page.
-    #[param(value_type = Option<Text<200>>)]
-    cursor: Option<Text<200>>,
+    #[param(value_type = Option<crate::http::cursor::CursorText>)]
+    cursor: Option<crate::http::cursor::CursorText>,
     /// Page size, 1 to 1,000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
@@ -84,9 +84,10 @@ pub async fn list(
 ) -> Result<Json<Page<PartnerOut>>, ApiError> {
     caller.require_admin()?;
     let limit = Limit::of(q.limit)?;
+    let listing = format!("partners {:?}", q.program_id);
     let after = q
         .cursor
-        .map(|c| state.cursors.open(&c.0, "partners"))
+        .map(|c| state.cursors.open(&c.0, &listing))
         .transpose()?;
     let partners = state
         .engine
@@ -100,7 +101,7 @@ pub async fn list(
     let next = if partners.len() as i64 == limit.0 {
         partners
             .last()
-            .map(|p| state.cursors.seal(&p.id, "partners"))
+            .map(|p| state.cursors.seal(&p.id, &listing))
     } else {
         None
     };

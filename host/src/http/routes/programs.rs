@@ -82,8 +82,8 @@ pub async fn create(
         attribution,
         geo_rate,
         bonus,
-        lookback_days: body.lookback_days.unwrap_or(DEFAULT_LOOKBACK_DAYS),
-        hold_days: body.hold_days.unwrap_or(DEFAULT_HOLD_DAYS),
+        lookback_days: body.lookback_days.map_or(DEFAULT_LOOKBACK_DAYS, |d| d.0),
+        hold_days: body.hold_days.map_or(DEFAULT_HOLD_DAYS, |d| d.0),
         max_bonus_share: body
             .max_bonus_share
             .map_or(DEFAULT_MAX_BONUS_SHARE, |r| r.0),
@@ -206,10 +206,10 @@ pub async fn update(
         };
     }
     if let Some(d) = patch.lookback_days {
-        program.lookback_days = d;
+        program.lookback_days = d.0;
     }
     if let Some(d) = patch.hold_days {
-        program.hold_days = d;
+        program.hold_days = d.0;
     }
     if let Some(share) = patch.max_bonus_share {
         program.max_bonus_share = share.0;

@@ -2,7 +2,7 @@
 
 use super::programs::{PluginRefIn, TierRateIn, VolumeTierIn};
 use super::text::NonBlank;
-use super::{DecimalAnswer, Id, Instant, Key, Text, format_time};
+use super::{DecimalAnswer, EntryId, Id, Instant, Key, Text, format_time};
 use crate::engine::{AdjustmentReport, DisputeOutcome};
 use crate::store::{DisputeRecord, EntryRecord};
 use rust_decimal::Decimal;
@@ -84,8 +84,8 @@ pub struct CommissionQuery {
     #[param(value_type = Option<Instant>)]
     pub to: Option<Instant>,
     /// The `next_cursor` of the previous page.
-    #[param(value_type = Option<Text<200>>)]
-    pub cursor: Option<Text<200>>,
+    #[param(value_type = Option<crate::http::cursor::CursorText>)]
+    pub cursor: Option<crate::http::cursor::CursorText>,
     /// Page size, 1 to 1,000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
@@ -268,7 +268,7 @@ pub struct DisputeIn {
     pub conversion_id: Key,
     /// One entry of it; without one, every entry the caller may dispute.
     #[serde(default)]
-    pub entry_id: Option<i64>,
+    pub entry_id: Option<EntryId>,
     /// Why.
     pub reason: NonBlank<1000>,
 }

@@ -1,6 +1,6 @@
 //! Programs: their plug-in bindings, tiers, rate tables, and period closes.
 
-use super::{Amount, DecimalAnswer, Id, Instant, Rate, Text, format_time, reject};
+use super::{Amount, Days, DecimalAnswer, Id, Instant, Rate, Text, format_time, reject};
 use crate::domain::Currency;
 use crate::domain::program::{
     PluginBinding, Program, RateTable, TierRate, VolumeMetric, VolumeTier,
@@ -13,9 +13,6 @@ use std::collections::BTreeMap;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
-
-/// The largest lookback window and hold period, in days (ten years).
-pub const MAX_DAYS: u32 = 3650;
 
 /// An ISO 4217 code of a current currency in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,12 +171,10 @@ pub struct ProgramIn {
     pub bonus: Option<PluginRefIn>,
     /// Lookback window in days (default 30).
     #[serde(default)]
-    #[schema(maximum = 3650)]
-    pub lookback_days: Option<u32>,
+    pub lookback_days: Option<Days>,
     /// Hold period in days before commissions become payable (default 30).
     #[serde(default)]
-    #[schema(maximum = 3650)]
-    pub hold_days: Option<u32>,
+    pub hold_days: Option<Days>,
     /// The largest bonus per partner and period, as a share of the partner's attributed
     /// revenue (default "1", 100 %).
     #[serde(default)]
@@ -217,12 +212,10 @@ pub struct ProgramPatch {
     pub bonus: Option<Option<PluginRefIn>>,
     /// Lookback window in days.
     #[serde(default)]
-    #[schema(maximum = 3650)]
-    pub lookback_days: Option<u32>,
+    pub lookback_days: Option<Days>,
     /// Hold period in days.
     #[serde(default)]
-    #[schema(maximum = 3650)]
-    pub hold_days: Option<u32>,
+    pub hold_days: Option<Days>,
     /// The bonus cap, a share of attributed revenue.
     #[serde(default)]
     pub max_bonus_share: Option<Rate>,
