@@ -39,7 +39,8 @@ async fn the_service_keeps_its_openapi_contract() {
     // requests also reach the rules past "not found".
     s.program("shop", "USD", "linear").await;
     s.partner("alice", "shop", json!({})).await;
-    s.partner("bob", "shop", json!({"tier": "professional"})).await;
+    s.partner("bob", "shop", json!({"tier": "professional"}))
+        .await;
     s.admin(
         Method::POST,
         "/v1/conversions",
@@ -77,7 +78,11 @@ async fn the_service_keeps_its_openapi_contract() {
     let counts: Vec<&str> = report
         .lines()
         .find(|l| l.contains("selected /"))
-        .map(|l| l.split_whitespace().filter(|w| w.parse::<u32>().is_ok()).collect())
+        .map(|l| {
+            l.split_whitespace()
+                .filter(|w| w.parse::<u32>().is_ok())
+                .collect()
+        })
         .unwrap_or_default();
     assert!(
         counts.len() == 2 && counts[0] == counts[1],

@@ -3,6 +3,7 @@
 //! One test binary, so the world is built once.
 
 mod contract;
+mod edge;
 mod isolation;
 mod money;
 mod rejections;

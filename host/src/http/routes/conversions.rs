@@ -5,34 +5,21 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, idempotency_key, parse_value};
+use crate::http::wire::Key;
 use crate::http::wire::conversions::{
     BatchIn, BatchItemOut, BatchOut, BatchStatus, ConversionIn, ConversionResultOut, MAX_BATCH,
     RefundIn, RefundOut, ReplayOut, ReplayQuery,
 };
-use crate::http::wire::{Key, reject};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// A conversion's id in a path (any client key).
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
 pub struct ConversionPath {
     id: Key,
-}
-
-impl<'de> Deserialize<'de> for ConversionPath {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Raw {
-            id: String,
-        }
-        let raw = Raw::deserialize(d)?;
-        Key::parse(&raw.id)
-            .map(|id| Self { id })
-            .map_err(|e| reject("invalid-input", e))
-    }
 }
 
 /// Post one conversion.

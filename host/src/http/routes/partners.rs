@@ -99,9 +99,7 @@ pub async fn list(
         )
         .await?;
     let next = if partners.len() as i64 == limit.0 {
-        partners
-            .last()
-            .map(|p| state.cursors.seal(&p.id, &listing))
+        partners.last().map(|p| state.cursors.seal(&p.id, &listing))
     } else {
         None
     };

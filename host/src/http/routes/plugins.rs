@@ -159,30 +159,30 @@ pub async fn list(
     Ok(Json(Items { items }))
 }
 
-/// A digest in a path: `sha256:<64 hex digits>`.
+/// A digest: `sha256:<64 lower-case hex digits>`.
 #[derive(Debug)]
-pub struct DigestPath {
-    digest: Digest,
-}
+pub struct DigestText(Digest);
 
-impl<'de> Deserialize<'de> for DigestPath {
+impl<'de> Deserialize<'de> for DigestText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Raw {
-            digest: String,
-        }
-        let raw = Raw::deserialize(d)?;
-        let well_formed = raw.digest.strip_prefix("sha256:").is_some_and(|h| {
+        let text = String::deserialize(d)?;
+        let well_formed = text.strip_prefix("sha256:").is_some_and(|h| {
             h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         });
-        match Digest::parse(&raw.digest).filter(|_| well_formed) {
-            Some(digest) => Ok(Self { digest }),
+        match Digest::parse(&text).filter(|_| well_formed) {
+            Some(digest) => Ok(Self(digest)),
             None => Err(reject(
                 "invalid-input",
                 "expected sha256:<64 lower-case hex digits>".into(),
             )),
         }
     }
+}
+
+/// A digest in a path.
+#[derive(Debug, Deserialize)]
+pub struct DigestPath {
+    digest: DigestText,
 }
 
 /// Show a plug-in by digest (another program's is not found).
@@ -197,7 +197,7 @@ pub async fn show(
     caller: Caller,
     ApiPath(path): ApiPath<DigestPath>,
 ) -> Result<Json<PluginOut>, ApiError> {
-    let digest = path.digest;
+    let digest = path.digest.0;
     let record = state
         .engine
         .store()
