@@ -39,8 +39,11 @@ impl AppState {
     pub async fn new(engine: Engine) -> Result<Self, crate::store::StoreError> {
         let key = engine.store().instance_secret("cursor-key").await?;
         Ok(Self {
+            metrics: Arc::new(metrics::Metrics::new(
+                engine.runtime().clone(),
+                engine.store().clone(),
+            )),
             engine,
-            metrics: Arc::default(),
             keys: Arc::default(),
             cursors: Arc::new(cursor::Cursors::new(&key)),
             openapi: Arc::default(),

@@ -490,8 +490,28 @@ async fn sigterm_finishes_in_flight_requests() {
             .send()
             .await
     });
-    // Let the request reach the handler, then ask the service to stop.
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Wait until the batch is being handled (in flight beside this scrape), then ask the
+    // service to stop.
+    let started = std::time::Instant::now();
+    loop {
+        let metrics = s.call(Method::GET, "/metrics", None, None).await;
+        let in_flight = metrics
+            .body
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("accrue_http_requests_in_flight "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if in_flight >= 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the batch never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let status = s.terminate().await;
     let response = request
         .await

@@ -1,239 +1,284 @@
-//! Prometheus metrics: requests by route and status, latency histograms, plug-in
-//! evaluations and failures by kind, cache hits and misses, ingest counts.
+//! Prometheus metrics, with the `prometheus-client` crate (the Prometheus text format,
+//! label values escaped by it): requests by route and status, latency histograms, requests
+//! in flight, ingest counts; and, read from the plug-in runtime and the store at each
+//! scrape, plug-in evaluations, failures by kind, cache hits and misses, compilations, and
+//! how ingest batches checked their references.
 
-use crate::plugins::RuntimeMetrics;
-use crate::store::CheckCounts;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::plugins::{Runtime, RuntimeMetrics};
+use crate::store::{CheckCounts, Store};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Latency histogram bucket bounds, in microseconds (integers: no float on the hot path).
-const BUCKETS_US: [u64; 12] = [
-    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
-    2_500_000,
+/// The content type of the exposition.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Latency histogram bucket bounds, in seconds.
+const BUCKETS_S: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS_US.len()],
-    count: u64,
-    sum_us: u64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
 }
 
-/// The service's request and ingest metrics (the runtime keeps its own).
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// The service's metrics.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
-    ingest_created: AtomicU64,
-    ingest_replayed: AtomicU64,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    in_flight: Gauge,
+    created: Counter,
+    replayed: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics(..)")
+    }
 }
 
 impl Metrics {
+    /// Metrics that also read `runtime` and `store` at each scrape.
+    pub fn new(runtime: Arc<Runtime>, store: Store) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "accrue_http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        let latency =
+            Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS_S));
+        registry.register(
+            "accrue_http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "accrue_http_requests_in_flight",
+            "HTTP requests being handled now",
+            in_flight.clone(),
+        );
+        let created = Counter::default();
+        registry.register(
+            "accrue_conversions_created",
+            "Conversions stored",
+            created.clone(),
+        );
+        let replayed = Counter::default();
+        registry.register(
+            "accrue_conversions_replayed",
+            "Conversions answered from their idempotency record",
+            replayed.clone(),
+        );
+        registry.register_collector(Box::new(Scraped { runtime, store }));
+        Self {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            created,
+            replayed,
+        }
+    }
+
+    /// A request started; the guard counts it in flight until dropped.
+    pub fn start_request(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
     /// Record one handled request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-        let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        let h = latency.entry(route.to_owned()).or_default();
-        let us = elapsed.as_micros() as u64;
-        // Bucket by integer microseconds: no float arithmetic needed on the hot path.
-        for (i, bound_us) in BUCKETS_US.iter().enumerate() {
-            if us <= *bound_us {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum_us += us;
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Count ingested conversions.
     pub fn count_ingest(&self, created: bool, n: u64) {
         let counter = if created {
-            &self.ingest_created
+            &self.created
         } else {
-            &self.ingest_replayed
+            &self.replayed
         };
-        counter.fetch_add(n, Ordering::Relaxed);
+        counter.inc_by(n);
     }
 
     /// The exposition text.
-    pub fn render(&self, runtime: &RuntimeMetrics, checks: CheckCounts) -> String {
+    pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP accrue_http_requests_total HTTP requests by route and status."
-        );
-        let _ = writeln!(out, "# TYPE accrue_http_requests_total counter");
-        for ((method, route, status), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "accrue_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP accrue_http_request_duration_seconds HTTP request latency by route."
-        );
-        let _ = writeln!(out, "# TYPE accrue_http_request_duration_seconds histogram");
-        for (route, h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            for (bound_us, n) in BUCKETS_US.iter().zip(h.counts.iter()) {
-                let bound = seconds(*bound_us);
-                let _ = writeln!(
-                    out,
-                    "accrue_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "accrue_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "accrue_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                seconds(h.sum_us)
-            );
-            let _ = writeln!(
-                out,
-                "accrue_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                h.count
-            );
-        }
-        let lines = [
-            (
-                "accrue_plugin_evaluations_total",
-                "Plug-in evaluations run in a sandbox.",
-                runtime.evaluations,
-            ),
-            (
-                "accrue_plugin_result_cache_hits_total",
-                "Plug-in result cache hits.",
-                runtime.result_hits,
-            ),
-            (
-                "accrue_plugin_result_cache_misses_total",
-                "Plug-in result cache misses.",
-                runtime.result_misses,
-            ),
-            (
-                "accrue_plugin_memory_grows_total",
-                "Plug-in evaluations that grew linear memory past its initial size.",
-                runtime.memory_grows,
-            ),
-            (
-                "accrue_plugin_compiled_cache_hits_total",
-                "Compiled component cache hits.",
-                runtime.compiled_hits,
-            ),
-            (
-                "accrue_plugin_compiled_cache_misses_total",
-                "Compiled component cache misses.",
-                runtime.compiled_misses,
-            ),
-            (
-                "accrue_plugin_compilations_total",
-                "Plug-in compilations run (uploads and background).",
-                runtime.compilations,
-            ),
-            (
-                "accrue_plugin_compile_limit_hits_total",
-                "Plug-in compilations stopped at the compile time or memory limit.",
-                runtime.compile_limit_hits,
-            ),
-            (
-                "accrue_plugin_log_lines_dropped_total",
-                "Plug-in log lines dropped by the per-plug-in rate limit.",
-                runtime.log_lines_dropped,
-            ),
-            (
-                "accrue_conversions_created_total",
-                "Conversions stored.",
-                self.ingest_created.load(Ordering::Relaxed),
-            ),
-            (
-                "accrue_conversions_replayed_total",
-                "Conversions answered from their idempotency record.",
-                self.ingest_replayed.load(Ordering::Relaxed),
-            ),
-        ];
-        for (name, help, value) in lines {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        }
-        for (name, help, value) in [
-            (
-                "accrue_plugin_compiling",
-                "Plug-ins waiting for or in a background compilation.",
-                runtime.compiling,
-            ),
-            (
-                "accrue_plugin_compile_peak",
-                "The most plug-in compilations that have run at once.",
-                runtime.compile_peak,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP accrue_plugin_failures_total Failed plug-in evaluations by kind (fuel, memory, trap, contract...)."
-        );
-        let _ = writeln!(out, "# TYPE accrue_plugin_failures_total counter");
-        for (kind, n) in &runtime.failures {
-            let _ = writeln!(out, "accrue_plugin_failures_total{{kind=\"{kind}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP accrue_store_conversion_writes_total Conversion writes (one per ingest call or batch) by how their references were checked: once per statement, or row by row by the foreign keys."
-        );
-        let _ = writeln!(out, "# TYPE accrue_store_conversion_writes_total counter");
-        for (how, n) in [("statement", checks.statement), ("row", checks.row)] {
-            let _ = writeln!(
-                out,
-                "accrue_store_conversion_writes_total{{checks=\"{how}\"}} {n}"
-            );
+        if prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).is_err() {
+            tracing::warn!("could not encode the metrics");
         }
         out
     }
 }
 
-/// Microseconds as a decimal number of seconds, for labels ("0.0005", "2.5").
-fn seconds(us: u64) -> String {
-    let text = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+/// A request in flight (see [`Metrics::start_request`]).
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::seconds;
+/// What is read from the runtime and the store at each scrape.
+struct Scraped {
+    runtime: Arc<Runtime>,
+    store: Store,
+}
 
-    #[test]
-    fn microseconds_print_as_seconds() {
-        assert_eq!(seconds(500), "0.0005");
-        assert_eq!(seconds(2_500_000), "2.5");
-        assert_eq!(seconds(1_000_000), "1");
-        assert_eq!(seconds(0), "0");
+impl std::fmt::Debug for Scraped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scraped(..)")
+    }
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> std::fmt::Result {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> std::fmt::Result {
+    let metric = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+impl Collector for Scraped {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let RuntimeMetrics {
+            evaluations,
+            failures,
+            compiled_hits,
+            compiled_misses,
+            result_hits,
+            result_misses,
+            memory_grows,
+            compilations,
+            compile_limit_hits,
+            compiling,
+            compile_peak,
+            log_lines_dropped,
+        } = self.runtime.metrics();
+        let e = &mut encoder;
+        counter(
+            e,
+            "accrue_plugin_evaluations",
+            "Plug-in evaluations run in a sandbox",
+            evaluations,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_result_cache_hits",
+            "Plug-in result cache hits",
+            result_hits,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_result_cache_misses",
+            "Plug-in result cache misses",
+            result_misses,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_memory_grows",
+            "Plug-in evaluations that grew linear memory past its initial size",
+            memory_grows,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_compiled_cache_hits",
+            "Compiled component cache hits",
+            compiled_hits,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_compiled_cache_misses",
+            "Compiled component cache misses",
+            compiled_misses,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_compilations",
+            "Plug-in compilations run (uploads and background)",
+            compilations,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_compile_limit_hits",
+            "Plug-in compilations stopped at the compile time or memory limit",
+            compile_limit_hits,
+        )?;
+        counter(
+            e,
+            "accrue_plugin_log_lines_dropped",
+            "Plug-in log lines dropped by the per-plug-in rate limit",
+            log_lines_dropped,
+        )?;
+        gauge(
+            e,
+            "accrue_plugin_compiling",
+            "Plug-ins waiting for or in a background compilation",
+            compiling,
+        )?;
+        gauge(
+            e,
+            "accrue_plugin_compile_peak",
+            "The most plug-in compilations that have run at once",
+            compile_peak,
+        )?;
+        let mut family = e.encode_descriptor(
+            "accrue_plugin_failures",
+            "Failed plug-in evaluations by kind (fuel, memory, trap, contract, ...)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (kind, n) in &failures {
+            ConstCounter::new(*n).encode(family.encode_family(&[("kind", kind.as_str())])?)?;
+        }
+        let CheckCounts { statement, row } = self.store.check_counts();
+        let mut family = e.encode_descriptor(
+            "accrue_store_conversion_writes",
+            "Conversion writes (one per ingest call or batch) by how their references were \
+             checked: once per statement, or row by row by the foreign keys",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (how, n) in [("statement", statement), ("row", row)] {
+            ConstCounter::new(n).encode(family.encode_family(&[("checks", how)])?)?;
+        }
+        Ok(())
     }
 }

@@ -102,6 +102,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .to_owned();
     let method = req.method().clone();
     let started = Instant::now();
+    let _in_flight = state.metrics.start_request();
     let span = tracing::info_span!("request", request_id = %id, %method, route = %route);
     let too_long = req
         .uri()

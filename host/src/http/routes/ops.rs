@@ -80,11 +80,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
     security(())
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(
-        &state.engine.runtime().metrics(),
-        state.engine.store().check_counts(),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    (
+        [(header::CONTENT_TYPE, crate::http::metrics::CONTENT_TYPE)],
+        state.metrics.render(),
+    )
 }
 
 /// The API reference page: the document below, rendered in the browser (no CDN).
