@@ -142,3 +142,141 @@ fn add_problems(op: &mut Operation) {
             .into()
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    fn document() -> Value {
+        serde_json::to_value(crate::http::document()).expect("serialises")
+    }
+
+    /// Every `$ref` in `v`.
+    fn refs(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "$ref" {
+                        if let Some(r) = v.as_str() {
+                            out.insert(r.to_owned());
+                        }
+                    } else {
+                        refs(v, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    /// The document is complete: every operation named, summarised, secured or marked
+    /// public, its path parameters declared, its body typed, its success and problem
+    /// answers typed; every reference resolves.
+    #[test]
+    fn every_operation_is_fully_described() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemas = &doc["components"]["schemas"];
+        let mut all_refs = BTreeSet::new();
+        refs(&doc, &mut all_refs);
+        for r in &all_refs {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(schemas.get(name).is_some(), "dangling reference {r}");
+        }
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut operations = 0;
+        for (path, item) in paths {
+            for (method, op) in item.as_object().expect("item") {
+                operations += 1;
+                let what = format!("{} {path}", method.to_uppercase());
+                assert!(op["operationId"].is_string(), "{what}: operationId");
+                assert!(op["summary"].is_string(), "{what}: summary");
+                assert!(op["security"].is_array(), "{what}: security declared");
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                    let name = segment.trim_matches(|c| c == '{' || c == '}');
+                    assert!(
+                        params
+                            .iter()
+                            .any(|p| p["name"] == name && p["in"] == "path"),
+                        "{what}: path parameter {name}"
+                    );
+                }
+                for p in &params {
+                    assert!(
+                        p["schema"].is_object(),
+                        "{what}: {} has a schema",
+                        p["name"]
+                    );
+                }
+                if ["post", "put", "patch"].contains(&method.as_str()) {
+                    assert_eq!(op["requestBody"]["required"], true, "{what}: a body");
+                    let content = op["requestBody"]["content"].as_object().expect("content");
+                    for (media, c) in content {
+                        assert!(c["schema"].is_object(), "{what}: {media} body schema");
+                    }
+                }
+                let responses = op["responses"].as_object().expect("responses");
+                let success: Vec<_> = responses
+                    .iter()
+                    .filter(|(code, _)| code.starts_with('2'))
+                    .collect();
+                assert!(!success.is_empty(), "{what}: a success answer");
+                for (code, r) in success {
+                    if code == "204" {
+                        continue;
+                    }
+                    let content = r["content"].as_object().expect("answer content");
+                    assert!(
+                        content.values().all(|c| c["schema"].is_object()),
+                        "{what}: {code} typed"
+                    );
+                }
+                for code in ["400", "401", "403", "404", "415", "422", "500", "503"] {
+                    assert_eq!(
+                        responses[code]["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{what}: {code} is a problem document"
+                    );
+                }
+                assert!(
+                    responses["503"]["headers"]["Retry-After"].is_object(),
+                    "{what}: 503 says when to retry"
+                );
+            }
+        }
+        assert!(operations >= 33, "{operations} operations");
+        let metrics = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+        assert!(
+            metrics["text/plain"].is_object(),
+            "/metrics is text: {metrics}"
+        );
+    }
+
+    /// Every decimal a request carries is a string with its grammar's pattern, never a
+    /// JSON number.
+    #[test]
+    fn amounts_are_strings_with_their_pattern() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        for (name, pattern) in [
+            ("Amount", crate::http::wire::decimal::AMOUNT_PATTERN),
+            ("Rate", crate::http::wire::decimal::RATE_PATTERN),
+            ("FxRate", crate::http::wire::decimal::FX_RATE_PATTERN),
+            ("Decimal", crate::http::wire::decimal::ANSWER_PATTERN),
+        ] {
+            assert_eq!(schemas[name]["type"], "string", "{name}");
+            assert_eq!(schemas[name]["pattern"], pattern, "{name}");
+        }
+        assert_eq!(
+            schemas["ConversionIn"]["properties"]["amount"]["$ref"],
+            "#/components/schemas/Amount"
+        );
+        assert_eq!(
+            schemas["CommissionLineOut"]["properties"]["amount"]["$ref"],
+            "#/components/schemas/Decimal"
+        );
+    }
+}

@@ -27,6 +27,12 @@ pub struct ConversionPath {
 /// Answers 201 with each credited partner's commission. Idempotent by the conversion's id
 /// (the body's `id` or the `Idempotency-Key` header): the same id with the same payload
 /// answers 200 with the original body; with another payload, 409. Admin only.
+///
+/// Rules the document cannot express: the program and every touchpoint's partner must
+/// exist, the partners must be the program's, the amount may have no more decimals than its
+/// currency and be at most 10^15 − 1 minor units, an FX rate must be recorded into each
+/// partner's payout currency, and the id must come in the body or the header (422 on
+/// failure).
 #[utoipa::path(
     post, path = "/v1/conversions", tag = "conversions", operation_id = "create_conversion",
     params(("Idempotency-Key" = Option<Key>, Header, description = "The conversion's id, if not in the body")),
@@ -64,6 +70,10 @@ pub async fn create(
 /// Each item gets its own result or problem, in request order: an item that is not a
 /// valid conversion, or that the engine refuses, fails alone and the others are stored
 /// (the new ones in one transaction). Admin only.
+///
+/// Rules the document cannot express: each item is checked on its own and a malformed one
+/// fails alone in the 200 answer, so the request as a whole is refused only when it is not
+/// a batch.
 #[utoipa::path(
     post, path = "/v1/conversions/batch", tag = "conversions", operation_id = "create_conversions",
     request_body = BatchIn,
@@ -143,6 +153,9 @@ fn item_error(index: usize, e: &ApiError) -> BatchItemOut {
 
 /// What a conversion would earn, computed exactly as posting it would; nothing is stored.
 /// Admin only.
+///
+/// Rules the document cannot express: the program and every touchpoint's partner must exist
+/// in it, the amount must fit its currency, and the FX rates must be recorded (422).
 #[utoipa::path(
     post, path = "/v1/quotes", tag = "conversions", operation_id = "quote",
     request_body = ConversionIn,
@@ -165,6 +178,9 @@ pub async fn quote(
 ///
 /// Writes reversal entries proportional to the refunded share. Idempotent by the refund's
 /// id (the body's `id` or the `Idempotency-Key` header). Admin only.
+///
+/// Rules the document cannot express: the program and the conversion must exist (404) and
+/// the amount must fit the conversion's currency and what is left to refund (422, 409).
 #[utoipa::path(
     post, path = "/v1/conversions/{id}/refunds", tag = "conversions", operation_id = "refund",
     params(
@@ -200,6 +216,8 @@ pub async fn refund(
 
 /// Replay a stored conversion from its entries' provenance and compare bit for bit.
 /// Admin only.
+///
+/// Rules the document cannot express: the conversion must exist in the program (404).
 #[utoipa::path(
     get, path = "/v1/conversions/{id}/replay", tag = "conversions", operation_id = "replay",
     params(("id" = Key, Path, description = "The conversion's id"), ReplayQuery),

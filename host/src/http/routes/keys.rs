@@ -12,6 +12,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 /// Create a key. Its secret is in this answer only (stored hashed). Admin only.
+///
+/// Rules the document cannot express: a partner key needs an existing `partner_id`, a plug-
+/// in author key an existing `program_id` (422).
 #[utoipa::path(
     post, path = "/v1/api-keys", tag = "keys", operation_id = "create_api_key",
     request_body = KeyIn,

@@ -23,6 +23,9 @@ use serde::Deserialize;
 ///
 /// A partner key sees only its own entries. The cursor is opaque and valid only with the
 /// same filters.
+///
+/// Rules the document cannot express: a cursor must be one this listing gave, with the same
+/// filters (422).
 #[utoipa::path(
     get, path = "/v1/commissions", tag = "ledger", operation_id = "list_commissions",
     params(CommissionQuery),
@@ -98,6 +101,10 @@ pub async fn commissions(
 ///
 /// With `"dry_run": true` nothing is written: a shadow evaluation of other rates or
 /// another attribution plug-in on past conversions. Admin only.
+///
+/// Rules the document cannot express: `to` must be after `from`, at least one of `tiers`,
+/// `volume_tiers` and `attribution` is needed, and the program and plug-in must exist
+/// (422).
 #[utoipa::path(
     post, path = "/v1/adjustments", tag = "ledger", operation_id = "adjust",
     request_body = AdjustmentIn,
@@ -157,6 +164,9 @@ pub async fn adjust(
 ///
 /// An admin may dispute any entry; a partner only its own (without `entry_id`, its own
 /// entries on the conversion).
+///
+/// Rules the document cannot express: the conversion (and entry) must exist and be the
+/// caller's to dispute (404).
 #[utoipa::path(
     post, path = "/v1/disputes", tag = "ledger", operation_id = "open_dispute",
     request_body = DisputeIn,

@@ -22,6 +22,9 @@ pub struct PartnerPath {
 }
 
 /// Create a partner in a program. Admin only.
+///
+/// Rules the document cannot express: the program must exist, the tier must be one of the
+/// program's, and the id must be new across programs (422, 409).
 #[utoipa::path(
     post, path = "/v1/partners", tag = "partners", operation_id = "create_partner",
     request_body = PartnerIn,
@@ -71,6 +74,8 @@ pub struct PartnerQuery {
 }
 
 /// List partners by id, a page at a time. Admin only.
+///
+/// Rules the document cannot express: a cursor must be one this listing gave (422).
 #[utoipa::path(
     get, path = "/v1/partners", tag = "partners", operation_id = "list_partners",
     params(PartnerQuery),
@@ -130,6 +135,8 @@ pub async fn show(
 ///
 /// A tier change is effective from `tier_effective_from` (now by default); earlier
 /// conversions keep the tier they were priced with.
+///
+/// Rules the document cannot express: a new tier must be one of the program's (422).
 #[utoipa::path(
     patch, path = "/v1/partners/{id}", tag = "partners", operation_id = "change_partner",
     params(("id" = Id, Path, description = "The partner's id")),
@@ -188,6 +195,8 @@ pub async fn balance(
 /// Record an FX rate. Admin only.
 ///
 /// Idempotent for the same rate; another rate for the same pair and instant is a conflict.
+///
+/// Rules the document cannot express: `base` and `quote` must differ (422).
 #[utoipa::path(
     put, path = "/v1/fx-rates", tag = "fx", operation_id = "put_fx_rate",
     request_body = FxIn,

@@ -21,6 +21,10 @@ use serde::{Deserialize, Deserializer};
 /// Admins upload platform plug-ins (or one for a program); plug-in authors upload for their
 /// own program. The component is validated and compiled (bounded in time and memory) before
 /// it is stored. 201 with its record, or 200 if these exact bytes were stored before.
+///
+/// Rules the document cannot express: the bytes must be a WebAssembly component that
+/// exports one Accrue hook and imports only the host's `log`, within the size and compile
+/// limits (413, 422 plugin-*).
 #[utoipa::path(
     post, path = "/v1/plugins", tag = "plugins", operation_id = "upload_plugin",
     params(UploadQuery),

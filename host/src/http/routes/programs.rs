@@ -39,6 +39,10 @@ async fn out(state: &AppState, id: &str) -> Result<Json<ProgramOut>, ApiError> {
 ///
 /// Binds its attribution plug-in (and optionally a geographic rate and a bonus plug-in),
 /// with the product's default tiers unless `tiers` is given. Admin only.
+///
+/// Rules the document cannot express: each plug-in named must exist and implement its hook
+/// (a built-in name, or a digest the program may bind), and its config must be an object
+/// (422).
 #[utoipa::path(
     post, path = "/v1/programs", tag = "programs", operation_id = "create_program",
     request_body = ProgramIn,
@@ -147,6 +151,9 @@ pub async fn show(
 /// Admins may change anything; a plug-in author only its program's plug-in bindings. New
 /// tiers or volume tiers are a new rate table version, effective now (or at
 /// `rates_effective_from`): new conversions use it, history is untouched.
+///
+/// Rules the document cannot express: each plug-in named must exist and implement its hook
+/// (422).
 #[utoipa::path(
     patch, path = "/v1/programs/{id}", tag = "programs", operation_id = "change_program",
     params(("id" = Id, Path, description = "The program's id")),
@@ -241,6 +248,9 @@ pub async fn update(
 /// The bonus plug-in decides each credited partner's bonus; bonus entries are written once
 /// per partner and period, however often this is called. One partner's refused bonus
 /// fails alone (its `status` is `failed`). Admin only.
+///
+/// Rules the document cannot express: `to` must be after `from`, and the program must have
+/// a bonus plug-in (422, 409).
 #[utoipa::path(
     post, path = "/v1/programs/{id}/periods/close", tag = "programs",
     operation_id = "close_period",
