@@ -20,6 +20,7 @@ impl ServeArgs {
             compile_concurrency: self.plugin_compile_concurrency,
             eval_threads: self.plugin_eval_threads,
             eval_per_program: self.plugin_eval_per_program,
+            breaker_failures: self.plugin_breaker_failures,
             ..crate::plugins::Limits::default()
         }
     }
@@ -158,6 +159,10 @@ pub struct ServeArgs {
     /// at least one).
     #[arg(long, env = "ACCRUE_PLUGIN_EVAL_PER_PROGRAM", default_value_t = 0)]
     pub plugin_eval_per_program: usize,
+    /// Suspend a plug-in's evaluations for a program after this many resource-limit
+    /// failures in a row (0: never).
+    #[arg(long, env = "ACCRUE_PLUGIN_BREAKER_FAILURES", default_value_t = 5)]
+    pub plugin_breaker_failures: u32,
     /// How often to approve entries whose hold period is over, seconds.
     #[arg(long, env = "ACCRUE_APPROVE_EVERY_S", default_value_t = 60)]
     pub approve_every_s: u64,

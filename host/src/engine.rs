@@ -8,6 +8,7 @@ mod adjust;
 mod admin;
 mod bonus;
 mod bootstrap;
+mod breaker;
 mod disputes;
 mod error;
 mod evaluations;

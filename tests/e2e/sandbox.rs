@@ -254,3 +254,71 @@ async fn the_sdk_section_is_checked_and_reported() {
     drop(s);
     db.drop_db().await;
 }
+
+/// A plug-in that runs into its limits on every call is suspended for its program after a
+/// few in a row (503 plugin-suspended with Retry-After, without running), so it stops
+/// burning the evaluation threads; other programs, and the plug-in elsewhere, go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_keeps_hitting_its_limits_is_suspended() {
+    let db = accrue::testing::TestDb::sqlite();
+    let s = Server::start(&db.url, &[("ACCRUE_PLUGIN_BREAKER_FAILURES", "3")]).await;
+    s.program("p", "USD", "linear").await;
+    s.partner("a", "p", json!({})).await;
+    s.program("hostile", "USD", "linear").await;
+    s.partner("h", "hostile", json!({})).await;
+    let up = s
+        .upload(built::MISBEHAVE_PATH, "misbehave", "hostile")
+        .await;
+    let digest = up.body["digest"].as_str().expect("digest").to_owned();
+    s.admin(
+        Method::PATCH,
+        "/v1/programs/hostile",
+        json!({"attribution": {"plugin": digest, "config": {"mode": "loop"}}}),
+    )
+    .await;
+    let hostile_quote = |n: usize| {
+        let mut q = conversion("hostile", &format!("h{n}"), "10.00", &[("h", "email", AT)]);
+        q.as_object_mut().map(|o| o.remove("id"));
+        q
+    };
+    for n in 0..3 {
+        s.call(
+            Method::POST,
+            "/v1/quotes",
+            Some(ADMIN_KEY),
+            Some(hostile_quote(n)),
+        )
+        .await
+        .assert_problem(422, "plugin-failed", "the plug-in runs out of fuel");
+    }
+    let suspended = s
+        .call(
+            Method::POST,
+            "/v1/quotes",
+            Some(ADMIN_KEY),
+            Some(hostile_quote(9)),
+        )
+        .await;
+    suspended.assert_problem(503, "plugin-suspended", "suspended after three");
+    assert!(suspended.retry_after.is_some());
+    let evaluations =
+        |m: &crate::support::Response| metric(&m.body, "accrue_plugin_evaluations_total");
+    let before = evaluations(&s.call(Method::GET, "/metrics", None, None).await);
+    for n in 10..20 {
+        let r = s
+            .call(
+                Method::POST,
+                "/v1/quotes",
+                Some(ADMIN_KEY),
+                Some(hostile_quote(n)),
+            )
+            .await;
+        r.assert_problem(503, "plugin-suspended", "still suspended");
+    }
+    let after = evaluations(&s.call(Method::GET, "/metrics", None, None).await);
+    assert_eq!(before, after, "a suspended plug-in does not run");
+    // The neighbour is served.
+    assert_eq!(quote(&s).await.status.as_u16(), 200);
+    drop(s);
+    db.drop_db().await;
+}

@@ -11,8 +11,9 @@
 //! its share of the pool while it waits; the pool's semaphore is first come, first served.
 //! Result-cache hits never come here: they cost no evaluation.
 
+use super::breaker::{Breakers, burns_a_limit};
 use super::{EngineError, Result};
-use crate::plugins::{Digest, EvalError, Limits};
+use crate::plugins::{Digest, EvalError, Failure, Limits};
 use accrue_plugin_sdk::{
     BonusDecision, Conversion, PartnerWeight, PeriodStats, RateDecision, RateInput, Touchpoint,
 };
@@ -25,6 +26,7 @@ pub(super) struct EvalPool {
     pool: Arc<Semaphore>,
     per_program: usize,
     programs: Mutex<HashMap<String, Arc<Semaphore>>>,
+    breakers: Arc<Breakers>,
 }
 
 impl EvalPool {
@@ -34,6 +36,7 @@ impl EvalPool {
             pool: Arc::new(Semaphore::new(limits.eval_threads())),
             per_program: limits.eval_per_program(),
             programs: Mutex::new(HashMap::new()),
+            breakers: Arc::new(Breakers::new(limits.breaker_failures)),
         }
     }
 
@@ -45,13 +48,21 @@ impl EvalPool {
             .clone()
     }
 
-    /// Run `evaluate` for `program_id` on an evaluation thread, once the program and the
-    /// pool both have room.
-    pub async fn run<T, F>(&self, program_id: &str, evaluate: F) -> Result<T>
+    /// Run `evaluate` (of plug-in `digest`) for `program_id` on an evaluation thread, once
+    /// the program and the pool both have room, unless the plug-in's breaker is open for
+    /// this program.
+    pub async fn run<T, F>(&self, program_id: &str, digest: &Digest, evaluate: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> std::result::Result<T, EvalError> + Send + 'static,
     {
+        if let Err(retry_after_s) = self.breakers.admit(program_id, digest) {
+            return Err(EngineError::Plugin(EvalError {
+                digest: digest.clone(),
+                label: String::new(),
+                failure: Failure::Suspended { retry_after_s },
+            }));
+        }
         let closed = |_| EngineError::Internal("the evaluation pool is closed".into());
         let _program = self
             .program(program_id)
@@ -59,10 +70,12 @@ impl EvalPool {
             .await
             .map_err(closed)?;
         let _slot = self.pool.clone().acquire_owned().await.map_err(closed)?;
-        tokio::task::spawn_blocking(evaluate)
+        let outcome = tokio::task::spawn_blocking(evaluate)
             .await
-            .map_err(|e| EngineError::Internal(format!("an evaluation thread failed: {e}")))?
-            .map_err(EngineError::Plugin)
+            .map_err(|e| EngineError::Internal(format!("an evaluation thread failed: {e}")))?;
+        let burned = matches!(&outcome, Err(e) if burns_a_limit(&e.failure));
+        self.breakers.record(program_id, digest, burned);
+        outcome.map_err(EngineError::Plugin)
     }
 }
 
@@ -85,8 +98,9 @@ impl super::Engine {
             return Ok(weights);
         }
         let runtime = self.runtime.clone();
+        let key = digest.clone();
         self.evals
-            .run(program_id, move || {
+            .run(program_id, &key, move || {
                 runtime.attribute_hashed(&digest, &config, &input_hash, &conversion, &touchpoints)
             })
             .await
@@ -104,8 +118,9 @@ impl super::Engine {
             return Ok(decision);
         }
         let runtime = self.runtime.clone();
+        let key = digest.clone();
         self.evals
-            .run(program_id, move || {
+            .run(program_id, &key, move || {
                 runtime.adjust_rate(&digest, &config, &input)
             })
             .await
@@ -120,8 +135,9 @@ impl super::Engine {
         stats: PeriodStats,
     ) -> Result<Arc<BonusDecision>> {
         let runtime = self.runtime.clone();
+        let key = digest.clone();
         self.evals
-            .run(program_id, move || {
+            .run(program_id, &key, move || {
                 runtime.evaluate_bonus(&digest, &config, &stats)
             })
             .await

@@ -222,6 +222,13 @@ impl From<EngineError> for ApiError {
                     p.to_string(),
                 )
                 .retry_after(1),
+                Failure::Suspended { retry_after_s } => Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "plugin-suspended",
+                    "Plug-in suspended",
+                    p.to_string(),
+                )
+                .retry_after(*retry_after_s),
                 // This host cannot compile a stored plug-in: an operator must act.
                 Failure::Unavailable(_) => Self::new(
                     S::SERVICE_UNAVAILABLE,

@@ -173,6 +173,12 @@ pub enum Failure {
     /// It could not be compiled by this host (it was accepted by another configuration or
     /// version): nothing can run it until an operator acts.
     Unavailable(String),
+    /// It kept running into its resource limits, so its evaluations for this program are
+    /// suspended for a while (not run at all).
+    Suspended {
+        /// Seconds until it may be tried again.
+        retry_after_s: u64,
+    },
 }
 
 impl Failure {
@@ -188,6 +194,7 @@ impl Failure {
             Self::Instantiate(_) => "instantiate",
             Self::NotReady => "not-ready",
             Self::Unavailable(_) => "unavailable",
+            Self::Suspended { .. } => "suspended",
         }
     }
 }
@@ -211,6 +218,11 @@ impl fmt::Display for Failure {
             Self::Instantiate(m) => write!(f, "could not be instantiated: {m}"),
             Self::NotReady => write!(f, "is still being compiled; try again shortly"),
             Self::Unavailable(m) => write!(f, "cannot be compiled by this host: {m}"),
+            Self::Suspended { retry_after_s } => write!(
+                f,
+                "is suspended for this program after repeatedly running into its resource \
+                 limits; it will be tried again in {retry_after_s} s"
+            ),
         }
     }
 }

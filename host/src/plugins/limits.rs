@@ -61,6 +61,10 @@ pub struct Limits {
     /// evaluation thread from the others. 0 means half of the evaluation threads (at least
     /// one).
     pub eval_per_program: usize,
+    /// A plug-in's evaluations for a program are suspended after this many resource-limit
+    /// failures in a row (a circuit breaker, `engine::breaker`); 0 never suspends.
+    /// Default 5.
+    pub breaker_failures: u32,
     /// Compiled components kept in memory. Default 256.
     pub compiled_cache_entries: u64,
     /// Plug-in results kept in memory. Default 100,000.
@@ -91,6 +95,7 @@ impl Default for Limits {
             max_concurrent: 128,
             eval_threads: 0,
             eval_per_program: 0,
+            breaker_failures: 5,
             compiled_cache_entries: 256,
             result_cache_entries: 100_000,
         }
