@@ -21,6 +21,7 @@ impl ServeArgs {
             eval_threads: self.plugin_eval_threads,
             eval_per_program: self.plugin_eval_per_program,
             breaker_failures: self.plugin_breaker_failures,
+            eval_nice: self.plugin_eval_nice,
             ..crate::plugins::Limits::default()
         }
     }
@@ -163,6 +164,10 @@ pub struct ServeArgs {
     /// failures in a row (0: never).
     #[arg(long, env = "ACCRUE_PLUGIN_BREAKER_FAILURES", default_value_t = 5)]
     pub plugin_breaker_failures: u32,
+    /// How much lower the evaluation threads' scheduling priority is (nice, 0 to 19).
+    #[arg(long, env = "ACCRUE_PLUGIN_EVAL_NICE", default_value_t = 0,
+          value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub plugin_eval_nice: i32,
     /// How often to approve entries whose hold period is over, seconds.
     #[arg(long, env = "ACCRUE_APPROVE_EVERY_S", default_value_t = 60)]
     pub approve_every_s: u64,

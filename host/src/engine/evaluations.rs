@@ -10,6 +10,12 @@
 //! thread. A program's own permit is taken first, so a program with a queue holds at most
 //! its share of the pool while it waits; the pool's semaphore is first come, first served.
 //! Result-cache hits never come here: they cost no evaluation.
+//!
+//! The evaluation threads are the pool's own; they can run at a lower scheduling priority
+//! ([`Limits::eval_nice`](crate::plugins::Limits::eval_nice), off by default) so that
+//! CPU-heavy work yields to the threads that parse requests and talk to the database. A
+//! plug-in that burns its budget on every call is stopped by the circuit breaker
+//! (`engine::breaker`) instead.
 
 use super::breaker::{Breakers, burns_a_limit};
 use super::{EngineError, Result};
@@ -21,9 +27,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
+/// A job for an evaluation thread.
+type Job = Box<dyn FnOnce() + Send>;
+
 /// The evaluation pool.
 pub(super) struct EvalPool {
     pool: Arc<Semaphore>,
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
     per_program: usize,
     programs: Mutex<HashMap<String, Arc<Semaphore>>>,
     breakers: Arc<Breakers>,
@@ -32,8 +42,31 @@ pub(super) struct EvalPool {
 impl EvalPool {
     /// A pool sized by the plug-in limits.
     pub fn new(limits: &Limits) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..limits.eval_threads() {
+            let rx = rx.clone();
+            let nice = limits.eval_nice;
+            let spawned = std::thread::Builder::new()
+                .name(format!("accrue-eval-{i}"))
+                .spawn(move || {
+                    lower_priority(nice);
+                    loop {
+                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            // The pool is gone: so is this thread.
+                            Err(_) => break,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("could not start an evaluation thread: {e}");
+            }
+        }
         Self {
             pool: Arc::new(Semaphore::new(limits.eval_threads())),
+            jobs: Mutex::new(tx),
             per_program: limits.eval_per_program(),
             programs: Mutex::new(HashMap::new()),
             breakers: Arc::new(Breakers::new(limits.breaker_failures)),
@@ -57,6 +90,11 @@ impl EvalPool {
         F: FnOnce() -> std::result::Result<T, EvalError> + Send + 'static,
     {
         if let Err(retry_after_s) = self.breakers.admit(program_id, digest) {
+            // Answered after a pause (at most a second): a client that retries at once in a
+            // loop, as a broken integration or an attacker does, would otherwise turn the
+            // cheap refusal into a flood of requests that costs the neighbours as much as
+            // the evaluations did. Waiting costs this service a timer, not a thread.
+            tokio::time::sleep(std::time::Duration::from_secs(retry_after_s.min(1))).await;
             return Err(EngineError::Plugin(EvalError {
                 digest: digest.clone(),
                 label: String::new(),
@@ -70,12 +108,36 @@ impl EvalPool {
             .await
             .map_err(closed)?;
         let _slot = self.pool.clone().acquire_owned().await.map_err(closed)?;
-        let outcome = tokio::task::spawn_blocking(evaluate)
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(evaluate());
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| EngineError::Internal("the evaluation threads are gone".into()))?;
+        let outcome = answer
             .await
-            .map_err(|e| EngineError::Internal(format!("an evaluation thread failed: {e}")))?;
+            .map_err(|_| EngineError::Internal("an evaluation thread failed".into()))?;
         let burned = matches!(&outcome, Err(e) if burns_a_limit(&e.failure));
         self.breakers.record(program_id, digest, burned);
         outcome.map_err(EngineError::Plugin)
+    }
+}
+
+/// Lower this thread's scheduling priority by `nice` (Linux schedules threads one by one;
+/// elsewhere, or without the right, it stays as it is).
+fn lower_priority(nice: i32) {
+    if nice <= 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+            tracing::warn!("could not lower an evaluation thread's priority: {e}");
+        }
     }
 }
 

@@ -61,6 +61,12 @@ pub struct Limits {
     /// evaluation thread from the others. 0 means half of the evaluation threads (at least
     /// one).
     pub eval_per_program: usize,
+    /// How much lower than the service's the evaluation threads' scheduling priority is
+    /// (a `nice` value, 0 to 19), so that CPU-heavy evaluations yield to request handling
+    /// and the database. Default 0 (the same priority): measured, a lower priority did not
+    /// help a neighbour reliably, and it can invert priorities (a program's own short
+    /// evaluation waiting behind other work). See docs/PERFORMANCE.md.
+    pub eval_nice: i32,
     /// A plug-in's evaluations for a program are suspended after this many resource-limit
     /// failures in a row (a circuit breaker, `engine::breaker`); 0 never suspends.
     /// Default 5.
@@ -96,6 +102,7 @@ impl Default for Limits {
             eval_threads: 0,
             eval_per_program: 0,
             breaker_failures: 5,
+            eval_nice: 0,
             compiled_cache_entries: 256,
             result_cache_entries: 100_000,
         }
