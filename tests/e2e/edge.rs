@@ -294,83 +294,38 @@ async fn lists_share_one_rule_and_cursors_are_opaque(s: &Server) {
 
 /// Everything axum would refuse before a handler runs is a problem document too.
 async fn framework_refusals_are_problem_documents(s: &Server) {
-    let cases: Vec<(reqwest::Response, u16, &str)> = vec![
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", s.base);
+    let long_query = format!("/v1/commissions?{}", "x".repeat(10_000));
+    let json_post = |body: Vec<u8>| {
+        client
+            .post(url("/v1/conversions"))
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let cases = vec![
+        (client.get(url("/v1/partners/%FF%FE")), 400, "invalid-path"),
+        (client.get(url(&long_query)), 414, "uri-too-long"),
         (
-            reqwest::Client::new()
-                .get(format!("{}/v1/partners/%FF%FE", s.base))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .expect("send"),
-            400,
-            "invalid-path",
-        ),
-        (
-            reqwest::Client::new()
-                .get(format!("{}/v1/commissions?{}", s.base, "x".repeat(10_000)))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .expect("send"),
-            414,
-            "uri-too-long",
-        ),
-        (
-            reqwest::Client::new()
-                .get(format!("{}/v1/commissions?status=nope", s.base))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .expect("send"),
+            client.get(url("/v1/commissions?status=nope")),
             422,
             "invalid-input",
         ),
         (
-            reqwest::Client::new()
-                .get(format!("{}/v1/commissions?unknown=1", s.base))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .expect("send"),
+            client.get(url("/v1/commissions?unknown=1")),
             422,
             "invalid-input",
         ),
         (
-            reqwest::Client::new()
-                .delete(format!("{}/v1/programs", s.base))
-                .bearer_auth(ADMIN_KEY)
-                .send()
-                .await
-                .expect("send"),
+            client.delete(url("/v1/programs")),
             405,
             "method-not-allowed",
         ),
-        (
-            reqwest::Client::new()
-                .post(format!("{}/v1/conversions", s.base))
-                .bearer_auth(ADMIN_KEY)
-                .header("content-type", "application/json")
-                .body("[\"p\", \"id\"]")
-                .send()
-                .await
-                .expect("send"),
-            400,
-            "invalid-body",
-        ),
-        (
-            reqwest::Client::new()
-                .post(format!("{}/v1/conversions", s.base))
-                .bearer_auth(ADMIN_KEY)
-                .header("content-type", "application/json")
-                .body(vec![b'{'; 9 << 20])
-                .send()
-                .await
-                .expect("send"),
-            413,
-            "body-too-large",
-        ),
+        (json_post(b"[\"p\", \"id\"]".to_vec()), 400, "invalid-body"),
+        (json_post(vec![b'{'; 9 << 20]), 413, "body-too-large"),
     ];
-    for (response, status, kind) in cases {
+    for (request, status, kind) in cases {
+        let response = request.bearer_auth(ADMIN_KEY).send().await.expect("send");
         assert_eq!(response.status().as_u16(), status, "{kind}");
         let content_type = response
             .headers()
