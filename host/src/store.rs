@@ -156,8 +156,8 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0003_max_bonus_share.sql"),
     ),
     (
-        5,
-        include_str!("../migrations/postgres/0005_instance_secrets.sql"),
+        4,
+        include_str!("../migrations/postgres/0004_instance_secrets.sql"),
     ),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
@@ -167,8 +167,8 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0002_max_bonus_share.sql"),
     ),
     (
-        4,
-        include_str!("../migrations/sqlite/0004_instance_secrets.sql"),
+        3,
+        include_str!("../migrations/sqlite/0003_instance_secrets.sql"),
     ),
 ];
 
