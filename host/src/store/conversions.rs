@@ -576,14 +576,17 @@ mod pg {
     SELECT program_id, id FROM new_conversions";
 
     /// The set-based reference check (see [`references_present`]): `$1` the distinct
-    /// programs, `$2`/`$3` the distinct (program, partner) pairs.
+    /// programs, `$2`/`$3` the distinct (program, partner) pairs. Each partner is a
+    /// primary-key probe whatever the cached generic plan (see [`idempotency_records`]).
     const REFERENCES: &str = "WITH programs AS (
         SELECT id FROM programs WHERE id = ANY($1::text[]) FOR KEY SHARE
     ), partners AS (
-        SELECT p.id FROM partners p
-        JOIN unnest($2::text[], $3::text[]) AS u(program_id, id)
-            ON p.program_id = u.program_id AND p.id = u.id
-        FOR KEY SHARE OF p
+        SELECT p.id FROM unnest($2::text[], $3::text[]) AS u(program_id, id)
+        CROSS JOIN LATERAL (
+            SELECT p.id FROM partners p
+            WHERE p.id = u.id AND p.program_id = u.program_id
+            LIMIT 1 FOR KEY SHARE
+        ) p
     )
     SELECT (SELECT count(*) FROM programs) AS programs, (SELECT count(*) FROM partners) AS partners";
 
@@ -743,10 +746,14 @@ mod pg {
     }
 
     /// The stored idempotency records `(payload hash, result)` among `keys` of a program,
-    /// in one statement whatever the number of keys. A join with the keys, not
-    /// `key = ANY(...)`: given many keys, PostgreSQL 15 may plan the latter as a scan of all
-    /// the program's records filtered by the list, which grows with the table (22 ms at
-    /// 11,000 records and 500 keys, against 1 ms for 500 probes).
+    /// in one statement whatever the number of keys: one primary-key probe per key, whatever
+    /// the plan. Neither `key = ANY(...)` nor a plain join with the keys will do: the
+    /// statement is prepared once per connection, and its generic plan, made while the
+    /// table was small, scans all of the program's records and hashes them (22 ms at 11,000
+    /// records and 500 keys against 1 ms for 500 probes; at 500 single conversions a second
+    /// this made every lookup grow with the ledger, until the service fell seconds behind).
+    /// A lateral subquery with `LIMIT 1` (the key is the primary key, so it changes no
+    /// answer) cannot be flattened into that join, so each key is an index probe.
     pub(super) async fn idempotency_records(
         pool: &PgPool,
         program_id: &str,
@@ -754,7 +761,10 @@ mod pg {
     ) -> Result<HashMap<String, (String, String)>> {
         let rows = sqlx::query(
             "SELECT r.key, r.payload_hash, r.result FROM unnest($2::text[]) AS k(key)
-             JOIN idempotency_records r ON r.program_id = $1 AND r.key = k.key",
+             CROSS JOIN LATERAL (
+                 SELECT i.key, i.payload_hash, i.result FROM idempotency_records i
+                 WHERE i.program_id = $1 AND i.key = k.key LIMIT 1
+             ) r",
         )
         .bind(program_id)
         .bind(keys)
