@@ -12,6 +12,7 @@ mod breaker;
 mod disputes;
 mod error;
 mod evaluations;
+mod idempotency;
 mod ingest;
 mod pricing;
 mod refunds;
@@ -35,6 +36,18 @@ use crate::domain::program::{Program, RateTable};
 use crate::plugins::Runtime;
 use crate::store::Store;
 use std::sync::Arc;
+
+/// Who is asking: what an API key may do. Commands whose answer depends on the caller
+/// (disputes, plug-in registrations) take it, so the rule lives here and not in handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything.
+    Admin,
+    /// One partner's own data (the partner's id).
+    Partner(String),
+    /// One program's plug-ins (the program's id).
+    PluginAuthor(String),
+}
 
 /// Result of engine operations.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -2,10 +2,12 @@
 //! new attribution plug-in, conversion by conversion, and write the differences as
 //! adjustment entries. History is never rewritten: the original entries stay, the
 //! corrections are new entries. Running the same adjustment again finds no difference and
-//! writes nothing.
+//! writes nothing. With an idempotency key, a retry answers the first report itself (a dry
+//! run writes nothing, so it is neither recorded nor replayed).
 
+use super::idempotency::{Command, record};
 use super::pricing::{Lookups, Overrides};
-use super::{Engine, EngineError, Result};
+use super::{Engine, EngineError, Result, Scope};
 use crate::domain::calc::reversed_by_refund;
 use crate::domain::fx;
 use crate::domain::ledger::{EntryKind, EventKind, Status};
@@ -14,7 +16,7 @@ use crate::domain::{Currency, DomainError};
 use crate::plugins::InputHasher;
 use crate::store::{LedgerWrite, NewEntry};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What to re-price, and with what.
@@ -35,10 +37,12 @@ pub struct AdjustmentRequest {
     /// Report what would change and write nothing: a shadow evaluation of a candidate
     /// plug-in or rate table on past conversions.
     pub dry_run: bool,
+    /// The client's idempotency key, if it sent one.
+    pub idempotency_key: Option<String>,
 }
 
 /// One partner's change on one conversion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdjustmentChange {
     /// Conversion.
     pub conversion_id: String,
@@ -58,7 +62,7 @@ pub struct AdjustmentChange {
 }
 
 /// What an adjustment changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdjustmentReport {
     /// Its id.
     pub adjustment_id: String,
@@ -102,6 +106,23 @@ impl Engine {
         }
         if let Some(t) = &req.rate_table {
             t.validate()?;
+        }
+        let cmd = match (&req.idempotency_key, req.dry_run) {
+            (Some(key), false) => {
+                let mut payload = InputHasher::default();
+                payload.str(&request_hash(req)).str(&req.reason);
+                Some(Command::new(
+                    &req.program_id,
+                    &Scope::Admin,
+                    "adjust",
+                    key.clone(),
+                    payload,
+                ))
+            }
+            _ => None,
+        };
+        if let Some(done) = self.answered(cmd.as_ref()).await? {
+            return Ok(done);
         }
         let state = self.program(&req.program_id).await?;
         let overrides = Overrides {
@@ -230,7 +251,7 @@ impl Engine {
             return Ok(report);
         }
         let text =
-            serde_json::to_string(&report).map_err(|e| EngineError::Conflict(e.to_string()))?;
+            serde_json::to_string(&report).map_err(|e| EngineError::Internal(e.to_string()))?;
         write.adjustment = Some((
             id,
             req.program_id.clone(),
@@ -239,7 +260,16 @@ impl Engine {
             req.to_ms,
             text,
         ));
-        self.store.write_ledger(&write).await?;
-        Ok(report)
+        write.command = record(cmd.as_ref(), &report)?;
+        match self.store.write_ledger(&write).await {
+            Ok(_) => Ok(report),
+            Err(e @ crate::store::StoreError::Conflict(_)) => {
+                match self.answered(cmd.as_ref()).await? {
+                    Some(done) => Ok(done),
+                    None => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

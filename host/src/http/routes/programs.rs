@@ -5,15 +5,15 @@ use crate::domain::program::{DEFAULT_MAX_BONUS_SHARE, Program, RateTable, defaul
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, idempotency_key};
 use crate::http::wire::programs::{
     CloseIn, PeriodCloseOut, ProgramIn, ProgramOut, ProgramPatch, tiers_in, volume_tiers_in,
 };
-use crate::http::wire::{Id, Items, format_time};
+use crate::http::wire::{Id, Items, Key, format_time};
 use crate::plugins::World;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 
 /// Default lookback window, days.
 const DEFAULT_LOOKBACK_DAYS: u32 = 30;
@@ -249,12 +249,19 @@ pub async fn update(
 /// per partner and period, however often this is called. One partner's refused bonus
 /// fails alone (its `status` is `failed`). Admin only.
 ///
+/// Idempotent with an `Idempotency-Key`: the same key and period answer the first close's
+/// outcomes again (without a key, a repeat answers each partner's recorded bonus with
+/// `new: false`); the same key with another period is 409 `idempotency-conflict`.
+///
 /// Rules the document cannot express: `to` must be after `from`, and the program must have
 /// a bonus plug-in (422, 409).
 #[utoipa::path(
     post, path = "/v1/programs/{id}/periods/close", tag = "programs",
     operation_id = "close_period",
-    params(("id" = Id, Path, description = "The program's id")),
+    params(
+        ("id" = Id, Path, description = "The program's id"),
+        ("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this close: a retry with it answers the first answer"),
+    ),
     request_body = CloseIn,
     responses((status = 200, description = "Each partner's bonus", body = PeriodCloseOut)),
     security(("bearer" = []))
@@ -262,14 +269,21 @@ pub async fn update(
 pub async fn close_period(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiPath(path): ApiPath<ProgramPath>,
     ApiJson(body): ApiJson<CloseIn>,
 ) -> Result<Json<PeriodCloseOut>, ApiError> {
     caller.require_admin()?;
     let id = path.id.0;
+    let key = idempotency_key(&headers)?;
     let bonuses = state
         .engine
-        .close_period(&id, body.from.0, body.to.0)
+        .close_period(
+            &id,
+            body.from.0,
+            body.to.0,
+            key.as_ref().map(|k| k.0.as_str()),
+        )
         .await?;
     Ok(Json(PeriodCloseOut {
         program_id: id,
