@@ -285,7 +285,11 @@ async fn lists_share_one_rule_and_cursors_are_opaque(s: &Server) {
     raw.assert_problem(422, "invalid-input", "a raw entry id as cursor");
     // One character of the sealed bytes changed (to one that differs from it).
     let middle = cursor.len() / 2;
-    let swap = if &cursor[middle..=middle] == "A" { "B" } else { "A" };
+    let swap = if &cursor[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
     let forged = format!("{}{swap}{}", &cursor[..middle], &cursor[middle + 1..]);
     let forged = s
         .admin_get(&format!(
