@@ -40,7 +40,11 @@ impl Engine {
             let digest = Digest::parse(&r.plugin).ok_or_else(|| {
                 DomainError::invalid(field, format!("{:?} is not a sha256 digest", r.plugin))
             })?;
-            self.store.plugin(&digest.to_string()).await?
+            // The caller's program's registration, or the platform's: another program's
+            // registration of the same digest is not this program's to bind.
+            self.store
+                .plugin_for(program_id, &digest.to_string())
+                .await?
         } else {
             self.store.builtin_plugin_by_name(&r.plugin).await?
         }
@@ -56,11 +60,6 @@ impl Engine {
                 ),
             )
             .into());
-        }
-        if let Some(owner) = &record.owner_program_id
-            && owner != program_id
-        {
-            return Err(DomainError::invalid(field, format!("no plug-in {:?}", r.plugin)).into());
         }
         if !r.config.is_object() {
             return Err(

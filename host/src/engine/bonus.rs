@@ -220,7 +220,7 @@ impl Engine {
             .store
             .partners_by_id(&current.keys().cloned().collect::<Vec<_>>())
             .await?;
-        let label = match self.store.plugin(&binding.digest).await? {
+        let label = match self.store.plugin_for(program_id, &binding.digest).await? {
             Some(p) => format!(" ({}@{})", p.name, p.version),
             None => String::new(),
         };

@@ -38,6 +38,9 @@ pub enum EngineError {
     /// A request that conflicts with the current state (refund too large, dispute closed...).
     #[error("{0}")]
     Conflict(String),
+    /// An uploaded component was refused (not a component, wrong imports, too large...).
+    #[error(transparent)]
+    Rejected(crate::plugins::ValidationError),
     /// A plug-in failed this evaluation.
     #[error(transparent)]
     Plugin(#[from] EvalError),
@@ -63,6 +66,7 @@ impl EngineError {
             Self::NotFound(_) => "not-found",
             Self::Conflict(_) => "conflict",
             Self::Forbidden(_) => "forbidden",
+            Self::Rejected(v) => v.kind(),
             Self::Plugin(p) => match p.failure {
                 Failure::NotReady => "plugin-not-ready",
                 Failure::Instantiate(_) => "plugin-busy",

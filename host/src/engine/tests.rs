@@ -279,6 +279,7 @@ on_both!(
     bonuses_above_the_program_cap_are_refused_per_partner,
     partners_dispute_only_their_own_entries,
     money_commands_answer_a_retry_with_the_first_answer,
+    plugin_registrations_are_per_program,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
@@ -2281,5 +2282,107 @@ async fn money_commands_answer_a_retry_with_the_first_answer(f: Fixture) {
         .await
         .expect_err("other period");
     assert_eq!(e.kind(), "idempotency-conflict");
+    f.finish().await;
+}
+
+async fn plugin_registrations_are_per_program(f: Fixture) {
+    f.program("p1", "linear", serde_json::json!({})).await;
+    f.program("p2", "linear", serde_json::json!({})).await;
+    let bytes = std::fs::read(crate::plugins::built::LAST_NON_DIRECT_PATH).expect("component");
+    let upload = |program: &str, name: &str| {
+        f.engine.register_plugin(
+            Some(program.into()),
+            name.into(),
+            "1.0.0".into(),
+            bytes.clone(),
+        )
+    };
+    let a = upload("p1", "alpha").await.expect("p1 uploads");
+    let b = upload("p2", "beta")
+        .await
+        .expect("p2 uploads the same bytes");
+    assert!(a.fresh && b.fresh, "each program gets its own record");
+    assert_eq!(a.record.digest, b.record.digest);
+    assert_eq!(
+        (b.record.name.as_str(), b.record.owner_program_id.as_deref()),
+        ("beta", Some("p2")),
+        "p2 gets its own record, not p1's"
+    );
+    let again = upload("p1", "renamed").await.expect("p1 again");
+    assert!(!again.fresh);
+    assert_eq!(again.record.name, "alpha", "the first record stands");
+    let digest = crate::plugins::Digest::parse(&a.record.digest).expect("digest");
+    for (program, name) in [("p1", "alpha"), ("p2", "beta")] {
+        let author = Scope::PluginAuthor(program.into());
+        let shown = f.engine.plugin(&author, &digest).await.expect("shown");
+        assert_eq!(shown.name, name);
+        let listed: Vec<String> = f
+            .engine
+            .plugins(&author)
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|p| p.digest == a.record.digest)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            listed,
+            vec![name.to_owned()],
+            "{program} sees only its own name"
+        );
+        // Each program binds its own registration.
+        f.engine
+            .resolve_plugin(
+                &PluginRef {
+                    plugin: a.record.digest.clone(),
+                    config: serde_json::json!({}),
+                },
+                World::Attribution,
+                program,
+                "attribution",
+            )
+            .await
+            .expect("bind");
+    }
+    // A third program registered nothing: the digest is not its to bind or see.
+    f.program("p3", "linear", serde_json::json!({})).await;
+    let e = f
+        .engine
+        .resolve_plugin(
+            &PluginRef {
+                plugin: a.record.digest.clone(),
+                config: serde_json::json!({}),
+            },
+            World::Attribution,
+            "p3",
+            "attribution",
+        )
+        .await
+        .expect_err("p3");
+    assert_eq!(e.kind(), "invalid-input");
+    let e = f
+        .engine
+        .plugin(&Scope::PluginAuthor("p3".into()), &digest)
+        .await
+        .expect_err("p3 sees nothing");
+    assert_eq!(e.kind(), "not-found");
+    // An admin sees every registration, each with its program.
+    let mut all: Vec<(Option<String>, String)> = f
+        .engine
+        .plugins(&Scope::Admin)
+        .await
+        .expect("admin")
+        .into_iter()
+        .filter(|p| p.digest == a.record.digest)
+        .map(|p| (p.owner_program_id, p.name))
+        .collect();
+    all.sort();
+    assert_eq!(
+        all,
+        vec![
+            (Some("p1".into()), "alpha".into()),
+            (Some("p2".into()), "beta".into())
+        ]
+    );
     f.finish().await;
 }

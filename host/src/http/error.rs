@@ -205,6 +205,7 @@ impl From<EngineError> for ApiError {
                 (S::CONFLICT, "Conflict", None, None)
             }
             EngineError::Forbidden(_) => (S::FORBIDDEN, "Forbidden", None, None),
+            EngineError::Rejected(v) => return Self::from(v.clone()),
             EngineError::NotFound(what) => return Self::not_found(what.clone()),
             EngineError::Plugin(p) => match &p.failure {
                 // Not the client's fault, and over soon: the plug-in is still compiling
@@ -252,6 +253,7 @@ impl From<ValidationError> for ApiError {
             ValidationError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
+        // The same kind as `EngineError::Rejected(e).kind()`.
         Self::new(status, e.kind(), "Plug-in rejected", e.to_string())
     }
 }
