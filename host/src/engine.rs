@@ -16,14 +16,15 @@ mod idempotency;
 mod ingest;
 mod plugin_registry;
 mod pricing;
+mod programs;
 mod refunds;
 mod replay;
 
 #[cfg(test)]
 mod tests;
 
-pub use adjust::{AdjustmentChange, AdjustmentReport, AdjustmentRequest};
-pub use admin::PluginRef;
+pub use adjust::{AdjustmentAsk, AdjustmentChange, AdjustmentReport, AdjustmentRequest};
+pub use admin::{DEFAULT_TIER, NewPartner, PluginRef};
 pub use bonus::{BonusFailure, BonusOutcome, BonusStatus};
 pub use bootstrap::{BUILTIN_VERSION, LoadReport};
 pub use disputes::{DisputeOutcome, OpenDispute};
@@ -31,6 +32,7 @@ pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
 pub use plugin_registry::Registered;
 pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointInput};
+pub use programs::{DEFAULT_HOLD_DAYS, DEFAULT_LOOKBACK_DAYS, NewProgram, ProgramChange};
 pub use refunds::RefundResult;
 pub use replay::{ReplayLine, ReplayReport};
 

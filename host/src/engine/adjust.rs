@@ -80,6 +80,30 @@ pub struct AdjustmentReport {
     pub dry_run: bool,
 }
 
+/// An adjustment as a client asks for it: rates as changes to the program's current table,
+/// the attribution plug-in as a reference to resolve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdjustmentAsk {
+    /// Program.
+    pub program_id: String,
+    /// From (ms, inclusive).
+    pub from_ms: i64,
+    /// To (ms, exclusive).
+    pub to_ms: i64,
+    /// Tiers replacing the current table's.
+    pub tiers: Option<BTreeMap<String, crate::domain::program::TierRate>>,
+    /// Volume tiers replacing the current table's.
+    pub volume_tiers: Option<Vec<crate::domain::program::VolumeTier>>,
+    /// Another attribution plug-in.
+    pub attribution: Option<super::PluginRef>,
+    /// Why.
+    pub reason: String,
+    /// Write nothing.
+    pub dry_run: bool,
+    /// The client's idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
 fn request_hash(r: &AdjustmentRequest) -> String {
     let mut h = InputHasher::default();
     h.str(&r.program_id).i64(r.from_ms).i64(r.to_ms);
@@ -99,6 +123,51 @@ fn request_hash(r: &AdjustmentRequest) -> String {
 }
 
 impl Engine {
+    /// Re-price as asked: at least one of tiers, volume tiers and an attribution plug-in;
+    /// the rates given replace those of the program's current table.
+    pub async fn adjust_as_asked(&self, ask: AdjustmentAsk) -> Result<AdjustmentReport> {
+        if ask.tiers.is_none() && ask.volume_tiers.is_none() && ask.attribution.is_none() {
+            return Err(DomainError::invalid(
+                "tiers",
+                "give new tiers, volume_tiers or an attribution plug-in to re-price with",
+            )
+            .into());
+        }
+        let program = self.program(&ask.program_id).await?;
+        let current = program.rate_tables.last().cloned().ok_or_else(|| {
+            EngineError::Internal(format!("program {:?} has no rates", ask.program_id))
+        })?;
+        let rate_table = (ask.tiers.is_some() || ask.volume_tiers.is_some()).then(|| RateTable {
+            version: current.version,
+            effective_from_ms: current.effective_from_ms,
+            tiers: ask.tiers.unwrap_or(current.tiers),
+            volume_tiers: ask.volume_tiers.unwrap_or(current.volume_tiers),
+        });
+        let attribution = match &ask.attribution {
+            Some(r) => Some(
+                self.resolve_plugin(
+                    r,
+                    crate::plugins::World::Attribution,
+                    &ask.program_id,
+                    "attribution",
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        self.adjust(&AdjustmentRequest {
+            program_id: ask.program_id,
+            from_ms: ask.from_ms,
+            to_ms: ask.to_ms,
+            rate_table,
+            attribution,
+            reason: ask.reason,
+            dry_run: ask.dry_run,
+            idempotency_key: ask.idempotency_key,
+        })
+        .await
+    }
+
     /// Re-price a range and write the corrections.
     pub async fn adjust(&self, req: &AdjustmentRequest) -> Result<AdjustmentReport> {
         if req.to_ms <= req.from_ms {

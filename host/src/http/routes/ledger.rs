@@ -1,7 +1,6 @@
 //! Commissions, balances, adjustments and disputes.
 
-use crate::domain::program::RateTable;
-use crate::engine::{AdjustmentRequest, OpenDispute};
+use crate::engine::{AdjustmentAsk, OpenDispute};
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
@@ -12,7 +11,6 @@ use crate::http::wire::ledger::{
 };
 use crate::http::wire::programs::{tiers_in, volume_tiers_in};
 use crate::http::wire::{Items, Key, Page, Text};
-use crate::plugins::World;
 use crate::store::EntryFilter;
 use axum::Json;
 use axum::extract::State;
@@ -83,7 +81,7 @@ pub async fn commissions(
                 .map_err(|_| ApiError::invalid("cursor", "not a cursor of this listing"))
         })
         .transpose()?;
-    let entries = state.engine.store().entries(&filter).await?;
+    let entries = state.engine.entries(&filter).await?;
     let next = if entries.len() as i64 == limit.0 {
         entries
             .last()
@@ -123,49 +121,18 @@ pub async fn adjust(
     ApiJson(body): ApiJson<AdjustmentIn>,
 ) -> Result<Json<AdjustmentOut>, ApiError> {
     caller.require_admin()?;
-    let key = idempotency_key(&headers)?.map(|k| k.0);
-    if body.tiers.is_none() && body.volume_tiers.is_none() && body.attribution.is_none() {
-        return Err(ApiError::invalid(
-            "tiers",
-            "give new tiers, volume_tiers or an attribution plug-in to re-price with",
-        ));
-    }
-    let program_id = body.program_id.0;
-    let program = state.engine.program(&program_id).await?;
-    let current = program
-        .rate_tables
-        .last()
-        .cloned()
-        .ok_or_else(|| ApiError::internal("program without rates"))?;
-    let rate_table = (body.tiers.is_some() || body.volume_tiers.is_some()).then(|| RateTable {
-        version: current.version,
-        effective_from_ms: current.effective_from_ms,
-        tiers: body.tiers.as_ref().map_or(current.tiers.clone(), tiers_in),
-        volume_tiers: body
-            .volume_tiers
-            .as_deref()
-            .map_or(current.volume_tiers.clone(), volume_tiers_in),
-    });
-    let attribution = match &body.attribution {
-        Some(r) => Some(
-            state
-                .engine
-                .resolve_plugin(&r.to_ref(), World::Attribution, &program_id, "attribution")
-                .await?,
-        ),
-        None => None,
-    };
-    let req = AdjustmentRequest {
-        program_id,
+    let ask = AdjustmentAsk {
+        program_id: body.program_id.0,
         from_ms: body.from.0,
         to_ms: body.to.0,
-        rate_table,
-        attribution,
+        tiers: body.tiers.as_ref().map(tiers_in),
+        volume_tiers: body.volume_tiers.as_deref().map(volume_tiers_in),
+        attribution: body.attribution.as_ref().map(|r| r.to_ref()),
         reason: body.reason.0,
         dry_run: body.dry_run,
-        idempotency_key: key,
+        idempotency_key: idempotency_key(&headers)?.map(|k| k.0),
     };
-    Ok(Json(state.engine.adjust(&req).await?.into()))
+    Ok(Json(state.engine.adjust_as_asked(ask).await?.into()))
 }
 
 /// Open a dispute: freezes the entries it concerns (not payable until it is resolved).
