@@ -12,22 +12,27 @@ mod breaker;
 mod disputes;
 mod error;
 mod evaluations;
+mod idempotency;
 mod ingest;
+mod plugin_registry;
 mod pricing;
+mod programs;
 mod refunds;
 mod replay;
 
 #[cfg(test)]
 mod tests;
 
-pub use adjust::{AdjustmentChange, AdjustmentReport, AdjustmentRequest};
-pub use admin::PluginRef;
+pub use adjust::{AdjustmentAsk, AdjustmentChange, AdjustmentReport, AdjustmentRequest};
+pub use admin::{DEFAULT_TIER, NewPartner, PluginRef};
 pub use bonus::{BonusFailure, BonusOutcome, BonusStatus};
 pub use bootstrap::{BUILTIN_VERSION, LoadReport};
 pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
+pub use plugin_registry::Registered;
 pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointInput};
+pub use programs::{DEFAULT_HOLD_DAYS, DEFAULT_LOOKBACK_DAYS, NewProgram, ProgramChange};
 pub use refunds::RefundResult;
 pub use replay::{ReplayLine, ReplayReport};
 
@@ -35,6 +40,18 @@ use crate::domain::program::{Program, RateTable};
 use crate::plugins::Runtime;
 use crate::store::Store;
 use std::sync::Arc;
+
+/// Who is asking: what an API key may do. Commands whose answer depends on the caller
+/// (disputes, plug-in registrations) take it, so the rule lives here and not in handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything.
+    Admin,
+    /// One partner's own data (the partner's id).
+    Partner(String),
+    /// One program's plug-ins (the program's id).
+    PluginAuthor(String),
+}
 
 /// Result of engine operations.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

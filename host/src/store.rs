@@ -11,6 +11,7 @@
 //! every case against both.
 
 mod bonuses;
+mod commands;
 mod conversions;
 mod keys;
 mod ledger;
@@ -18,6 +19,7 @@ mod programs;
 mod secrets;
 
 pub use bonuses::{BonusRecord, PeriodAttribution};
+pub use commands::CommandRecord;
 pub use conversions::{ConversionRecord, NewAttribution, NewConversion};
 pub use keys::ApiKeyRecord;
 pub use ledger::{DisputeRecord, EntryFilter, EntryRecord, LedgerWrite, NewEntry, NewEvent};
@@ -159,6 +161,14 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_instance_secrets.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_dispute_scope_and_command_results.sql"),
+    ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_plugin_registrations.sql"),
+    ),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -169,6 +179,14 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (
         3,
         include_str!("../migrations/sqlite/0003_instance_secrets.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_dispute_scope_and_command_results.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_plugin_registrations.sql"),
     ),
 ];
 

@@ -4,6 +4,7 @@
 
 mod contract;
 mod edge;
+mod integrity;
 mod isolation;
 mod money;
 mod rejections;

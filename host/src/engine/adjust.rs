@@ -2,10 +2,12 @@
 //! new attribution plug-in, conversion by conversion, and write the differences as
 //! adjustment entries. History is never rewritten: the original entries stay, the
 //! corrections are new entries. Running the same adjustment again finds no difference and
-//! writes nothing.
+//! writes nothing. With an idempotency key, a retry answers the first report itself (a dry
+//! run writes nothing, so it is neither recorded nor replayed).
 
+use super::idempotency::{Command, record};
 use super::pricing::{Lookups, Overrides};
-use super::{Engine, EngineError, Result};
+use super::{Engine, EngineError, Result, Scope};
 use crate::domain::calc::reversed_by_refund;
 use crate::domain::fx;
 use crate::domain::ledger::{EntryKind, EventKind, Status};
@@ -14,7 +16,7 @@ use crate::domain::{Currency, DomainError};
 use crate::plugins::InputHasher;
 use crate::store::{LedgerWrite, NewEntry};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What to re-price, and with what.
@@ -35,10 +37,12 @@ pub struct AdjustmentRequest {
     /// Report what would change and write nothing: a shadow evaluation of a candidate
     /// plug-in or rate table on past conversions.
     pub dry_run: bool,
+    /// The client's idempotency key, if it sent one.
+    pub idempotency_key: Option<String>,
 }
 
 /// One partner's change on one conversion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdjustmentChange {
     /// Conversion.
     pub conversion_id: String,
@@ -58,7 +62,7 @@ pub struct AdjustmentChange {
 }
 
 /// What an adjustment changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdjustmentReport {
     /// Its id.
     pub adjustment_id: String,
@@ -74,6 +78,30 @@ pub struct AdjustmentReport {
     pub reason: String,
     /// True when nothing was written (a shadow evaluation).
     pub dry_run: bool,
+}
+
+/// An adjustment as a client asks for it: rates as changes to the program's current table,
+/// the attribution plug-in as a reference to resolve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdjustmentAsk {
+    /// Program.
+    pub program_id: String,
+    /// From (ms, inclusive).
+    pub from_ms: i64,
+    /// To (ms, exclusive).
+    pub to_ms: i64,
+    /// Tiers replacing the current table's.
+    pub tiers: Option<BTreeMap<String, crate::domain::program::TierRate>>,
+    /// Volume tiers replacing the current table's.
+    pub volume_tiers: Option<Vec<crate::domain::program::VolumeTier>>,
+    /// Another attribution plug-in.
+    pub attribution: Option<super::PluginRef>,
+    /// Why.
+    pub reason: String,
+    /// Write nothing.
+    pub dry_run: bool,
+    /// The client's idempotency key.
+    pub idempotency_key: Option<String>,
 }
 
 fn request_hash(r: &AdjustmentRequest) -> String {
@@ -95,6 +123,51 @@ fn request_hash(r: &AdjustmentRequest) -> String {
 }
 
 impl Engine {
+    /// Re-price as asked: at least one of tiers, volume tiers and an attribution plug-in;
+    /// the rates given replace those of the program's current table.
+    pub async fn adjust_as_asked(&self, ask: AdjustmentAsk) -> Result<AdjustmentReport> {
+        if ask.tiers.is_none() && ask.volume_tiers.is_none() && ask.attribution.is_none() {
+            return Err(DomainError::invalid(
+                "tiers",
+                "give new tiers, volume_tiers or an attribution plug-in to re-price with",
+            )
+            .into());
+        }
+        let program = self.program(&ask.program_id).await?;
+        let current = program.rate_tables.last().cloned().ok_or_else(|| {
+            EngineError::Internal(format!("program {:?} has no rates", ask.program_id))
+        })?;
+        let rate_table = (ask.tiers.is_some() || ask.volume_tiers.is_some()).then(|| RateTable {
+            version: current.version,
+            effective_from_ms: current.effective_from_ms,
+            tiers: ask.tiers.unwrap_or(current.tiers),
+            volume_tiers: ask.volume_tiers.unwrap_or(current.volume_tiers),
+        });
+        let attribution = match &ask.attribution {
+            Some(r) => Some(
+                self.resolve_plugin(
+                    r,
+                    crate::plugins::World::Attribution,
+                    &ask.program_id,
+                    "attribution",
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        self.adjust(&AdjustmentRequest {
+            program_id: ask.program_id,
+            from_ms: ask.from_ms,
+            to_ms: ask.to_ms,
+            rate_table,
+            attribution,
+            reason: ask.reason,
+            dry_run: ask.dry_run,
+            idempotency_key: ask.idempotency_key,
+        })
+        .await
+    }
+
     /// Re-price a range and write the corrections.
     pub async fn adjust(&self, req: &AdjustmentRequest) -> Result<AdjustmentReport> {
         if req.to_ms <= req.from_ms {
@@ -102,6 +175,23 @@ impl Engine {
         }
         if let Some(t) = &req.rate_table {
             t.validate()?;
+        }
+        let cmd = match (&req.idempotency_key, req.dry_run) {
+            (Some(key), false) => {
+                let mut payload = InputHasher::default();
+                payload.str(&request_hash(req)).str(&req.reason);
+                Some(Command::new(
+                    &req.program_id,
+                    &Scope::Admin,
+                    "adjust",
+                    key.clone(),
+                    payload,
+                ))
+            }
+            _ => None,
+        };
+        if let Some(done) = self.answered(cmd.as_ref()).await? {
+            return Ok(done);
         }
         let state = self.program(&req.program_id).await?;
         let overrides = Overrides {
@@ -230,7 +320,7 @@ impl Engine {
             return Ok(report);
         }
         let text =
-            serde_json::to_string(&report).map_err(|e| EngineError::Conflict(e.to_string()))?;
+            serde_json::to_string(&report).map_err(|e| EngineError::Internal(e.to_string()))?;
         write.adjustment = Some((
             id,
             req.program_id.clone(),
@@ -239,7 +329,16 @@ impl Engine {
             req.to_ms,
             text,
         ));
-        self.store.write_ledger(&write).await?;
-        Ok(report)
+        write.command = record(cmd.as_ref(), &report)?;
+        match self.store.write_ledger(&write).await {
+            Ok(_) => Ok(report),
+            Err(e @ crate::store::StoreError::Conflict(_)) => {
+                match self.answered(cmd.as_ref()).await? {
+                    Some(done) => Ok(done),
+                    None => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -7,6 +7,26 @@ use crate::domain::{Currency, DomainError};
 use crate::plugins::{Digest, World};
 use crate::store::{PartnerRecord, StoreError, now_ms};
 
+/// The tier of a partner created without one.
+pub const DEFAULT_TIER: &str = "starter";
+
+/// A partner to create; what is `None` takes the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPartner {
+    /// Client-chosen id.
+    pub id: String,
+    /// Its program.
+    pub program_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Currency commissions are paid in (default: the program's).
+    pub payout_currency: Option<Currency>,
+    /// Its first tier (default [`DEFAULT_TIER`]).
+    pub tier: Option<String>,
+}
+
 /// A plug-in reference as configured: a built-in name ("linear") or a digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginRef {
@@ -40,7 +60,11 @@ impl Engine {
             let digest = Digest::parse(&r.plugin).ok_or_else(|| {
                 DomainError::invalid(field, format!("{:?} is not a sha256 digest", r.plugin))
             })?;
-            self.store.plugin(&digest.to_string()).await?
+            // The caller's program's registration, or the platform's: another program's
+            // registration of the same digest is not this program's to bind.
+            self.store
+                .plugin_for(program_id, &digest.to_string())
+                .await?
         } else {
             self.store.builtin_plugin_by_name(&r.plugin).await?
         }
@@ -56,11 +80,6 @@ impl Engine {
                 ),
             )
             .into());
-        }
-        if let Some(owner) = &record.owner_program_id
-            && owner != program_id
-        {
-            return Err(DomainError::invalid(field, format!("no plug-in {:?}", r.plugin)).into());
         }
         if !r.config.is_object() {
             return Err(
@@ -113,6 +132,52 @@ impl Engine {
         self.store.insert_rate_table(program_id, &rates).await?;
         self.invalidate_program(program_id);
         Ok(rates)
+    }
+
+    /// Create a partner from a request: paid in the program's currency and in the
+    /// `starter` tier unless it says otherwise. Returns the record stored.
+    pub async fn create_partner_from(&self, p: NewPartner) -> Result<PartnerRecord> {
+        let program = self.program(&p.program_id).await?;
+        let record = PartnerRecord {
+            id: p.id,
+            program_id: p.program_id,
+            name: p.name,
+            country: p.country,
+            payout_currency: p
+                .payout_currency
+                .unwrap_or(program.program.currency)
+                .code()
+                .to_owned(),
+            // The first tier applies to all of the partner's history (it is used for any
+            // conversion before its effective date too).
+            tiers: vec![(0, p.tier.unwrap_or_else(|| DEFAULT_TIER.to_owned()))],
+            created_at_ms: now_ms(),
+        };
+        self.create_partner(&record).await?;
+        Ok(record)
+    }
+
+    /// Partners by id, a page at a time (after `after`), of one program or all.
+    pub async fn partners(
+        &self,
+        program_id: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<PartnerRecord>> {
+        Ok(self.store.partners(program_id, after, limit).await?)
+    }
+
+    /// Every recorded FX rate.
+    pub async fn fx_rates(&self) -> Result<Vec<FxRate>> {
+        Ok(self.store.fx_rates().await?)
+    }
+
+    /// Ledger entries matching `filter` (the caller's scope already applied to it).
+    pub async fn entries(
+        &self,
+        filter: &crate::store::EntryFilter,
+    ) -> Result<Vec<crate::store::EntryRecord>> {
+        Ok(self.store.entries(filter).await?)
     }
 
     /// Create a partner.

@@ -8,8 +8,9 @@
 //! largest amount). A larger answer is that plug-in breaking its contract: refused, never
 //! clamped, and reported for that partner alone; the other partners are still closed.
 
+use super::idempotency::Command;
 use super::pricing::Lookups;
-use super::{Engine, EngineError, Result};
+use super::{Engine, EngineError, Result, Scope};
 use crate::domain::calc::{bonus_amount, bonus_cap};
 use crate::domain::ledger::EntryKind;
 use crate::domain::{Currency, DomainError, fx, round_minor};
@@ -17,11 +18,11 @@ use crate::plugins::{Digest, EvalError, Failure};
 use crate::store::{BonusRecord, NewEntry, PeriodAttribution, StoreError};
 use accrue_plugin_sdk::{Bonus, PeriodStats, PeriodTotals};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// One partner's bonus for a closed period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BonusOutcome {
     /// Partner.
     pub partner_id: String,
@@ -45,7 +46,7 @@ pub struct BonusOutcome {
 }
 
 /// Whether a partner's period is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BonusStatus {
     /// The bonus is recorded (by this call or an earlier one).
@@ -56,7 +57,7 @@ pub enum BonusStatus {
 
 /// Why one partner's bonus failed: the problem kind the API would answer alone, and what
 /// exactly went wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BonusFailure {
     /// A stable slug (`plugin-failed`, `amount-too-large`, `missing-fx-rate`, ...).
     pub kind: String,
@@ -142,23 +143,65 @@ impl Engine {
         Ok(totals)
     }
 
-    /// Close `[from_ms, to_ms)` for every partner credited in it.
+    /// Close `[from_ms, to_ms)` for every partner credited in it. With `key`, a retry
+    /// answers the first close's outcomes again. Each partner's bonus is its own
+    /// transaction (exactly-once by its key), so the answer is recorded after them: a retry
+    /// racing the first close re-runs it, pays nothing twice, and answers from the record.
     pub async fn close_period(
         &self,
         program_id: &str,
         from_ms: i64,
         to_ms: i64,
+        key: Option<&str>,
     ) -> Result<Vec<BonusOutcome>> {
         if to_ms <= from_ms {
             return Err(DomainError::invalid("to", "must be after from").into());
         }
+        let cmd = key.map(|key| {
+            let mut payload = crate::plugins::InputHasher::default();
+            payload.i64(from_ms).i64(to_ms);
+            Command::new(
+                program_id,
+                &Scope::Admin,
+                "close-period",
+                key.to_owned(),
+                payload,
+            )
+        });
+        if let Some(done) = self.answered(cmd.as_ref()).await? {
+            return Ok(done);
+        }
+        let out = self.close_period_once(program_id, from_ms, to_ms).await?;
+        let Some(cmd) = cmd else {
+            return Ok(out);
+        };
+        match self.store.put_command_result(&cmd.record(&out)?).await {
+            Ok(()) => Ok(out),
+            Err(StoreError::Conflict(_)) => self
+                .answered(Some(&cmd))
+                .await?
+                .ok_or_else(|| EngineError::Internal("a command result vanished".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn close_period_once(
+        &self,
+        program_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<BonusOutcome>> {
         let state = self.program(program_id).await?;
         let program = &state.program;
         let binding = program.bonus.clone().ok_or_else(|| {
             EngineError::Conflict(format!("program {program_id:?} has no bonus plug-in"))
         })?;
-        let digest = Digest::parse(&binding.digest)
-            .ok_or_else(|| EngineError::Conflict("bad bonus digest".into()))?;
+        let digest = Digest::parse(&binding.digest).ok_or_else(|| {
+            EngineError::Internal(format!(
+                "stored bonus digest {:?} does not parse",
+                binding.digest
+            ))
+        })?;
         let currency = program.currency;
         let mut lookups = Lookups::default();
         let current = self
@@ -177,7 +220,7 @@ impl Engine {
             .store
             .partners_by_id(&current.keys().cloned().collect::<Vec<_>>())
             .await?;
-        let label = match self.store.plugin(&binding.digest).await? {
+        let label = match self.store.plugin_for(program_id, &binding.digest).await? {
             Some(p) => format!(" ({}@{})", p.name, p.version),
             None => String::new(),
         };
@@ -329,7 +372,9 @@ impl Engine {
             Err(StoreError::Conflict(_)) => {
                 match self.store.bonus(program_id, &partner.id, from_ms).await? {
                     Some(done) => Ok(earlier(done)),
-                    None => Err(EngineError::Conflict("bonus vanished".into())),
+                    // The insert said the row exists and the read says it does not: a fault
+                    // of the store, not of the request.
+                    None => Err(EngineError::Internal("bonus vanished".into())),
                 }
             }
             Err(e) => Err(e.into()),

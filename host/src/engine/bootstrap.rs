@@ -40,14 +40,13 @@ impl Engine {
             self.store.put_plugin(&record, p.bytes).await?;
         }
         let mut report = LoadReport::default();
-        for (record, bytes) in self.store.plugin_components().await? {
-            let label = format!("{}@{}", record.name, record.version);
+        for (digest, label, bytes) in self.store.plugin_components().await? {
             match self.runtime.register_background(&bytes, &label) {
                 Ok(Some(_)) => report.ready += 1,
                 Ok(None) => report.compiling += 1,
                 Err(e) => {
                     report.refused += 1;
-                    tracing::error!(digest = %record.digest, "stored plug-in refused by the runtime: {e}")
+                    tracing::error!(%digest, "stored plug-in refused by the runtime: {e}")
                 }
             }
         }

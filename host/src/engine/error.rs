@@ -24,15 +24,23 @@ pub enum EngineError {
         /// The program.
         program: String,
     },
-    /// The idempotency key was used before with a different payload.
-    #[error("conversion {0:?} was already posted with a different payload")]
+    /// An idempotency key was used before with a different payload; says which key
+    /// (`conversion "o1"`, `idempotency key "k1"`).
+    #[error("{0} was already posted with a different payload")]
     IdempotencyConflict(String),
+    /// The caller's scope does not allow this operation at all (what it may not see is
+    /// answered [`EngineError::NotFound`] instead, so nothing leaks).
+    #[error("{0}")]
+    Forbidden(String),
     /// Something does not exist.
     #[error("{0} not found")]
     NotFound(String),
     /// A request that conflicts with the current state (refund too large, dispute closed...).
     #[error("{0}")]
     Conflict(String),
+    /// An uploaded component was refused (not a component, wrong imports, too large...).
+    #[error(transparent)]
+    Rejected(crate::plugins::ValidationError),
     /// A plug-in failed this evaluation.
     #[error(transparent)]
     Plugin(#[from] EvalError),
@@ -45,8 +53,10 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// A stable slug for the problem `type`.
+    /// A stable slug for the problem `type`: the one place an engine error gets its kind
+    /// (the HTTP layer adds status, title and field, never another kind).
     pub fn kind(&self) -> &'static str {
+        use crate::plugins::Failure;
         match self {
             Self::Domain(e) => e.kind(),
             Self::UnknownProgram(_) => "unknown-program",
@@ -55,7 +65,15 @@ impl EngineError {
             Self::IdempotencyConflict(_) => "idempotency-conflict",
             Self::NotFound(_) => "not-found",
             Self::Conflict(_) => "conflict",
-            Self::Plugin(_) => "plugin-failed",
+            Self::Forbidden(_) => "forbidden",
+            Self::Rejected(v) => v.kind(),
+            Self::Plugin(p) => match p.failure {
+                Failure::NotReady => "plugin-not-ready",
+                Failure::Instantiate(_) => "plugin-busy",
+                Failure::Suspended { .. } => "plugin-suspended",
+                Failure::Unavailable(_) => "plugin-unavailable",
+                _ => "plugin-failed",
+            },
             Self::Store(StoreError::Conflict(_)) => "conflict",
             Self::Store(StoreError::MissingReference(_)) => "missing-reference",
             Self::Store(_) | Self::Internal(_) => "internal",

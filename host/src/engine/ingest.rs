@@ -38,7 +38,9 @@ fn replay(
 ) -> Option<Result<IngestOutcome>> {
     let (stored_hash, result) = stored?;
     if stored_hash != hash {
-        return Some(Err(EngineError::IdempotencyConflict(id.to_owned())));
+        return Some(Err(EngineError::IdempotencyConflict(format!(
+            "conversion {id:?}"
+        ))));
     }
     Some(
         serde_json::from_str(result)
@@ -53,8 +55,11 @@ impl Engine {
     /// Ingest one conversion.
     pub async fn ingest(&self, input: &ConversionInput) -> Result<IngestOutcome> {
         let mut out = self.ingest_batch(std::slice::from_ref(input)).await?;
-        out.pop()
-            .unwrap_or_else(|| Err(EngineError::Conflict("empty batch".into())))
+        out.pop().unwrap_or_else(|| {
+            Err(EngineError::Internal(
+                "a batch of one answered nothing".into(),
+            ))
+        })
     }
 
     /// Ingest many conversions: each gets its own outcome; every new one is written in one
@@ -104,7 +109,10 @@ impl Engine {
                                 )))
                             })
                     } else {
-                        Err(EngineError::IdempotencyConflict(input.id.clone()))
+                        Err(EngineError::IdempotencyConflict(format!(
+                            "conversion {:?}",
+                            input.id
+                        )))
                     });
                     continue;
                 }

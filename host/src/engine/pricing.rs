@@ -134,7 +134,10 @@ fn attribution_config(binding: &PluginBinding, lookback_days: u32) -> String {
 }
 
 fn digest(text: &str) -> Result<Digest> {
-    Digest::parse(text).ok_or_else(|| EngineError::Conflict(format!("bad plug-in digest {text:?}")))
+    // A stored binding that does not parse is our fault, not the request's.
+    Digest::parse(text).ok_or_else(|| {
+        EngineError::Internal(format!("stored plug-in digest {text:?} does not parse"))
+    })
 }
 
 /// Start of the calendar month (UTC) containing `at_ms`, and of the next one.

@@ -5,17 +5,22 @@
 //! was reversed before. A full refund therefore lands on exactly zero, whatever partial
 //! refunds came first. A reversal of an entry already approved or paid is approved at once:
 //! after a payout that makes the balance negative, a clawback carried to the next payout.
+//!
+//! The refund's id is its idempotency key (per conversion): the same id with the same
+//! amount answers the first refund again; with another amount it is a conflict.
 
-use super::{Engine, EngineError, Result};
+use super::idempotency::{Command, record};
+use super::{Engine, EngineError, Result, Scope};
 use crate::domain::calc::reversed_by_refund;
 use crate::domain::ledger::{EntryKind, EventKind, Status};
 use crate::domain::{Currency, DomainError};
+use crate::plugins::InputHasher;
 use crate::store::{EntryFilter, EntryRecord, LedgerWrite, NewEntry, StoreError};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a refund did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundResult {
     /// Program.
     pub program_id: String,
@@ -36,7 +41,7 @@ pub struct RefundResult {
 }
 
 /// One reversal entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReversalLine {
     /// Partner.
     pub partner_id: String,
@@ -105,6 +110,17 @@ impl Engine {
         refund_id: &str,
         amount: Option<Decimal>,
     ) -> Result<RefundResult> {
+        let mut payload = InputHasher::default();
+        payload
+            .str(program_id)
+            .str(conversion_id)
+            .opt(amount.map(|a| a.normalize().to_string()).as_deref());
+        // Refund ids are per conversion, as the refunds table keys them.
+        let key = format!("{conversion_id:?}/{refund_id:?}");
+        let cmd = Command::new(program_id, &Scope::Admin, "refund", key, payload);
+        if let Some(done) = self.answered(Some(&cmd)).await? {
+            return Ok(done);
+        }
         let conversion = self
             .store
             .conversion(program_id, conversion_id)
@@ -177,16 +193,7 @@ impl Engine {
             });
             write.entries.push(r);
         }
-        match self.store.write_ledger(&write).await {
-            Ok(_) => {}
-            Err(StoreError::Conflict(_)) => {
-                return Err(EngineError::Conflict(format!(
-                    "refund {refund_id:?} of conversion {conversion_id:?} was already recorded"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(RefundResult {
+        let result = RefundResult {
             program_id: program_id.to_owned(),
             conversion_id: conversion_id.to_owned(),
             refund_id: refund_id.to_owned(),
@@ -194,6 +201,18 @@ impl Engine {
             refunded_total,
             currency: currency.code().to_owned(),
             reversals: lines,
-        })
+        };
+        write.command = record(Some(&cmd), &result)?;
+        match self.store.write_ledger(&write).await {
+            Ok(_) => Ok(result),
+            // A concurrent retry with the same key won: answer as it did.
+            Err(StoreError::Conflict(_)) => match self.answered(Some(&cmd)).await? {
+                Some(done) => Ok(done),
+                None => Err(EngineError::Conflict(format!(
+                    "refund {refund_id:?} of conversion {conversion_id:?} was already recorded"
+                ))),
+            },
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -45,7 +45,7 @@ pub struct ReplayReport {
 
 fn parse_config(text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text)
-        .map_err(|e| EngineError::Conflict(format!("recorded config is not JSON: {e}")))
+        .map_err(|e| EngineError::Internal(format!("recorded config is not JSON: {e}")))
 }
 
 impl Engine {
@@ -67,7 +67,7 @@ impl Engine {
             .filter_map(|e| e.provenance.as_deref())
             .map(|p| {
                 serde_json::from_str(p)
-                    .map_err(|e| EngineError::Conflict(format!("unreadable provenance: {e}")))
+                    .map_err(|e| EngineError::Internal(format!("unreadable provenance: {e}")))
             })
             .collect::<Result<_>>()?;
         let state = self.program(program_id).await?;

@@ -277,6 +277,9 @@ on_both!(
     amounts_read_back_with_their_currency_scale,
     current_currencies_are_accepted_and_withdrawn_ones_kept_for_stored_data,
     bonuses_above_the_program_cap_are_refused_per_partner,
+    partners_dispute_only_their_own_entries,
+    money_commands_answer_a_retry_with_the_first_answer,
+    plugin_registrations_are_per_program,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
@@ -490,7 +493,7 @@ async fn refunds_reverse_proportionally_and_fully(f: Fixture) {
         .refund("p", "o1", "r2", Some(dec("0.01")))
         .await
         .expect_err("reused refund id");
-    assert_eq!(e.kind(), "conflict");
+    assert_eq!(e.kind(), "idempotency-conflict");
     f.finish().await;
 }
 
@@ -555,7 +558,9 @@ async fn disputes_freeze_then_release_or_reverse(f: Fixture) {
         conversion_id: id.into(),
         entry_id: None,
         opened_by: "key_admin".into(),
+        scope: Scope::Admin,
         reason: "fraud?".into(),
+        idempotency_key: None,
     };
     let d1 = f.engine.open_dispute(&open("o1")).await.expect("open");
     let d2 = f.engine.open_dispute(&open("o2")).await.expect("open");
@@ -567,19 +572,19 @@ async fn disputes_freeze_then_release_or_reverse(f: Fixture) {
     );
     let r = f
         .engine
-        .resolve_dispute(&d1.id, DisputeOutcome::Rejected, "key_admin", "legit")
+        .resolve_dispute(&d1.id, DisputeOutcome::Rejected, "key_admin", "legit", None)
         .await
         .expect("reject");
     assert_eq!(r.status, "rejected");
     let u = f
         .engine
-        .resolve_dispute(&d2.id, DisputeOutcome::Upheld, "key_admin", "fraud")
+        .resolve_dispute(&d2.id, DisputeOutcome::Upheld, "key_admin", "fraud", None)
         .await
         .expect("uphold");
     assert_eq!(u.status, "upheld");
     let e = f
         .engine
-        .resolve_dispute(&d2.id, DisputeOutcome::Rejected, "key_admin", "again")
+        .resolve_dispute(&d2.id, DisputeOutcome::Rejected, "key_admin", "again", None)
         .await
         .expect_err("closed");
     assert_eq!(e.kind(), "conflict");
@@ -622,6 +627,7 @@ async fn adjustment_reprices_and_is_idempotent(f: Fixture) {
         attribution: None,
         reason: "starter rate was 8 % all along".into(),
         dry_run: false,
+        idempotency_key: None,
     };
     // A dry run (shadow evaluation) reports the same changes and writes nothing.
     let shadow = f
@@ -1346,7 +1352,11 @@ async fn period_close_pays_tier_bonuses_once(f: Fixture) {
         .await
         .expect("refund");
     let (from, to) = (T0 - 9 * DAY, T0 + 21 * DAY);
-    let first = f.engine.close_period("p", from, to).await.expect("close");
+    let first = f
+        .engine
+        .close_period("p", from, to, None)
+        .await
+        .expect("close");
     let got: Vec<(String, String, bool)> = first
         .iter()
         .map(|b| (b.partner_id.clone(), b.amount.to_string(), b.new))
@@ -1362,7 +1372,7 @@ async fn period_close_pays_tier_bonuses_once(f: Fixture) {
     assert!(first[0].entry_id.is_some() && first[1].entry_id.is_none());
     let again = f
         .engine
-        .close_period("p", from, to)
+        .close_period("p", from, to, None)
         .await
         .expect("close again");
     assert!(
@@ -1389,7 +1399,7 @@ async fn period_close_pays_tier_bonuses_once(f: Fixture) {
     );
     let e = f
         .engine
-        .close_period("nope", from, to)
+        .close_period("nope", from, to, None)
         .await
         .expect_err("unknown program");
     assert_eq!(e.kind(), "unknown-program");
@@ -1693,7 +1703,7 @@ async fn amounts_read_back_with_their_currency_scale(f: Fixture) {
         for round in ["first", "again"] {
             let bonuses = f
                 .engine
-                .close_period(&program, from, to)
+                .close_period(&program, from, to, None)
                 .await
                 .expect("close");
             assert_eq!(bonuses.len(), 1);
@@ -1857,7 +1867,11 @@ async fn bonuses_above_the_program_cap_are_refused_per_partner(f: Fixture) {
         .clone()
         .expect("bound")
         .digest;
-    let first = f.engine.close_period("p", from, to).await.expect("close");
+    let first = f
+        .engine
+        .close_period("p", from, to, None)
+        .await
+        .expect("close");
     assert_eq!(
         first.len(),
         2,
@@ -1895,7 +1909,11 @@ async fn bonuses_above_the_program_cap_are_refused_per_partner(f: Fixture) {
     assert_eq!((b.amount.to_string(), b.new), ("0.40".into(), true));
     assert!(b.error.is_none());
     // Nothing was recorded for a: closing again refuses it again, b is the earlier result.
-    let again = f.engine.close_period("p", from, to).await.expect("close");
+    let again = f
+        .engine
+        .close_period("p", from, to, None)
+        .await
+        .expect("close");
     assert_eq!(again[0].status, BonusStatus::Failed);
     assert!(!again[1].new && again[1].status == BonusStatus::Closed);
     let bonus_entries = |partner: &str| {
@@ -1928,12 +1946,443 @@ async fn bonuses_above_the_program_cap_are_refused_per_partner(f: Fixture) {
     assert_eq!(problem(e).field.as_deref(), Some("max_bonus_share"));
     program.max_bonus_share = Decimal::ONE;
     f.engine.update_program(&program).await.expect("cap 100 %");
-    let last = f.engine.close_period("p", from, to).await.expect("close");
+    let last = f
+        .engine
+        .close_period("p", from, to, None)
+        .await
+        .expect("close");
     assert_eq!(last[0].status, BonusStatus::Closed);
     assert_eq!(
         (last[0].amount.to_string(), last[0].new),
         ("80.00".into(), true)
     );
     assert_eq!(bonus_entries("a").await, 1);
+    f.finish().await;
+}
+
+/// Every entry of the program, with its status: what a command must not change twice.
+async fn ledger_of(f: &Fixture) -> Vec<(i64, String, String, Status)> {
+    f.engine
+        .store()
+        .entries(&EntryFilter {
+            program_id: Some("p".into()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|e| (e.id, e.partner_id, e.amount.to_string(), e.status))
+        .collect()
+}
+
+async fn partners_dispute_only_their_own_entries(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a1", "p", "starter", "USD").await;
+    f.partner("a2", "p", "starter", "USD").await;
+    f.ingest(&conversion("p", "o1", "100.00", &[("a1", 2), ("a2", 1)]))
+        .await;
+    f.ingest(&conversion("p", "o2", "100.00", &[("a2", 1)]))
+        .await;
+    let entry_of = |ledger: &[(i64, String, String, Status)], partner: &str| {
+        ledger
+            .iter()
+            .find(|e| e.1 == partner)
+            .map(|e| e.0)
+            .expect("entry")
+    };
+    let before = ledger_of(&f).await;
+    let a2_entry = entry_of(&before, "a2");
+    let as_partner = |partner: &str, conversion: &str, entry_id: Option<i64>| OpenDispute {
+        program_id: "p".into(),
+        conversion_id: conversion.into(),
+        entry_id,
+        opened_by: format!("key_{partner}"),
+        scope: Scope::Partner(partner.into()),
+        reason: "not mine?".into(),
+        idempotency_key: None,
+    };
+    // Another partner's entry is answered like one that does not exist; a conversion
+    // where the partner has no entries like a conversion that does not exist.
+    let e = f
+        .engine
+        .open_dispute(&as_partner("a1", "o1", Some(a2_entry)))
+        .await
+        .expect_err("a2's entry");
+    assert_eq!(e.kind(), "not-found");
+    assert_eq!(
+        e.to_string(),
+        format!("entry {a2_entry} of conversion \"o1\" not found")
+    );
+    let e = f
+        .engine
+        .open_dispute(&as_partner("a1", "o2", None))
+        .await
+        .expect_err("a conversion of a2's only");
+    assert_eq!(e.to_string(), "conversion \"o2\" not found");
+    assert_eq!(ledger_of(&f).await, before, "nothing frozen");
+    // Without an entry, a partner's dispute freezes its own entries only.
+    let d = f
+        .engine
+        .open_dispute(&as_partner("a1", "o1", None))
+        .await
+        .expect("own entries");
+    assert_eq!(d.partner_id.as_deref(), Some("a1"));
+    assert_eq!(f.balance("a1").await[0].frozen, dec("2.50"));
+    assert_eq!(f.balance("a2").await[0].frozen, Decimal::ZERO);
+    // Reading is scoped the same way; an admin's dispute of the whole conversion concerns
+    // both partners.
+    let admin = OpenDispute {
+        scope: Scope::Admin,
+        ..as_partner("admin", "o2", None)
+    };
+    let whole = f.engine.open_dispute(&admin).await.expect("admin");
+    assert_eq!(whole.partner_id, None);
+    let ids = |list: Vec<crate::store::DisputeRecord>| {
+        let mut ids: Vec<String> = list.into_iter().map(|d| d.id).collect();
+        ids.sort();
+        ids
+    };
+    let (a1, a2) = (Scope::Partner("a1".into()), Scope::Partner("a2".into()));
+    let seen = f.engine.disputes(&a1, None).await.expect("a1");
+    assert_eq!(ids(seen), vec![d.id.clone()]);
+    let seen = f.engine.disputes(&a2, None).await.expect("a2");
+    assert_eq!(ids(seen), vec![whole.id.clone()]);
+    assert_eq!(
+        f.engine
+            .disputes(&Scope::Admin, Some("p"))
+            .await
+            .expect("admin")
+            .len(),
+        2
+    );
+    let e = f
+        .engine
+        .disputes(&Scope::PluginAuthor("p".into()), None)
+        .await
+        .expect_err("author");
+    assert_eq!(e.kind(), "forbidden");
+    // Resolving a1's dispute touches a1's entries only: a2's frozen o2 entry stays frozen.
+    f.engine
+        .resolve_dispute(&d.id, DisputeOutcome::Upheld, "key_admin", "agreed", None)
+        .await
+        .expect("uphold");
+    let a1 = &f.balance("a1").await[0];
+    assert_eq!((a1.frozen, a1.total), (Decimal::ZERO, dec("0.00")));
+    let a2 = &f.balance("a2").await[0];
+    assert_eq!(a2.frozen, dec("5.00"), "a2's o2 entry is still disputed");
+    assert_eq!(a2.total, dec("7.50"), "a2's o1 entry untouched");
+    let e = f
+        .engine
+        .open_dispute(&OpenDispute {
+            scope: Scope::PluginAuthor("p".into()),
+            ..as_partner("x", "o1", None)
+        })
+        .await
+        .expect_err("author");
+    assert_eq!(e.kind(), "forbidden");
+    f.finish().await;
+}
+
+async fn money_commands_answer_a_retry_with_the_first_answer(f: Fixture) {
+    f.program_in(
+        "p",
+        "linear",
+        "USD",
+        serde_json::json!({"threshold": "10"}),
+        Decimal::ONE,
+    )
+    .await;
+    f.partner("a", "p", "starter", "USD").await;
+    f.partner("b", "p", "starter", "USD").await;
+    f.ingest(&conversion("p", "o1", "100.00", &[("a", 2), ("b", 1)]))
+        .await;
+    f.ingest(&conversion("p", "o2", "100.00", &[("a", 1)]))
+        .await;
+
+    // Refunds: the refund id is the key.
+    let first = f
+        .engine
+        .refund("p", "o1", "k1", Some(dec("10.00")))
+        .await
+        .expect("refund");
+    let ledger = ledger_of(&f).await;
+    let again = f
+        .engine
+        .refund("p", "o1", "k1", Some(dec("10")))
+        .await
+        .expect("retried refund");
+    assert_eq!(again, first, "the first answer");
+    assert_eq!(ledger_of(&f).await, ledger, "nothing applied twice");
+    let e = f
+        .engine
+        .refund("p", "o1", "k1", Some(dec("20.00")))
+        .await
+        .expect_err("other amount");
+    assert_eq!(e.kind(), "idempotency-conflict");
+    // A refund that took everything is still answered on a retry, not refused as too large.
+    let all = f.engine.refund("p", "o2", "k1", None).await.expect("all");
+    assert_eq!(
+        f.engine.refund("p", "o2", "k1", None).await.expect("retry"),
+        all
+    );
+    assert_eq!(ledger_of(&f).await.len(), ledger.len() + 1);
+
+    // Opening a dispute; a partner's keys are its own.
+    let open = |scope: Scope, entry_id: Option<i64>, reason: &str| OpenDispute {
+        program_id: "p".into(),
+        conversion_id: "o1".into(),
+        entry_id,
+        opened_by: "key_x".into(),
+        scope,
+        reason: reason.into(),
+        idempotency_key: Some("k1".into()),
+    };
+    let mine = f
+        .engine
+        .open_dispute(&open(Scope::Partner("a".into()), None, "why"))
+        .await
+        .expect("a opens");
+    let ledger = ledger_of(&f).await;
+    let retried = f
+        .engine
+        .open_dispute(&open(Scope::Partner("a".into()), None, "why"))
+        .await
+        .expect("a retries");
+    assert_eq!(retried, mine);
+    assert_eq!(ledger_of(&f).await, ledger);
+    let e = f
+        .engine
+        .open_dispute(&open(Scope::Partner("a".into()), None, "other"))
+        .await
+        .expect_err("other payload");
+    assert_eq!(e.kind(), "idempotency-conflict");
+    let theirs = f
+        .engine
+        .open_dispute(&open(Scope::Partner("b".into()), None, "why"))
+        .await
+        .expect("b's own key k1");
+    assert_ne!(theirs.id, mine.id, "b never gets a's answer");
+    assert_eq!(
+        f.engine
+            .disputes(&Scope::Admin, Some("p"))
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+
+    // Resolving.
+    let resolved = f
+        .engine
+        .resolve_dispute(
+            &mine.id,
+            DisputeOutcome::Upheld,
+            "key_admin",
+            "ok",
+            Some("r1"),
+        )
+        .await
+        .expect("resolve");
+    let ledger = ledger_of(&f).await;
+    let retried = f
+        .engine
+        .resolve_dispute(
+            &mine.id,
+            DisputeOutcome::Upheld,
+            "key_admin",
+            "ok",
+            Some("r1"),
+        )
+        .await
+        .expect("retried resolution");
+    assert_eq!(retried, resolved);
+    assert_eq!(ledger_of(&f).await, ledger);
+    let e = f
+        .engine
+        .resolve_dispute(
+            &mine.id,
+            DisputeOutcome::Rejected,
+            "key_admin",
+            "ok",
+            Some("r1"),
+        )
+        .await
+        .expect_err("other outcome");
+    assert_eq!(e.kind(), "idempotency-conflict");
+    let e = f
+        .engine
+        .resolve_dispute(&mine.id, DisputeOutcome::Upheld, "key_admin", "ok", None)
+        .await
+        .expect_err("without a key, a second resolution");
+    assert_eq!(e.kind(), "conflict");
+
+    // Adjusting.
+    let mut tiers = default_tiers();
+    tiers.insert(
+        "starter".into(),
+        TierRate {
+            base: dec("0.08"),
+            bonus: dec("0.02"),
+        },
+    );
+    let req = AdjustmentRequest {
+        program_id: "p".into(),
+        from_ms: T0 - DAY,
+        to_ms: T0 + DAY,
+        rate_table: Some(RateTable {
+            version: 0,
+            effective_from_ms: 0,
+            tiers,
+            volume_tiers: Vec::new(),
+        }),
+        attribution: None,
+        reason: "fix".into(),
+        dry_run: false,
+        idempotency_key: Some("k1".into()),
+    };
+    let report = f.engine.adjust(&req).await.expect("adjust");
+    assert!(!report.changes.is_empty());
+    let ledger = ledger_of(&f).await;
+    assert_eq!(f.engine.adjust(&req).await.expect("retry"), report);
+    assert_eq!(ledger_of(&f).await, ledger);
+    let e = f
+        .engine
+        .adjust(&AdjustmentRequest {
+            reason: "another".into(),
+            ..req.clone()
+        })
+        .await
+        .expect_err("other payload");
+    assert_eq!(e.kind(), "idempotency-conflict");
+
+    // Closing a period: the retry gets the first outcomes (`new: true`), not a re-run's.
+    let (from, to) = (T0 - 9 * DAY, T0 + 21 * DAY);
+    let closed = f
+        .engine
+        .close_period("p", from, to, Some("k1"))
+        .await
+        .expect("close");
+    assert!(
+        closed.iter().any(|b| b.new && b.entry_id.is_some()),
+        "{closed:?}"
+    );
+    let ledger = ledger_of(&f).await;
+    assert_eq!(
+        f.engine
+            .close_period("p", from, to, Some("k1"))
+            .await
+            .expect("retry"),
+        closed
+    );
+    assert_eq!(ledger_of(&f).await, ledger);
+    let e = f
+        .engine
+        .close_period("p", from, to + DAY, Some("k1"))
+        .await
+        .expect_err("other period");
+    assert_eq!(e.kind(), "idempotency-conflict");
+    f.finish().await;
+}
+
+async fn plugin_registrations_are_per_program(f: Fixture) {
+    f.program("p1", "linear", serde_json::json!({})).await;
+    f.program("p2", "linear", serde_json::json!({})).await;
+    let bytes = std::fs::read(crate::plugins::built::LAST_NON_DIRECT_PATH).expect("component");
+    let upload = |program: &str, name: &str| {
+        f.engine.register_plugin(
+            Some(program.into()),
+            name.into(),
+            "1.0.0".into(),
+            bytes.clone(),
+        )
+    };
+    let a = upload("p1", "alpha").await.expect("p1 uploads");
+    let b = upload("p2", "beta")
+        .await
+        .expect("p2 uploads the same bytes");
+    assert!(a.fresh && b.fresh, "each program gets its own record");
+    assert_eq!(a.record.digest, b.record.digest);
+    assert_eq!(
+        (b.record.name.as_str(), b.record.owner_program_id.as_deref()),
+        ("beta", Some("p2")),
+        "p2 gets its own record, not p1's"
+    );
+    let again = upload("p1", "renamed").await.expect("p1 again");
+    assert!(!again.fresh);
+    assert_eq!(again.record.name, "alpha", "the first record stands");
+    let digest = crate::plugins::Digest::parse(&a.record.digest).expect("digest");
+    for (program, name) in [("p1", "alpha"), ("p2", "beta")] {
+        let author = Scope::PluginAuthor(program.into());
+        let shown = f.engine.plugin(&author, &digest).await.expect("shown");
+        assert_eq!(shown.name, name);
+        let listed: Vec<String> = f
+            .engine
+            .plugins(&author)
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|p| p.digest == a.record.digest)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            listed,
+            vec![name.to_owned()],
+            "{program} sees only its own name"
+        );
+        // Each program binds its own registration.
+        f.engine
+            .resolve_plugin(
+                &PluginRef {
+                    plugin: a.record.digest.clone(),
+                    config: serde_json::json!({}),
+                },
+                World::Attribution,
+                program,
+                "attribution",
+            )
+            .await
+            .expect("bind");
+    }
+    // A third program registered nothing: the digest is not its to bind or see.
+    f.program("p3", "linear", serde_json::json!({})).await;
+    let e = f
+        .engine
+        .resolve_plugin(
+            &PluginRef {
+                plugin: a.record.digest.clone(),
+                config: serde_json::json!({}),
+            },
+            World::Attribution,
+            "p3",
+            "attribution",
+        )
+        .await
+        .expect_err("p3");
+    assert_eq!(e.kind(), "invalid-input");
+    let e = f
+        .engine
+        .plugin(&Scope::PluginAuthor("p3".into()), &digest)
+        .await
+        .expect_err("p3 sees nothing");
+    assert_eq!(e.kind(), "not-found");
+    // An admin sees every registration, each with its program.
+    let mut all: Vec<(Option<String>, String)> = f
+        .engine
+        .plugins(&Scope::Admin)
+        .await
+        .expect("admin")
+        .into_iter()
+        .filter(|p| p.digest == a.record.digest)
+        .map(|p| (p.owner_program_id, p.name))
+        .collect();
+    all.sort();
+    assert_eq!(
+        all,
+        vec![
+            (Some("p1".into()), "alpha".into()),
+            (Some("p2".into()), "beta".into())
+        ]
+    );
     f.finish().await;
 }

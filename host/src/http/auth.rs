@@ -12,16 +12,8 @@ use sha2::{Digest as _, Sha256};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-/// What a key may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Everything.
-    Admin,
-    /// Read one partner's own data.
-    Partner(String),
-    /// Manage one program's plug-ins.
-    PluginAuthor(String),
-}
+/// What a key may do (the engine's notion: commands that depend on who asks take it).
+pub use crate::engine::Scope;
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

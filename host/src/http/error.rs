@@ -158,98 +158,91 @@ impl ApiError {
 }
 
 impl From<EngineError> for ApiError {
+    /// Status, title and field per error; the `type` is always [`EngineError::kind`], so a
+    /// kind is written in one place.
     fn from(e: EngineError) -> Self {
         use StatusCode as S;
         let detail = e.to_string();
-        match &e {
+        let kind = e.kind();
+        let (status, title, field, retry_after_s) = match &e {
             EngineError::Domain(d) => {
+                use crate::domain::DomainError as D;
                 let field = match d {
-                    crate::domain::DomainError::Invalid { field, .. } => Some(field.clone()),
-                    crate::domain::DomainError::BadRate { field, .. } => Some(field.clone()),
-                    crate::domain::DomainError::NegativeAmount { field, .. } => {
+                    D::Invalid { field, .. }
+                    | D::BadRate { field, .. }
+                    | D::WithdrawnCurrency { field, .. } => Some(field.clone()),
+                    D::NegativeAmount { field, .. } | D::AmountTooLarge { field, .. } => {
                         Some((*field).to_owned())
                     }
-                    crate::domain::DomainError::UnknownCurrency(_) => Some("currency".into()),
-                    crate::domain::DomainError::TooPrecise { .. } => Some("amount".into()),
-                    crate::domain::DomainError::AmountTooLarge { field, .. } => {
-                        Some((*field).to_owned())
-                    }
-                    crate::domain::DomainError::WithdrawnCurrency { field, .. } => {
-                        Some(field.clone())
-                    }
+                    D::UnknownCurrency(_) => Some("currency".into()),
+                    D::TooPrecise { .. } => Some("amount".into()),
                     _ => None,
                 };
-                let mut err = Self::new(S::UNPROCESSABLE_ENTITY, d.kind(), "Invalid input", detail);
-                err.field = field;
-                err
+                (S::UNPROCESSABLE_ENTITY, "Invalid input", field, None)
             }
-            EngineError::UnknownProgram(_) => {
-                Self::new(S::UNPROCESSABLE_ENTITY, e.kind(), "Unknown program", detail)
-                    .with_field("program_id")
-            }
-            EngineError::UnknownPartner(_) => {
-                Self::new(S::UNPROCESSABLE_ENTITY, e.kind(), "Unknown partner", detail)
-                    .with_field("touchpoints")
-            }
-            EngineError::PartnerOutsideProgram { .. } => Self::new(
+            EngineError::UnknownProgram(_) => (
                 S::UNPROCESSABLE_ENTITY,
-                e.kind(),
+                "Unknown program",
+                Some("program_id".into()),
+                None,
+            ),
+            EngineError::UnknownPartner(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "Unknown partner",
+                Some("touchpoints".into()),
+                None,
+            ),
+            EngineError::PartnerOutsideProgram { .. } => (
+                S::UNPROCESSABLE_ENTITY,
                 "Partner outside program",
-                detail,
-            )
-            .with_field("touchpoints"),
+                Some("touchpoints".into()),
+                None,
+            ),
             EngineError::IdempotencyConflict(_) => {
-                Self::new(S::CONFLICT, e.kind(), "Idempotency key reused", detail)
+                (S::CONFLICT, "Idempotency key reused", None, None)
             }
             EngineError::Conflict(_) | EngineError::Store(StoreError::Conflict(_)) => {
-                Self::new(S::CONFLICT, "conflict", "Conflict", detail)
+                (S::CONFLICT, "Conflict", None, None)
             }
-            EngineError::NotFound(what) => Self::not_found(what.clone()),
+            EngineError::Forbidden(_) => (S::FORBIDDEN, "Forbidden", None, None),
+            EngineError::Rejected(v) => return Self::from(v.clone()),
+            EngineError::NotFound(what) => return Self::not_found(what.clone()),
             EngineError::Plugin(p) => match &p.failure {
                 // Not the client's fault, and over soon: the plug-in is still compiling
                 // (after an upload or a restart), or every instance slot is busy.
-                Failure::NotReady => Self::new(
+                Failure::NotReady => (S::SERVICE_UNAVAILABLE, "Plug-in not ready", None, Some(2)),
+                Failure::Instantiate(_) => (
                     S::SERVICE_UNAVAILABLE,
-                    "plugin-not-ready",
-                    "Plug-in not ready",
-                    p.to_string(),
-                )
-                .retry_after(2),
-                Failure::Instantiate(_) => Self::new(
-                    S::SERVICE_UNAVAILABLE,
-                    "plugin-busy",
                     "Plug-in capacity exhausted",
-                    p.to_string(),
-                )
-                .retry_after(1),
-                Failure::Suspended { retry_after_s } => Self::new(
+                    None,
+                    Some(1),
+                ),
+                Failure::Suspended { retry_after_s } => (
                     S::SERVICE_UNAVAILABLE,
-                    "plugin-suspended",
                     "Plug-in suspended",
-                    p.to_string(),
-                )
-                .retry_after(*retry_after_s),
+                    None,
+                    Some(*retry_after_s),
+                ),
                 // This host cannot compile a stored plug-in: an operator must act.
-                Failure::Unavailable(_) => Self::new(
-                    S::SERVICE_UNAVAILABLE,
-                    "plugin-unavailable",
-                    "Plug-in unavailable",
-                    p.to_string(),
-                ),
-                _ => Self::new(
-                    S::UNPROCESSABLE_ENTITY,
-                    "plugin-failed",
-                    "A plug-in failed",
-                    p.to_string(),
-                ),
+                Failure::Unavailable(_) => {
+                    (S::SERVICE_UNAVAILABLE, "Plug-in unavailable", None, None)
+                }
+                _ => (S::UNPROCESSABLE_ENTITY, "A plug-in failed", None, None),
             },
-            EngineError::Store(StoreError::MissingReference(_)) => Self::new(
-                S::UNPROCESSABLE_ENTITY,
-                "missing-reference",
-                "Missing reference",
-                detail,
-            ),
-            EngineError::Store(_) | EngineError::Internal(_) => Self::internal(detail),
+            EngineError::Store(StoreError::MissingReference(_)) => {
+                (S::UNPROCESSABLE_ENTITY, "Missing reference", None, None)
+            }
+            EngineError::Store(_) | EngineError::Internal(_) => {
+                return Self::internal(detail);
+            }
+        };
+        Self {
+            status,
+            kind,
+            title,
+            detail,
+            field,
+            retry_after_s,
         }
     }
 }
@@ -260,6 +253,7 @@ impl From<ValidationError> for ApiError {
             ValidationError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
+        // The same kind as `EngineError::Rejected(e).kind()`.
         Self::new(status, e.kind(), "Plug-in rejected", e.to_string())
     }
 }
@@ -339,5 +333,56 @@ mod tests {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["detail"], "must be positive");
         assert_eq!(body["field"], "amount");
+    }
+    #[tokio::test]
+    async fn internal_faults_are_500s_that_leak_nothing() {
+        // What used to travel as 409 `conflict`: the engine's internal faults.
+        for fault in [
+            "stored plug-in digest \"sha256:zz\" does not parse",
+            "unreadable provenance: expected value at line 1 column 1",
+            "bonus vanished",
+        ] {
+            let (status, _, body) =
+                body_of(ApiError::from(EngineError::Internal(fault.to_owned()))).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{fault}");
+            assert_eq!(body["type"], "urn:accrue:problem:internal");
+            assert!(!body.to_string().contains(fault), "{body}");
+        }
+        let (status, _, body) = body_of(ApiError::from(EngineError::Conflict(
+            "refund too large".into(),
+        )))
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["detail"], "refund too large");
+    }
+
+    #[tokio::test]
+    async fn a_full_instance_pool_is_503_with_retry_after() {
+        let e = EngineError::Plugin(crate::plugins::EvalError {
+            digest: crate::plugins::Digest::of(b"x"),
+            label: String::new(),
+            failure: Failure::Instantiate("maximum concurrent instance limit reached".into()),
+        });
+        assert_eq!(e.kind(), "plugin-busy");
+        let response = ApiError::from(e).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn the_problem_type_is_the_engine_errors_kind() {
+        let cases = [
+            EngineError::NotFound("x".into()),
+            EngineError::Forbidden("x".into()),
+            EngineError::IdempotencyConflict("idempotency key \"k\"".into()),
+            EngineError::Conflict("x".into()),
+            EngineError::Internal("x".into()),
+            EngineError::UnknownProgram("p".into()),
+            EngineError::Store(StoreError::MissingReference("x".into())),
+        ];
+        for e in cases {
+            let kind = e.kind();
+            assert_eq!(ApiError::from(e).kind, kind);
+        }
     }
 }

@@ -116,7 +116,7 @@ pub struct EntryFilter {
 }
 
 /// A dispute as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DisputeRecord {
     /// Id.
     pub id: String,
@@ -126,6 +126,8 @@ pub struct DisputeRecord {
     pub conversion_id: String,
     /// A single entry, if the dispute is about one.
     pub entry_id: Option<i64>,
+    /// The partner whose entries it concerns (`None`: every partner's on the conversion).
+    pub partner_id: Option<String>,
     /// Who opened it (key id).
     pub opened_by: String,
     /// Why.
@@ -151,10 +153,13 @@ pub struct LedgerWrite {
     pub events: Vec<NewEvent>,
     /// A new dispute.
     pub dispute: Option<DisputeRecord>,
-    /// `(dispute id, event, actor, note)` events.
-    pub dispute_events: Vec<(String, String, String, String)>,
+    /// `(dispute id, event, actor, note, at_ms)` events.
+    pub dispute_events: Vec<(String, String, String, String, i64)>,
     /// `(id, program, request hash, from, to, report)` of an adjustment.
     pub adjustment: Option<(String, String, String, i64, i64, String)>,
+    /// The command's answer under the client's idempotency key, written first: a retry
+    /// that lost the race on the key writes nothing else.
+    pub command: Option<super::CommandRecord>,
 }
 
 /// The SQL for an entry's current status, derived from its events.
@@ -319,6 +324,9 @@ impl Store {
     /// initial events (in order).
     pub async fn write_ledger(&self, w: &LedgerWrite) -> Result<Vec<i64>> {
         let mut tx = self.pool().begin().await?;
+        if let Some(c) = &w.command {
+            super::commands::insert_command(&mut tx, c).await?;
+        }
         if let Some((program, conversion, id, amount)) = &w.refund {
             sqlx::query(&self.sql(
                 "INSERT INTO refunds (program_id, conversion_id, id, amount, created_at_ms) VALUES ($1, $2, $3, $4::numeric, $5)",
@@ -334,13 +342,14 @@ impl Store {
         }
         if let Some(d) = &w.dispute {
             sqlx::query(
-                "INSERT INTO disputes (id, program_id, conversion_id, entry_id, opened_by, reason, opened_at_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO disputes (id, program_id, conversion_id, entry_id, partner_id, opened_by, reason, opened_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&d.id)
             .bind(&d.program_id)
             .bind(&d.conversion_id)
             .bind(d.entry_id)
+            .bind(&d.partner_id)
             .bind(&d.opened_by)
             .bind(&d.reason)
             .bind(d.opened_at_ms)
@@ -348,13 +357,13 @@ impl Store {
             .await
             .map_err(StoreError::from_db)?;
         }
-        for (dispute, event, actor, note) in &w.dispute_events {
+        for (dispute, event, actor, note, at_ms) in &w.dispute_events {
             sqlx::query("INSERT INTO dispute_events (dispute_id, event, actor, note, at_ms) VALUES ($1, $2, $3, $4, $5)")
                 .bind(dispute)
                 .bind(event)
                 .bind(actor)
                 .bind(note)
-                .bind(now_ms())
+                .bind(*at_ms)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_db)?;
@@ -456,23 +465,34 @@ impl Store {
 
     /// One dispute with its current state.
     pub async fn dispute(&self, id: &str) -> Result<Option<DisputeRecord>> {
-        Ok(self.disputes(None, Some(id)).await?.into_iter().next())
+        Ok(self
+            .disputes(None, Some(id), None)
+            .await?
+            .into_iter()
+            .next())
     }
 
-    /// Disputes of a program (all if `None`), newest first; or the one with `id`.
+    /// Disputes of a program (all if `None`), newest first; or the one with `id`. With
+    /// `partner`, only those that concern that partner's entries: its own disputes, and
+    /// those about every partner's entries on a conversion where it has entries.
     pub async fn disputes(
         &self,
         program_id: Option<&str>,
         id: Option<&str>,
+        partner: Option<&str>,
     ) -> Result<Vec<DisputeRecord>> {
         let rows = sqlx::query(
             "SELECT d.*, r.event AS resolution_event, r.note AS resolution_note, r.at_ms AS resolved_at_ms
              FROM disputes d LEFT JOIN dispute_events r ON r.dispute_id = d.id AND r.event <> 'opened'
              WHERE ($1 IS NULL OR d.program_id = $1) AND ($2 IS NULL OR d.id = $2)
+               AND ($3 IS NULL OR d.partner_id = $3 OR (d.partner_id IS NULL AND EXISTS (
+                   SELECT 1 FROM ledger_entries e WHERE e.program_id = d.program_id
+                     AND e.conversion_id = d.conversion_id AND e.partner_id = $3)))
              ORDER BY d.opened_at_ms DESC, d.id",
         )
         .bind(program_id)
         .bind(id)
+        .bind(partner)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -483,6 +503,7 @@ impl Store {
                     program_id: r.try_get("program_id")?,
                     conversion_id: r.try_get("conversion_id")?,
                     entry_id: r.try_get("entry_id")?,
+                    partner_id: r.try_get("partner_id")?,
                     opened_by: r.try_get("opened_by")?,
                     reason: r.try_get("reason")?,
                     opened_at_ms: r.try_get("opened_at_ms")?,

@@ -146,11 +146,17 @@ fn corrupt(e: DomainError) -> StoreError {
 }
 
 impl Store {
-    /// Store a plug-in; storing the same digest again is a no-op. Returns whether it was new.
+    /// Register a plug-in for its program (the platform's if `owner_program_id` is
+    /// `None`), storing its code if no one has: a digest's code is stored once and shared,
+    /// each program's registration of it is its own. Returns whether the registration is
+    /// new (registering the same digest again for the same program keeps the first record).
     pub async fn put_plugin(&self, p: &PluginRecord, component: &[u8]) -> Result<bool> {
-        let done = sqlx::query(
+        let mut tx = self.pool().begin().await?;
+        // The code row's name, version and owner columns are no longer read (migration
+        // 0008): they are written for their NOT NULL constraints, never shown.
+        sqlx::query(
             "INSERT INTO plugins (digest, name, version, world, size_bytes, component, owner_program_id, builtin, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (digest) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8) ON CONFLICT (digest) DO NOTHING",
         )
         .bind(&p.digest)
         .bind(&p.name)
@@ -158,50 +164,83 @@ impl Store {
         .bind(&p.world)
         .bind(p.size_bytes)
         .bind(component.to_vec())
-        .bind(&p.owner_program_id)
         .bind(p.builtin)
         .bind(p.created_at_ms)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::from_db)?;
+        // The unique key is an expression (a NULL program is the platform), so the conflict
+        // target is left implicit.
+        let done = sqlx::query(
+            "INSERT INTO plugin_registrations (program_id, digest, name, version, uploaded_at_ms)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&p.owner_program_id)
+        .bind(&p.digest)
+        .bind(&p.name)
+        .bind(&p.version)
+        .bind(p.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_db)?;
+        tx.commit().await.map_err(StoreError::from_db)?;
         Ok(done.rows_affected() == 1)
     }
 
+    /// A registration joined with its code. Only the platform's registration of a shipped
+    /// module is `builtin`: a program that uploads the same bytes has its own record.
     fn plugin_row(row: &AnyRow) -> Result<PluginRecord> {
+        let owner_program_id: Option<String> = row.try_get("owner_program_id")?;
         Ok(PluginRecord {
             digest: row.try_get("digest")?,
             name: row.try_get("name")?,
             version: row.try_get("version")?,
             world: row.try_get("world")?,
             size_bytes: row.try_get("size_bytes")?,
-            owner_program_id: row.try_get("owner_program_id")?,
-            builtin: super::boolean(row, "builtin")?,
+            builtin: owner_program_id.is_none() && super::boolean(row, "builtin")?,
+            owner_program_id,
             created_at_ms: row.try_get("created_at_ms")?,
         })
     }
 
-    const PLUGIN_COLUMNS: &'static str =
-        "digest, name, version, world, size_bytes, owner_program_id, builtin, created_at_ms";
+    const PLUGIN_SELECT: &'static str =
+        "SELECT r.digest, r.name, r.version, p.world, p.size_bytes, r.program_id AS owner_program_id,
+            p.builtin, r.uploaded_at_ms AS created_at_ms
+         FROM plugin_registrations r JOIN plugins p ON p.digest = r.digest";
 
-    /// One plug-in's record.
-    pub async fn plugin(&self, digest: &str) -> Result<Option<PluginRecord>> {
+    /// The registration a program may bind for this digest: its own, else the platform's.
+    pub async fn plugin_for(&self, program_id: &str, digest: &str) -> Result<Option<PluginRecord>> {
         let q = format!(
-            "SELECT {} FROM plugins WHERE digest = $1",
-            Self::PLUGIN_COLUMNS
+            "{} WHERE r.digest = $1 AND (r.program_id = $2 OR r.program_id IS NULL)
+             ORDER BY CASE WHEN r.program_id IS NULL THEN 1 ELSE 0 END LIMIT 1",
+            Self::PLUGIN_SELECT
         );
         let row = sqlx::query(&q)
             .bind(digest)
+            .bind(program_id)
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(Self::plugin_row).transpose()
     }
 
-    /// Every plug-in, newest first; only one program's (and the platform's) if `program` is set.
+    /// Every registration of a digest: the platform's first, then by upload time.
+    pub async fn plugin_registrations(&self, digest: &str) -> Result<Vec<PluginRecord>> {
+        let q = format!(
+            "{} WHERE r.digest = $1
+             ORDER BY CASE WHEN r.program_id IS NULL THEN 0 ELSE 1 END, r.uploaded_at_ms, r.program_id",
+            Self::PLUGIN_SELECT
+        );
+        let rows = sqlx::query(&q).bind(digest).fetch_all(self.pool()).await?;
+        rows.iter().map(Self::plugin_row).collect()
+    }
+
+    /// Registrations, newest first: every one if `program` is `None`, else that program's
+    /// and the platform's.
     pub async fn plugins(&self, program: Option<&str>) -> Result<Vec<PluginRecord>> {
         let q = format!(
-            "SELECT {} FROM plugins WHERE $1 IS NULL OR owner_program_id = $1 OR owner_program_id IS NULL
-             ORDER BY created_at_ms DESC, digest",
-            Self::PLUGIN_COLUMNS
+            "{} WHERE $1 IS NULL OR r.program_id = $1 OR r.program_id IS NULL
+             ORDER BY r.uploaded_at_ms DESC, r.digest, r.program_id",
+            Self::PLUGIN_SELECT
         );
         let rows = sqlx::query(&self.sql(&q))
             .bind(program)
@@ -210,11 +249,12 @@ impl Store {
         rows.iter().map(Self::plugin_row).collect()
     }
 
-    /// The newest built-in plug-in with this name.
+    /// The newest built-in plug-in with this name (the platform's registration).
     pub async fn builtin_plugin_by_name(&self, name: &str) -> Result<Option<PluginRecord>> {
         let q = format!(
-            "SELECT {} FROM plugins WHERE name = $1 AND builtin = $2 ORDER BY created_at_ms DESC LIMIT 1",
-            Self::PLUGIN_COLUMNS
+            "{} WHERE r.program_id IS NULL AND r.name = $1 AND p.builtin = $2
+             ORDER BY r.uploaded_at_ms DESC LIMIT 1",
+            Self::PLUGIN_SELECT
         );
         let row = sqlx::query(&q)
             .bind(name)
@@ -224,12 +264,26 @@ impl Store {
         row.as_ref().map(Self::plugin_row).transpose()
     }
 
-    /// Every stored component's bytes (loaded into the runtime at start).
-    pub async fn plugin_components(&self) -> Result<Vec<(PluginRecord, Vec<u8>)>> {
-        let q = format!("SELECT {}, component FROM plugins", Self::PLUGIN_COLUMNS);
-        let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
+    /// Every stored component's code, with the platform's `name@version` for it where the
+    /// platform registered it (a program's names stay its own: they never label the code
+    /// shared with other programs). Loaded into the runtime at start.
+    pub async fn plugin_components(&self) -> Result<Vec<(String, String, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT p.digest, r.name, r.version, p.component FROM plugins p
+             LEFT JOIN plugin_registrations r ON r.digest = p.digest AND r.program_id IS NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
-            .map(|r| Ok((Self::plugin_row(r)?, r.try_get("component")?)))
+            .map(|r| {
+                let name: Option<String> = r.try_get("name")?;
+                let version: Option<String> = r.try_get("version")?;
+                let label = match (name, version) {
+                    (Some(n), Some(v)) => format!("{n}@{v}"),
+                    _ => String::new(),
+                };
+                Ok((r.try_get("digest")?, label, r.try_get("component")?))
+            })
             .collect()
     }
 

@@ -177,7 +177,9 @@ pub async fn quote(
 /// Refund a conversion, fully or partly.
 ///
 /// Writes reversal entries proportional to the refunded share. Idempotent by the refund's
-/// id (the body's `id` or the `Idempotency-Key` header). Admin only.
+/// id (the `Idempotency-Key` header, else the body's `id`), per conversion: the same id and
+/// amount answer the first refund again (status and body) and write nothing more; the same
+/// id with another amount is 409 `idempotency-conflict`. Admin only.
 ///
 /// Rules the document cannot express: the program and the conversion must exist (404) and
 /// the amount must fit the conversion's currency and what is left to refund (422, 409).

@@ -1,22 +1,20 @@
 //! Commissions, balances, adjustments and disputes.
 
-use crate::domain::program::RateTable;
-use crate::engine::{AdjustmentRequest, OpenDispute};
+use crate::engine::{AdjustmentAsk, OpenDispute};
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, idempotency_key};
 use crate::http::wire::ledger::{
     AdjustmentIn, AdjustmentOut, CommissionQuery, DisputeIn, DisputeOut, DisputeQuery, EntryOut,
     Limit, ResolveIn,
 };
 use crate::http::wire::programs::{tiers_in, volume_tiers_in};
-use crate::http::wire::{Items, Page, Text};
-use crate::plugins::World;
+use crate::http::wire::{Items, Key, Page, Text};
 use crate::store::EntryFilter;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 /// Commissions: ledger entries, filtered, oldest first, a page at a time.
@@ -83,7 +81,7 @@ pub async fn commissions(
                 .map_err(|_| ApiError::invalid("cursor", "not a cursor of this listing"))
         })
         .transpose()?;
-    let entries = state.engine.store().entries(&filter).await?;
+    let entries = state.engine.entries(&filter).await?;
     let next = if entries.len() as i64 == limit.0 {
         entries
             .last()
@@ -102,11 +100,16 @@ pub async fn commissions(
 /// With `"dry_run": true` nothing is written: a shadow evaluation of other rates or
 /// another attribution plug-in on past conversions. Admin only.
 ///
+/// Idempotent with an `Idempotency-Key`: the same key and request answer the first report
+/// again and write nothing more; the same key with another request is 409
+/// `idempotency-conflict`. Dry runs are not recorded.
+///
 /// Rules the document cannot express: `to` must be after `from`, at least one of `tiers`,
 /// `volume_tiers` and `attribution` is needed, and the program and plug-in must exist
 /// (422).
 #[utoipa::path(
     post, path = "/v1/adjustments", tag = "ledger", operation_id = "adjust",
+    params(("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this adjustment: a retry with it answers the first report")),
     request_body = AdjustmentIn,
     responses((status = 200, description = "What changed (or would)", body = AdjustmentOut)),
     security(("bearer" = []))
@@ -114,50 +117,22 @@ pub async fn commissions(
 pub async fn adjust(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<AdjustmentIn>,
 ) -> Result<Json<AdjustmentOut>, ApiError> {
     caller.require_admin()?;
-    if body.tiers.is_none() && body.volume_tiers.is_none() && body.attribution.is_none() {
-        return Err(ApiError::invalid(
-            "tiers",
-            "give new tiers, volume_tiers or an attribution plug-in to re-price with",
-        ));
-    }
-    let program_id = body.program_id.0;
-    let program = state.engine.program(&program_id).await?;
-    let current = program
-        .rate_tables
-        .last()
-        .cloned()
-        .ok_or_else(|| ApiError::internal("program without rates"))?;
-    let rate_table = (body.tiers.is_some() || body.volume_tiers.is_some()).then(|| RateTable {
-        version: current.version,
-        effective_from_ms: current.effective_from_ms,
-        tiers: body.tiers.as_ref().map_or(current.tiers.clone(), tiers_in),
-        volume_tiers: body
-            .volume_tiers
-            .as_deref()
-            .map_or(current.volume_tiers.clone(), volume_tiers_in),
-    });
-    let attribution = match &body.attribution {
-        Some(r) => Some(
-            state
-                .engine
-                .resolve_plugin(&r.to_ref(), World::Attribution, &program_id, "attribution")
-                .await?,
-        ),
-        None => None,
-    };
-    let req = AdjustmentRequest {
-        program_id,
+    let ask = AdjustmentAsk {
+        program_id: body.program_id.0,
         from_ms: body.from.0,
         to_ms: body.to.0,
-        rate_table,
-        attribution,
+        tiers: body.tiers.as_ref().map(tiers_in),
+        volume_tiers: body.volume_tiers.as_deref().map(volume_tiers_in),
+        attribution: body.attribution.as_ref().map(|r| r.to_ref()),
         reason: body.reason.0,
         dry_run: body.dry_run,
+        idempotency_key: idempotency_key(&headers)?.map(|k| k.0),
     };
-    Ok(Json(state.engine.adjust(&req).await?.into()))
+    Ok(Json(state.engine.adjust_as_asked(ask).await?.into()))
 }
 
 /// Open a dispute: freezes the entries it concerns (not payable until it is resolved).
@@ -165,10 +140,15 @@ pub async fn adjust(
 /// An admin may dispute any entry; a partner only its own (without `entry_id`, its own
 /// entries on the conversion).
 ///
+/// Idempotent with an `Idempotency-Key` (per caller: a partner's keys are its own): the
+/// same key and request answer the first dispute again; another request is 409
+/// `idempotency-conflict`.
+///
 /// Rules the document cannot express: the conversion (and entry) must exist and be the
 /// caller's to dispute (404).
 #[utoipa::path(
     post, path = "/v1/disputes", tag = "ledger", operation_id = "open_dispute",
+    params(("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this dispute: a retry with it answers the first answer")),
     request_body = DisputeIn,
     responses((status = 201, description = "Opened", body = DisputeOut)),
     security(("bearer" = []))
@@ -176,31 +156,9 @@ pub async fn adjust(
 pub async fn open_dispute(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<DisputeIn>,
 ) -> Result<(StatusCode, Json<DisputeOut>), ApiError> {
-    match &caller.scope {
-        Scope::Admin => {}
-        Scope::Partner(own) => {
-            let filter = EntryFilter {
-                program_id: Some(body.program_id.0.clone()),
-                conversion_id: Some(body.conversion_id.0.clone()),
-                partner_id: Some(own.clone()),
-                limit: 1,
-                ..EntryFilter::default()
-            };
-            if state.engine.store().entries(&filter).await?.is_empty() {
-                return Err(ApiError::not_found(format!(
-                    "conversion {:?}",
-                    body.conversion_id.0
-                )));
-            }
-        }
-        Scope::PluginAuthor(_) => {
-            return Err(ApiError::forbidden(
-                "a plug-in author key cannot open disputes",
-            ));
-        }
-    }
     let d = state
         .engine
         .open_dispute(&OpenDispute {
@@ -208,13 +166,16 @@ pub async fn open_dispute(
             conversion_id: body.conversion_id.0,
             entry_id: body.entry_id.map(|e| e.0),
             opened_by: caller.key_id,
+            scope: caller.scope,
             reason: body.reason.0,
+            idempotency_key: idempotency_key(&headers)?.map(|k| k.0),
         })
         .await?;
     Ok((StatusCode::CREATED, Json(d.into())))
 }
 
-/// List disputes, newest first. Admin only.
+/// List disputes, newest first: every one for an admin; for a partner, those that concern
+/// its own entries.
 #[utoipa::path(
     get, path = "/v1/disputes", tag = "ledger", operation_id = "list_disputes",
     params(DisputeQuery),
@@ -226,11 +187,9 @@ pub async fn disputes(
     caller: Caller,
     ApiQuery(q): ApiQuery<DisputeQuery>,
 ) -> Result<Json<Items<DisputeOut>>, ApiError> {
-    caller.require_admin()?;
     let items = state
         .engine
-        .store()
-        .disputes(q.program_id.as_ref().map(|p| p.0.as_str()), None)
+        .disputes(&caller.scope, q.program_id.as_ref().map(|p| p.0.as_str()))
         .await?
         .into_iter()
         .map(Into::into)
@@ -245,9 +204,16 @@ pub struct DisputePath {
 }
 
 /// Resolve a dispute: upheld reverses its entries, rejected releases them. Admin only.
+///
+/// Idempotent with an `Idempotency-Key`: the same key and request answer the first
+/// resolution again (a second resolution without it is 409 `conflict`); another request
+/// with the key is 409 `idempotency-conflict`.
 #[utoipa::path(
     post, path = "/v1/disputes/{id}/resolve", tag = "ledger", operation_id = "resolve_dispute",
-    params(("id" = Text<100>, Path, description = "The dispute's id")),
+    params(
+        ("id" = Text<100>, Path, description = "The dispute's id"),
+        ("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this resolution: a retry with it answers the first answer"),
+    ),
     request_body = ResolveIn,
     responses((status = 200, description = "Resolved", body = DisputeOut)),
     security(("bearer" = []))
@@ -255,10 +221,12 @@ pub struct DisputePath {
 pub async fn resolve_dispute(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiPath(path): ApiPath<DisputePath>,
     ApiJson(body): ApiJson<ResolveIn>,
 ) -> Result<Json<DisputeOut>, ApiError> {
     caller.require_admin()?;
+    let key = idempotency_key(&headers)?;
     let d = state
         .engine
         .resolve_dispute(
@@ -266,6 +234,7 @@ pub async fn resolve_dispute(
             body.outcome.into(),
             &caller.key_id,
             &body.note.0,
+            key.as_ref().map(|k| k.0.as_str()),
         )
         .await?;
     Ok(Json(d.into()))

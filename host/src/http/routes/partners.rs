@@ -1,6 +1,7 @@
 //! `/v1/partners` (and their balances) and `/v1/fx-rates`.
 
 use crate::domain::fx::FxRate;
+use crate::engine::NewPartner;
 use crate::http::AppState;
 use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
@@ -8,7 +9,7 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::wire::ledger::Limit;
 use crate::http::wire::partners::{BalancesOut, FxIn, FxOut, PartnerIn, PartnerOut, PartnerPatch};
 use crate::http::wire::{Id, Items, Page};
-use crate::store::{PartnerRecord, now_ms};
+use crate::store::now_ms;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,23 +38,17 @@ pub async fn create(
     ApiJson(body): ApiJson<PartnerIn>,
 ) -> Result<(StatusCode, Json<PartnerOut>), ApiError> {
     caller.require_admin()?;
-    let program = state.engine.program(&body.program_id.0).await?;
-    let record = PartnerRecord {
-        id: body.id.0,
-        program_id: body.program_id.0,
-        name: body.name.map(|n| n.0),
-        country: body.country.map(|c| c.0),
-        payout_currency: body
-            .payout_currency
-            .map_or(program.program.currency, |c| c.0)
-            .code()
-            .to_owned(),
-        // The first tier applies to all of the partner's history (it is used for any
-        // conversion before its effective date too).
-        tiers: vec![(0, body.tier.map_or_else(|| "starter".to_owned(), |t| t.0))],
-        created_at_ms: now_ms(),
-    };
-    state.engine.create_partner(&record).await?;
+    let record = state
+        .engine
+        .create_partner_from(NewPartner {
+            id: body.id.0,
+            program_id: body.program_id.0,
+            name: body.name.map(|n| n.0),
+            country: body.country.map(|c| c.0),
+            payout_currency: body.payout_currency.map(|c| c.0),
+            tier: body.tier.map(|t| t.0),
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(PartnerOut::from(&record))))
 }
 
@@ -96,7 +91,6 @@ pub async fn list(
         .transpose()?;
     let partners = state
         .engine
-        .store()
         .partners(
             q.program_id.as_ref().map(|p| p.0.as_str()),
             after.as_deref(),
@@ -236,7 +230,6 @@ pub async fn list_fx(
     }
     let items = state
         .engine
-        .store()
         .fx_rates()
         .await?
         .iter()

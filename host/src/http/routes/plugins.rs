@@ -8,7 +8,6 @@ use crate::http::extract::{ApiPath, ApiQuery, body_rejection};
 use crate::http::wire::plugins::{PluginOut, UploadQuery, WasmComponent};
 use crate::http::wire::{Items, reject};
 use crate::plugins::{ComponentStatus, Digest};
-use crate::store::{PluginRecord, now_ms};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,7 +19,9 @@ use serde::{Deserialize, Deserializer};
 ///
 /// Admins upload platform plug-ins (or one for a program); plug-in authors upload for their
 /// own program. The component is validated and compiled (bounded in time and memory) before
-/// it is stored. 201 with its record, or 200 if these exact bytes were stored before.
+/// it is stored. A digest names the code; the record (name, version) is the program's own:
+/// 201 with it, or 200 with the first record if this program registered these exact bytes
+/// before. Another program's upload of the same bytes is its own record, never shown here.
 ///
 /// Rules the document cannot express: the bytes must be a WebAssembly component that
 /// exports one Accrue hook and imports only the host's `log`, within the size and compile
@@ -67,9 +68,6 @@ pub async fn upload(
             "send the component as application/wasm",
         ));
     }
-    if let Some(p) = &owner {
-        state.engine.program(p).await?;
-    }
     let limit = state.engine.runtime().limits().component_bytes;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -89,38 +87,17 @@ pub async fn upload(
             "name and version may not be empty",
         ));
     }
-    let runtime = state.engine.runtime().clone();
-    let label = format!("{name}@{version}");
-    let bytes = body.clone();
-    // Compiling takes time (in a child process, under the compile limits): keep the wait
-    // off the async workers.
-    let info = tokio::task::spawn_blocking(move || runtime.register(&bytes, &label))
-        .await
-        .map_err(ApiError::internal)??;
-    let record = PluginRecord {
-        digest: info.digest.to_string(),
-        name,
-        version,
-        world: info.world.as_str().to_owned(),
-        size_bytes: body.len() as i64,
-        owner_program_id: owner,
-        builtin: false,
-        created_at_ms: now_ms(),
-    };
-    let fresh = state.engine.store().put_plugin(&record, &body).await?;
-    let stored = state
+    let done = state
         .engine
-        .store()
-        .plugin(&record.digest)
-        .await?
-        .ok_or_else(|| ApiError::internal("plug-in vanished"))?;
-    let mut out = PluginOut::from(stored);
-    out.wit_version = Some(info.wit_version);
-    out.sdk_section_present = Some(info.sdk_wit_version.is_some());
-    out.sdk_wit_version = Some(info.sdk_wit_version);
+        .register_plugin(owner, name, version, body.to_vec())
+        .await?;
+    let mut out = PluginOut::from(done.record);
+    out.wit_version = Some(done.info.wit_version);
+    out.sdk_section_present = Some(done.info.sdk_wit_version.is_some());
+    out.sdk_wit_version = Some(done.info.sdk_wit_version);
     out.status = Some("ready".into());
     Ok((
-        if fresh {
+        if done.fresh {
             StatusCode::CREATED
         } else {
             StatusCode::OK
@@ -129,16 +106,9 @@ pub async fn upload(
     ))
 }
 
-fn visible(caller: &Caller, p: &PluginRecord) -> bool {
-    match &caller.scope {
-        Scope::Admin => true,
-        Scope::PluginAuthor(own) => p.owner_program_id.as_ref().is_none_or(|o| o == own),
-        Scope::Partner(_) => false,
-    }
-}
-
-/// List plug-ins: every one for admins; the platform's and its own program's for a plug-in
-/// author.
+/// List plug-ins: every program's registrations (each with its program) for admins; the
+/// platform's and its own program's for a plug-in author (never another program's, even of
+/// the same digest).
 #[utoipa::path(
     get, path = "/v1/plugins", tag = "plugins", operation_id = "list_plugins",
     responses((status = 200, description = "Plug-ins", body = Items<PluginOut>)),
@@ -148,16 +118,11 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Items<PluginOut>>, ApiError> {
-    if let Scope::Partner(_) = caller.scope {
-        return Err(ApiError::forbidden("a partner key cannot list plug-ins"));
-    }
     let items = state
         .engine
-        .store()
-        .plugins(None)
+        .plugins(&caller.scope)
         .await?
         .into_iter()
-        .filter(|p| visible(&caller, p))
         .map(PluginOut::from)
         .collect();
     Ok(Json(Items { items }))
@@ -189,7 +154,8 @@ pub struct DigestPath {
     digest: DigestText,
 }
 
-/// Show a plug-in by digest (another program's is not found).
+/// Show a plug-in by digest: a plug-in author's own program's registration (or the
+/// platform's), never another program's (not found).
 #[utoipa::path(
     get, path = "/v1/plugins/{digest}", tag = "plugins", operation_id = "show_plugin",
     params(("digest" = String, Path, pattern = r"^sha256:[0-9a-f]{64}$", description = "The component's digest")),
@@ -202,13 +168,7 @@ pub async fn show(
     ApiPath(path): ApiPath<DigestPath>,
 ) -> Result<Json<PluginOut>, ApiError> {
     let digest = path.digest.0;
-    let record = state
-        .engine
-        .store()
-        .plugin(&digest.to_string())
-        .await?
-        .filter(|p| visible(&caller, p))
-        .ok_or_else(|| ApiError::not_found(format!("plug-in {digest}")))?;
+    let record = state.engine.plugin(&caller.scope, &digest).await?;
     let runtime = state.engine.runtime();
     let mut out = PluginOut::from(record);
     out.wit_version = runtime.info(&digest).map(|i| i.wit_version);

@@ -323,6 +323,8 @@ pub struct DisputeOut {
     pub conversion_id: String,
     /// The single entry disputed, if it is about one.
     pub entry_id: Option<i64>,
+    /// The partner whose entries it concerns (`null`: every partner's on the conversion).
+    pub partner_id: Option<String>,
     /// The key that opened it.
     pub opened_by: String,
     /// Why.
@@ -344,6 +346,7 @@ impl From<DisputeRecord> for DisputeOut {
             program_id: d.program_id,
             conversion_id: d.conversion_id,
             entry_id: d.entry_id,
+            partner_id: d.partner_id,
             opened_by: d.opened_by,
             reason: d.reason,
             opened_at: format_time(d.opened_at_ms),
