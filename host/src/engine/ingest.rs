@@ -5,7 +5,9 @@
 //! original result; with another payload it is a conflict. When two writers race on one
 //! key, the loser's insert hits the unique key, and it answers from the winner's record.
 
-use super::pricing::{ConversionInput, ConversionResult, Lookups, Overrides, Priced, payload_hash};
+use super::pricing::{
+    AttributionCall, ConversionInput, ConversionResult, Lookups, Overrides, Priced, payload_hash,
+};
 use super::{Engine, EngineError, Result};
 use crate::store::{PartnerRecord, StoreError};
 use std::collections::HashMap;
@@ -86,6 +88,10 @@ impl Engine {
                 partners: self.batch_partners(inputs, &pending, &existing).await?,
                 ..Lookups::default()
             };
+            if pending.len() > 1 {
+                let calls = self.attribution_calls(inputs, &pending, &existing).await;
+                lookups.weights = self.prefetch_attributions(calls).await;
+            }
             let read_in = started.elapsed();
             for &i in &pending {
                 let input = &inputs[i];
@@ -201,6 +207,39 @@ impl Engine {
         ids.dedup();
         let partners = self.store.partners_by_id(&ids).await?;
         Ok(partners.into_iter().map(|p| (p.id.clone(), p)).collect())
+    }
+
+    /// The attributions the new conversions among `pending` will ask for, to evaluate them
+    /// ahead as one job (see [`Engine::prefetch_attributions`]). A conversion that cannot
+    /// be priced (an unknown program, a withdrawn currency) is left out: pricing reports it.
+    async fn attribution_calls(
+        &self,
+        inputs: &[ConversionInput],
+        pending: &[usize],
+        existing: &HashMap<(String, String), (String, String)>,
+    ) -> Vec<(String, AttributionCall)> {
+        let mut calls = Vec::with_capacity(pending.len());
+        for input in pending.iter().map(|&i| &inputs[i]) {
+            if existing.contains_key(&(input.program_id.clone(), input.id.clone())) {
+                continue;
+            }
+            let Ok(state) = self.program(&input.program_id).await else {
+                continue;
+            };
+            let Ok(currency) = crate::domain::Currency::parse_current(&input.currency) else {
+                continue;
+            };
+            let program = &state.program;
+            if let Ok(call) = AttributionCall::new(
+                &program.attribution,
+                program.lookback_days,
+                input,
+                &currency,
+            ) {
+                calls.push((input.program_id.clone(), call));
+            }
+        }
+        calls
     }
 
     async fn existing_keys(

@@ -10,11 +10,12 @@ use crate::domain::program::{PluginBinding, RateTable, VolumeStats};
 use crate::domain::{Currency, DomainError};
 use crate::plugins::{Digest, InputHasher, attribution_input_hash};
 use crate::store::{NewAttribution, NewConversion, NewEntry, PartnerRecord};
-use accrue_plugin_sdk::{Conversion, KeyValue, Money, RateInput, Touchpoint};
+use accrue_plugin_sdk::{Conversion, KeyValue, Money, PartnerWeight, RateInput, Touchpoint};
 use chrono::{Datelike, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One partner's commission on a conversion, as returned to clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +90,74 @@ pub(super) struct Lookups {
     pub fx: HashMap<(String, String, i64), Decimal>,
     /// Partners read ahead (an id missing here is read when needed).
     pub partners: HashMap<String, PartnerRecord>,
+    /// Attributions evaluated ahead for a batch, by their result-cache key (see
+    /// [`Engine::prefetch_attributions`]).
+    pub weights: HashMap<AttributionKey, Arc<Vec<PartnerWeight>>>,
+}
+
+/// What identifies an attribution's answer: the plug-in, its config, the input's hash.
+pub(super) type AttributionKey = (Digest, String, [u8; 32]);
+
+/// One attribution to evaluate: the plug-in, its config, and the input with its hash.
+pub(super) struct AttributionCall {
+    pub digest: Digest,
+    pub config: String,
+    pub input_hash: [u8; 32],
+    pub conversion: Conversion,
+    pub touchpoints: Vec<Touchpoint>,
+}
+
+impl AttributionCall {
+    /// The attribution `binding` makes of conversion `i` with its currency `currency`.
+    pub fn new(
+        binding: &PluginBinding,
+        lookback_days: u32,
+        i: &ConversionInput,
+        currency: &Currency,
+    ) -> Result<Self> {
+        let conversion = Conversion {
+            id: i.id.clone(),
+            amount: Money {
+                amount: i.amount,
+                currency: currency.code().to_owned(),
+            },
+            occurred_at_ms: i.occurred_at_ms,
+            customer_id: i.customer_id.clone(),
+            country: i.country.clone(),
+            region: i.region.clone(),
+            new_customer: i.new_customer,
+            attributes: i
+                .attributes
+                .iter()
+                .map(|(key, value)| KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        };
+        let touchpoints: Vec<Touchpoint> = i
+            .touchpoints
+            .iter()
+            .map(|t| Touchpoint {
+                partner_id: t.partner_id.clone(),
+                channel: t.channel.clone(),
+                occurred_at_ms: t.occurred_at_ms,
+                campaign: t.campaign.clone(),
+                attributes: Vec::new(),
+            })
+            .collect();
+        Ok(Self {
+            digest: digest(&binding.digest)?,
+            config: attribution_config(binding, lookback_days),
+            input_hash: attribution_input_hash(&conversion, &touchpoints),
+            conversion,
+            touchpoints,
+        })
+    }
+
+    pub fn key(&self) -> AttributionKey {
+        (self.digest.clone(), self.config.clone(), self.input_hash)
+    }
 }
 
 /// sha256 of a config text, hex.
@@ -259,49 +328,13 @@ impl Engine {
             .attribution
             .as_ref()
             .unwrap_or(&program.attribution);
-        let conversion = Conversion {
-            id: i.id.clone(),
-            amount: Money {
-                amount: i.amount,
-                currency: currency.code().to_owned(),
-            },
-            occurred_at_ms: i.occurred_at_ms,
-            customer_id: i.customer_id.clone(),
-            country: i.country.clone(),
-            region: i.region.clone(),
-            new_customer: i.new_customer,
-            attributes: i
-                .attributes
-                .iter()
-                .map(|(key, value)| KeyValue {
-                    key: key.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
+        let call = AttributionCall::new(binding, program.lookback_days, i, &currency)?;
+        let attribution_config = call.config.clone();
+        let input_hash = call.input_hash;
+        let weights = match lookups.weights.get(&call.key()) {
+            Some(weights) => weights.clone(),
+            None => self.attribute(&program.id, call).await?,
         };
-        let touchpoints: Vec<Touchpoint> = i
-            .touchpoints
-            .iter()
-            .map(|t| Touchpoint {
-                partner_id: t.partner_id.clone(),
-                channel: t.channel.clone(),
-                occurred_at_ms: t.occurred_at_ms,
-                campaign: t.campaign.clone(),
-                attributes: Vec::new(),
-            })
-            .collect();
-        let attribution_config = attribution_config(binding, program.lookback_days);
-        let input_hash = attribution_input_hash(&conversion, &touchpoints);
-        let weights = self
-            .attribute(
-                &program.id,
-                digest(&binding.digest)?,
-                attribution_config.clone(),
-                input_hash,
-                conversion,
-                touchpoints,
-            )
-            .await?;
         let input_hash = hex::encode(input_hash);
         let (month_start, month_end) = month_of(i.occurred_at_ms);
         let mut rates = Vec::with_capacity(weights.len());

@@ -292,9 +292,21 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if self.kind == "plugin-suspended" {
+            response.extensions_mut().insert(PauseBeforeAnswering);
+        }
         response
     }
 }
+
+/// Marks an answer the service sends only after a pause of a second: the refusal of a
+/// suspended plug-in's evaluation. A client retrying it at once in a loop, as a broken
+/// integration or an attacker does, would otherwise turn the cheap refusal into a flood of
+/// requests that costs the neighbours as much as the evaluations did. The pause is taken
+/// once per request (by the request layer), whatever the number of refused evaluations in
+/// it, and costs the service a timer, not a thread.
+#[derive(Debug, Clone, Copy)]
+pub struct PauseBeforeAnswering;
 
 #[cfg(test)]
 mod tests {

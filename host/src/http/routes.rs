@@ -10,7 +10,7 @@ mod plugins;
 mod programs;
 
 use super::AppState;
-use super::error::{ApiError, REQUEST_ID};
+use super::error::{ApiError, PauseBeforeAnswering, REQUEST_ID};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -119,7 +119,15 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
                 )
                 .into_response();
             }
-            tracing::Instrument::instrument(next.run(req), span).await
+            let response = tracing::Instrument::instrument(next.run(req), span).await;
+            if response
+                .extensions()
+                .get::<PauseBeforeAnswering>()
+                .is_some()
+            {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            response
         })
         .await;
     let elapsed = started.elapsed();

@@ -3,17 +3,17 @@
 use crate::engine::IngestOutcome;
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, PauseBeforeAnswering};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, idempotency_key, parse_value};
 use crate::http::wire::Key;
 use crate::http::wire::conversions::{
     BatchIn, BatchItemOut, BatchOut, BatchStatus, ConversionIn, ConversionResultOut, MAX_BATCH,
     RefundIn, RefundOut, ReplayOut, ReplayQuery,
 };
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 /// A conversion's id in a path (any client key).
@@ -84,7 +84,7 @@ pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<BatchIn>,
-) -> Result<Json<BatchOut>, ApiError> {
+) -> Result<(Option<Extension<PauseBeforeAnswering>>, Json<BatchOut>), ApiError> {
     caller.require_admin()?;
     if body.conversions.len() > MAX_BATCH {
         return Err(ApiError::invalid(
@@ -110,7 +110,7 @@ pub async fn batch(
         }
     }
     let outcomes = state.engine.ingest_batch(&inputs).await?;
-    let (mut created, mut replayed) = (0, 0);
+    let (mut created, mut replayed, mut suspended) = (0, 0, false);
     for (outcome, i) in outcomes.into_iter().zip(positions) {
         results[i] = Some(match outcome {
             Ok(IngestOutcome::Created(r)) => {
@@ -121,16 +121,25 @@ pub async fn batch(
                 replayed += 1;
                 item_result(i, BatchStatus::Replayed, r.into())
             }
-            Err(e) => item_error(i, &e.into()),
+            Err(e) => {
+                let e = ApiError::from(e);
+                suspended |= e.kind == "plugin-suspended";
+                item_error(i, &e)
+            }
         });
     }
     state.metrics.count_ingest(true, created as u64);
     state.metrics.count_ingest(false, replayed as u64);
-    Ok(Json(BatchOut {
-        created,
-        replayed,
-        results: results.into_iter().flatten().collect(),
-    }))
+    // A batch with items refused by a suspended plug-in is paused like a single refusal.
+    let pause = suspended.then_some(Extension(PauseBeforeAnswering));
+    Ok((
+        pause,
+        Json(BatchOut {
+            created,
+            replayed,
+            results: results.into_iter().flatten().collect(),
+        }),
+    ))
 }
 
 fn item_result(index: usize, status: BatchStatus, result: ConversionResultOut) -> BatchItemOut {
