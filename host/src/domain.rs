@@ -9,6 +9,7 @@ pub mod fx;
 pub mod ledger;
 pub mod money;
 pub mod program;
+pub mod scope;
 
 pub use error::DomainError;
 pub use money::{

@@ -14,6 +14,7 @@ mod error;
 mod evaluations;
 mod idempotency;
 mod ingest;
+mod keys;
 mod plugin_registry;
 mod pricing;
 mod programs;
@@ -30,6 +31,7 @@ pub use bootstrap::{BUILTIN_VERSION, LoadReport};
 pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
+pub use keys::hash_secret;
 pub use plugin_registry::Registered;
 pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointInput};
 pub use programs::{DEFAULT_HOLD_DAYS, DEFAULT_LOOKBACK_DAYS, NewProgram, ProgramChange};
@@ -41,17 +43,7 @@ use crate::plugins::Runtime;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// Who is asking: what an API key may do. Commands whose answer depends on the caller
-/// (disputes, plug-in registrations) take it, so the rule lives here and not in handlers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Everything.
-    Admin,
-    /// One partner's own data (the partner's id).
-    Partner(String),
-    /// One program's plug-ins (the program's id).
-    PluginAuthor(String),
-}
+pub use crate::domain::scope::Scope;
 
 /// Result of engine operations.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

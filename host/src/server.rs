@@ -37,42 +37,13 @@ pub async fn engine(args: &ServeArgs) -> anyhow::Result<Engine> {
 /// Make sure an admin key exists: the configured one, or a new one printed once when the
 /// database has no key at all.
 pub async fn ensure_admin_key(engine: &Engine, configured: Option<&str>) -> anyhow::Result<()> {
-    let store = engine.store();
-    let exists = match configured {
-        Some(secret) => store
-            .api_key_by_hash(&http::auth::hash_secret(secret))
-            .await?
-            .is_some(),
-        None => false,
-    };
-    match configured {
-        Some(secret) if !exists => {
-            let created = http::auth::create_key(
-                store,
-                "admin",
-                None,
-                None,
-                "from ACCRUE_ADMIN_KEY".into(),
-                Some(secret.to_owned()),
-            )
-            .await;
-            match created {
-                Ok(_) => {}
-                // Another replica starting at the same moment stored it first.
-                Err(e) if e.status == axum::http::StatusCode::CONFLICT => {}
-                Err(e) => anyhow::bail!("could not store the admin key: {}", e.detail),
-            }
-        }
-        Some(_) => {}
-        None if store.api_keys().await?.is_empty() => {
-            let (_, secret) =
-                http::auth::create_key(store, "admin", None, None, "first start".into(), None)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("could not create an admin key: {}", e.detail))?;
-            // Printed once, on purpose: the secret is stored only as a hash.
-            println!("Created an admin API key (shown only now): {secret}");
-        }
-        None => {}
+    let created = engine
+        .ensure_admin_key(configured)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not store the admin key: {e}"))?;
+    if let Some(secret) = created {
+        // Printed once, on purpose: the secret is stored only as a hash.
+        println!("Created an admin API key (shown only now): {secret}");
     }
     Ok(())
 }

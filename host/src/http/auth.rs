@@ -4,11 +4,11 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::{ApiKeyRecord, Store, now_ms};
+use crate::engine::hash_secret;
+use crate::store::now_ms;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use sha2::{Digest as _, Sha256};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -56,40 +56,6 @@ impl Caller {
             ))),
         }
     }
-}
-
-/// The sha256 of a secret, hex.
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// A new secret.
-pub fn new_secret() -> String {
-    format!("acc_{}", crate::ids::random_token(32))
-}
-
-/// Create and store a key; returns the record and the secret (shown once).
-pub async fn create_key(
-    store: &Store,
-    scope: &str,
-    partner_id: Option<String>,
-    program_id: Option<String>,
-    label: String,
-    secret: Option<String>,
-) -> Result<(ApiKeyRecord, String), ApiError> {
-    let secret = secret.unwrap_or_else(new_secret);
-    let record = ApiKeyRecord {
-        id: format!("key_{}", crate::ids::random_token(8)),
-        key_hash: hash_secret(&secret),
-        scope: scope.to_owned(),
-        partner_id,
-        program_id,
-        label,
-        created_at_ms: now_ms(),
-        revoked_at_ms: None,
-    };
-    store.insert_api_key(&record).await?;
-    Ok((record, secret))
 }
 
 /// How long a verified key is trusted without asking the database again.
@@ -183,25 +149,12 @@ impl Caller {
     async fn look_up(state: &AppState, hash: &str) -> Result<Self, ApiError> {
         let key = state
             .engine
-            .store()
-            .api_key_by_hash(hash)
+            .api_key_by_secret_hash(hash)
             .await?
-            .filter(|k| k.revoked_at_ms.is_none())
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
-        let scope = match (key.scope.as_str(), key.partner_id, key.program_id) {
-            ("admin", _, _) => Scope::Admin,
-            ("partner", Some(p), _) => Scope::Partner(p),
-            ("plugin_author", _, Some(p)) => Scope::PluginAuthor(p),
-            _ => {
-                return Err(ApiError::internal(format!(
-                    "key {} has an inconsistent scope",
-                    key.id
-                )));
-            }
-        };
         Ok(Self {
             key_id: key.id,
-            scope,
+            scope: key.scope,
         })
     }
 }

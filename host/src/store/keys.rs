@@ -1,6 +1,7 @@
 //! API keys, stored as sha256 hashes of the secret (the secret itself is never stored).
 
 use super::{Result, Store, StoreError, now_ms};
+use crate::domain::scope::Scope;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -11,12 +12,8 @@ pub struct ApiKeyRecord {
     pub id: String,
     /// sha256 of the secret, hex.
     pub key_hash: String,
-    /// "admin", "partner" or "plugin_author".
-    pub scope: String,
-    /// For partner keys.
-    pub partner_id: Option<String>,
-    /// For plug-in author keys.
-    pub program_id: Option<String>,
+    /// What it may do (stored as its name and the partner or program it is for).
+    pub scope: Scope,
     /// A note for humans.
     pub label: String,
     /// Created at (ms).
@@ -26,12 +23,14 @@ pub struct ApiKeyRecord {
 }
 
 fn key_row(r: &AnyRow) -> Result<ApiKeyRecord> {
+    let id: String = r.try_get("id")?;
+    let name: String = r.try_get("scope")?;
+    let scope = Scope::from_stored(&name, r.try_get("partner_id")?, r.try_get("program_id")?)
+        .ok_or_else(|| StoreError::Corrupt(format!("key {id} has an inconsistent scope")))?;
     Ok(ApiKeyRecord {
-        id: r.try_get("id")?,
+        id,
         key_hash: r.try_get("key_hash")?,
-        scope: r.try_get("scope")?,
-        partner_id: r.try_get("partner_id")?,
-        program_id: r.try_get("program_id")?,
+        scope,
         label: r.try_get("label")?,
         created_at_ms: r.try_get("created_at_ms")?,
         revoked_at_ms: r.try_get("revoked_at_ms")?,
@@ -47,9 +46,9 @@ impl Store {
         )
         .bind(&k.id)
         .bind(&k.key_hash)
-        .bind(&k.scope)
-        .bind(&k.partner_id)
-        .bind(&k.program_id)
+        .bind(k.scope.name())
+        .bind(k.scope.partner_id())
+        .bind(k.scope.program_id())
         .bind(&k.label)
         .bind(k.created_at_ms)
         .execute(self.pool())

@@ -1,7 +1,7 @@
 //! `/v1/api-keys`: admins create, list and revoke keys.
 
 use crate::http::AppState;
-use crate::http::auth::{Caller, create_key};
+use crate::http::auth::{Caller, Scope};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::wire::keys::{KeyIn, KeyOut, ScopeText};
@@ -27,43 +27,23 @@ pub async fn create(
     ApiJson(body): ApiJson<KeyIn>,
 ) -> Result<(StatusCode, Json<KeyOut>), ApiError> {
     caller.require_admin()?;
-    let (partner, program) =
-        match body.scope {
-            ScopeText::Admin => (None, None),
-            ScopeText::Partner => {
-                let p = body
-                    .partner_id
-                    .ok_or_else(|| {
-                        ApiError::invalid("partner_id", "a partner key needs partner_id")
-                    })?
-                    .0;
-                state.engine.partner(&p).await.map_err(|_| {
-                    ApiError::invalid("partner_id", format!("unknown partner {p:?}"))
-                })?;
-                (Some(p), None)
-            }
-            ScopeText::PluginAuthor => {
-                let p = body
-                    .program_id
-                    .ok_or_else(|| {
-                        ApiError::invalid("program_id", "a plug-in author key needs program_id")
-                    })?
-                    .0;
-                state.engine.program(&p).await.map_err(|_| {
-                    ApiError::invalid("program_id", format!("unknown program {p:?}"))
-                })?;
-                (None, Some(p))
-            }
-        };
-    let (record, secret) = create_key(
-        state.engine.store(),
-        body.scope.as_str(),
-        partner,
-        program,
-        body.label.map(|l| l.0).unwrap_or_default(),
-        None,
-    )
-    .await?;
+    let scope = match body.scope {
+        ScopeText::Admin => Scope::Admin,
+        ScopeText::Partner => Scope::Partner(
+            body.partner_id
+                .ok_or_else(|| ApiError::invalid("partner_id", "a partner key needs partner_id"))?
+                .0,
+        ),
+        ScopeText::PluginAuthor => Scope::PluginAuthor(
+            body.program_id
+                .ok_or_else(|| {
+                    ApiError::invalid("program_id", "a plug-in author key needs program_id")
+                })?
+                .0,
+        ),
+    };
+    let label = body.label.map(|l| l.0).unwrap_or_default();
+    let (record, secret) = state.engine.create_api_key(scope, label, None).await?;
     let mut out = KeyOut::from(&record);
     out.key = Some(secret);
     Ok((StatusCode::CREATED, Json(out)))
@@ -82,7 +62,6 @@ pub async fn list(
     caller.require_admin()?;
     let items = state
         .engine
-        .store()
         .api_keys()
         .await?
         .iter()
@@ -113,9 +92,6 @@ pub async fn revoke(
     caller.require_admin()?;
     // Before the database write, so that no request can re-cache the key in between.
     state.keys.revoking();
-    if state.engine.store().revoke_api_key(&path.id.0).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!("API key {:?}", path.id.0)))
-    }
+    state.engine.revoke_api_key(&path.id.0).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -49,7 +49,7 @@ pub async fn healthz() -> Json<Health> {
     security(())
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
-    state.engine.store().ping().await.map_err(|e| {
+    state.engine.ping().await.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",

@@ -17,17 +17,6 @@ pub enum ScopeText {
     PluginAuthor,
 }
 
-impl ScopeText {
-    /// The scope's stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Partner => "partner",
-            Self::PluginAuthor => "plugin_author",
-        }
-    }
-}
-
 /// `POST /v1/api-keys`. A partner key needs `partner_id`; a plug-in author key needs
 /// `program_id`; the other id is ignored.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,9 +61,9 @@ impl From<&ApiKeyRecord> for KeyOut {
     fn from(k: &ApiKeyRecord) -> Self {
         Self {
             id: k.id.clone(),
-            scope: k.scope.clone(),
-            partner_id: k.partner_id.clone(),
-            program_id: k.program_id.clone(),
+            scope: k.scope.name().to_owned(),
+            partner_id: k.scope.partner_id().map(str::to_owned),
+            program_id: k.scope.program_id().map(str::to_owned),
             label: k.label.clone(),
             created_at: format_time(k.created_at_ms),
             revoked_at: k.revoked_at_ms.map(format_time),
