@@ -162,6 +162,10 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_instance_secrets.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_approved_once.sql"),
+    ),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -172,6 +176,10 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (
         3,
         include_str!("../migrations/sqlite/0003_instance_secrets.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_approved_once.sql"),
     ),
 ];
 

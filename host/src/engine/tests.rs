@@ -14,6 +14,8 @@ use pricing::{Lookups, Overrides};
 use rust_decimal::Decimal;
 use std::sync::{Arc, OnceLock};
 
+mod approval;
+
 /// 2026-03-10T12:00:00Z
 const T0: i64 = 1_773_144_000_000;
 const DAY: i64 = 86_400_000;

@@ -166,6 +166,11 @@ const STATUS_SQL: &str = "CASE
     WHEN EXISTS (SELECT 1 FROM entry_events a WHERE a.entry_id = e.id AND a.event = 'approved') THEN 'approved'
     ELSE 'pending' END";
 
+/// The conflict clause of every insert of an `approved` event: the partial unique index
+/// of migration `approved_once` (PostgreSQL 0005, SQLite 0004) admits one per entry, and a
+/// second approval, from a concurrent run or replica, is skipped.
+const APPROVED_ONCE: &str = "ON CONFLICT (entry_id) WHERE event = 'approved' DO NOTHING";
+
 const ENTRY_COLUMNS: &str = "e.id, e.program_id, e.partner_id, e.conversion_id, e.kind, e.amount::text AS amount, e.currency,
     e.payout_amount::text AS payout_amount, e.payout_currency, e.fx_rate::text AS fx_rate, e.rate::text AS rate,
     e.reverses_entry_id, e.cause, e.provenance, e.hold_until_ms, e.created_at_ms";
@@ -275,9 +280,16 @@ pub(super) async fn insert_one(
 }
 
 async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)",
-    )
+    const INSERT: &str =
+        "INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)";
+    let approved_once;
+    let q = if e.event == EventKind::Approved {
+        approved_once = format!("{INSERT} {APPROVED_ONCE}");
+        approved_once.as_str()
+    } else {
+        INSERT
+    };
+    sqlx::query(q)
     .bind(e.entry_id)
     .bind(e.event.as_str())
     .bind(now_ms())
@@ -442,13 +454,15 @@ impl Store {
     }
 
     /// Approve every pending, unfrozen entry whose hold period ended by `now_ms`.
-    /// Returns how many were approved. Safe to run concurrently: each approval is an
-    /// insert guarded by `NOT EXISTS`, and a duplicate approval is harmless to the status.
+    /// Returns how many were approved. Safe to run concurrently: an entry is approved at
+    /// most once (the unique index `entry_events_approved_once`), and an approval another
+    /// run wrote first is skipped, not an error.
     pub async fn approve_due(&self, now_ms: i64) -> Result<u64> {
         let q = format!(
             "INSERT INTO entry_events (entry_id, event, at_ms, reason)
              SELECT e.id, 'approved', $1, 'hold period over' FROM ledger_entries e
-             WHERE e.hold_until_ms <= $1 AND ({STATUS_SQL}) = 'pending'"
+             WHERE e.hold_until_ms <= $1 AND ({STATUS_SQL}) = 'pending'
+             {APPROVED_ONCE}"
         );
         let done = sqlx::query(&q).bind(now_ms).execute(self.pool()).await?;
         Ok(done.rows_affected())
