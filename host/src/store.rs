@@ -10,8 +10,10 @@
 //! exact decimals in SQLite (never REAL). The conformance suite (`engine/tests.rs`) runs
 //! every case against both.
 
+mod approvals;
 mod bonuses;
 mod conversions;
+mod dialect;
 mod keys;
 mod ledger;
 mod programs;
@@ -166,6 +168,10 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/postgres/0005_approved_once.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_approval_queue.sql"),
+    ),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -180,6 +186,10 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (
         4,
         include_str!("../migrations/sqlite/0004_approved_once.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_approval_queue.sql"),
     ),
 ];
 
@@ -424,6 +434,11 @@ impl Store {
             Backend::Postgres => Cow::Borrowed(query),
             Backend::Sqlite => Cow::Owned(query.replace("::numeric", "").replace("::text", "")),
         }
+    }
+
+    /// This backend's SQL dialect.
+    pub(crate) fn dialect(&self) -> dialect::Dialect {
+        dialect::Dialect(self.backend)
     }
 
     /// The pool, for the store's modules.

@@ -256,7 +256,10 @@ macro_rules! on_both {
     )*};
 }
 
+use approval::approves_exactly_what_came_due;
+
 on_both!(
+    approves_exactly_what_came_due,
     each_attribution_model_to_the_cent,
     idempotent_replay_and_conflict,
     rejections_each_have_their_own_error,

@@ -572,6 +572,9 @@ mod pg {
                 payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms, n)
         JOIN new_conversions c ON c.program_id = u.program_id AND c.id = u.conversion_id
         ORDER BY u.n
+        RETURNING id, hold_until_ms
+    ), due AS (
+        INSERT INTO approval_queue (entry_id, due_ms) SELECT id, hold_until_ms FROM new_entries
     )
     SELECT program_id, id FROM new_conversions";
 

@@ -169,7 +169,7 @@ const STATUS_SQL: &str = "CASE
 /// The conflict clause of every insert of an `approved` event: the partial unique index
 /// of migration `approved_once` (PostgreSQL 0005, SQLite 0004) admits one per entry, and a
 /// second approval, from a concurrent run or replica, is skipped.
-const APPROVED_ONCE: &str = "ON CONFLICT (entry_id) WHERE event = 'approved' DO NOTHING";
+pub(super) const APPROVED_ONCE: &str = "ON CONFLICT (entry_id) WHERE event = 'approved' DO NOTHING";
 
 const ENTRY_COLUMNS: &str = "e.id, e.program_id, e.partner_id, e.conversion_id, e.kind, e.amount::text AS amount, e.currency,
     e.payout_amount::text AS payout_amount, e.payout_currency, e.fx_rate::text AS fx_rate, e.rate::text AS rate,
@@ -193,15 +193,21 @@ pub(super) async fn insert_entries(
             }
             q.push_str(&placeholders(i * 15 + 1, &ENTRY_CASTS));
         }
+        q.push_str(" RETURNING id, hold_until_ms");
         let q = store.sql(&q).into_owned();
         let mut query = sqlx::query(&q);
         for e in chunk {
             query = bind_entry(query, e, now);
         }
-        query
-            .execute(&mut **tx)
+        let due = query
+            .fetch_all(&mut **tx)
             .await
-            .map_err(StoreError::from_db)?;
+            .map_err(StoreError::from_db)?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("hold_until_ms")?)))
+            .collect::<Result<Vec<(i64, i64)>>>()?;
+        // Plain entries carry no events: each waits for its approval.
+        super::approvals::enqueue(store.dialect(), tx, &due).await?;
     }
     let mut ids = Vec::new();
     for e in evented {
@@ -265,6 +271,9 @@ pub(super) async fn insert_one(
         .await
         .map_err(StoreError::from_db)?;
     let id: i64 = row.try_get("id")?;
+    if super::approvals::awaits_approval(&e.initial_events) {
+        super::approvals::enqueue(store.dialect(), tx, &[(id, e.hold_until_ms)]).await?;
+    }
     for event in &e.initial_events {
         insert_event(
             tx,
@@ -451,21 +460,6 @@ impl Store {
                 ))
             })
             .collect()
-    }
-
-    /// Approve every pending, unfrozen entry whose hold period ended by `now_ms`.
-    /// Returns how many were approved. Safe to run concurrently: an entry is approved at
-    /// most once (the unique index `entry_events_approved_once`), and an approval another
-    /// run wrote first is skipped, not an error.
-    pub async fn approve_due(&self, now_ms: i64) -> Result<u64> {
-        let q = format!(
-            "INSERT INTO entry_events (entry_id, event, at_ms, reason)
-             SELECT e.id, 'approved', $1, 'hold period over' FROM ledger_entries e
-             WHERE e.hold_until_ms <= $1 AND ({STATUS_SQL}) = 'pending'
-             {APPROVED_ONCE}"
-        );
-        let done = sqlx::query(&q).bind(now_ms).execute(self.pool()).await?;
-        Ok(done.rows_affected())
     }
 
     /// One dispute with its current state.
