@@ -3,9 +3,9 @@
 //!
 //! Both backends run the same queries through sqlx's `Any` driver, except PostgreSQL's
 //! ingest statements, which bind arrays and so use a native pool beside it
-//! (`conversions::pg`). Queries are written in PostgreSQL's dialect; [`Store::sql`] turns
-//! one into SQLite's by dropping the `::numeric` and `::text` casts that PostgreSQL needs
-//! to move exact decimals as text. Each backend has its own migrations
+//! (`conversions::pg`). Where the two dialects differ, queries say so through
+//! `dialect::Dialect` (the casts PostgreSQL needs to move exact decimals as text, the
+//! claim's lock clause, placeholders of built statements). Each backend has its own migrations
 //! (`host/migrations/<backend>/`): NUMERIC columns in PostgreSQL, TEXT columns holding
 //! exact decimals in SQLite (never REAL). The conformance suite (`engine/tests.rs`) runs
 //! every case against both.
@@ -34,7 +34,7 @@ use sqlx::{AnyPool, Row};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Which database is behind the store.
@@ -132,7 +132,9 @@ pub struct Store {
     may_replicate: Arc<tokio::sync::OnceCell<bool>>,
     /// Conversion writes by how their references were checked: `[statement, row]`.
     checked: Arc<[AtomicU64; 2]>,
-    fail_mid_batch: Arc<AtomicBool>,
+    /// The test fail point (see [`Store::fail_next_batch_midway`]).
+    #[cfg(any(test, feature = "test-support"))]
+    fail_mid_batch: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Conversion writes (one per ingest call or batch) by how their references were checked,
@@ -276,7 +278,8 @@ impl Store {
             batch_checks: BatchChecks::default(),
             may_replicate: Arc::new(tokio::sync::OnceCell::new()),
             checked: Arc::default(),
-            fail_mid_batch: Arc::new(AtomicBool::new(false)),
+            #[cfg(any(test, feature = "test-support"))]
+            fail_mid_batch: Arc::default(),
         })
     }
 
@@ -428,12 +431,11 @@ impl Store {
         Ok(())
     }
 
-    /// A query in this backend's dialect (see the module docs).
+    /// A query written with PostgreSQL's `::numeric` and `::text` casts, in this
+    /// backend's dialect ([`dialect::Dialect::cast_free`]). New queries name the casts
+    /// through [`Store::dialect`] instead.
     pub(crate) fn sql<'a>(&self, query: &'a str) -> Cow<'a, str> {
-        match self.backend {
-            Backend::Postgres => Cow::Borrowed(query),
-            Backend::Sqlite => Cow::Owned(query.replace("::numeric", "").replace("::text", "")),
-        }
+        self.dialect().cast_free(query)
     }
 
     /// This backend's SQL dialect.
@@ -484,13 +486,18 @@ impl Store {
 
     /// Test hook: make the next batch write lose its connection in the middle of its
     /// transaction (PostgreSQL terminates its own backend; SQLite aborts the transaction).
-    #[doc(hidden)]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn fail_next_batch_midway(&self) {
         self.fail_mid_batch.store(true, Ordering::SeqCst);
     }
 
+    /// Whether this write must fail midway (and clear the request). Always false in the
+    /// service, which is built without `test-support`.
     pub(crate) fn take_fail_point(&self) -> bool {
-        self.fail_mid_batch.swap(false, Ordering::SeqCst)
+        #[cfg(any(test, feature = "test-support"))]
+        return self.fail_mid_batch.swap(false, Ordering::SeqCst);
+        #[cfg(not(any(test, feature = "test-support")))]
+        false
     }
 }
 
@@ -528,17 +535,4 @@ pub(crate) fn boolean(row: &AnyRow, column: &str) -> Result<bool> {
         return Ok(b);
     }
     Ok(row.try_get::<i64, _>(column)? != 0)
-}
-
-/// `$first, $first+1, ...` placeholders for one row of `n` values, with casts where given.
-pub(crate) fn placeholders(first: usize, casts: &[&str]) -> String {
-    let mut s = String::from("(");
-    for (i, cast) in casts.iter().enumerate() {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        s.push_str(&format!("${}{}", first + i, cast));
-    }
-    s.push(')');
-    s
 }

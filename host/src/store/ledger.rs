@@ -1,13 +1,12 @@
 //! The append-only ledger: entries, their state events, refunds, disputes, adjustments,
 //! and the invariant check.
 
-use super::{Result, Store, StoreError, dec, money, now_ms, opt_dec, placeholders};
+use super::dialect::Dialect;
+use super::{Result, Store, StoreError, dec, money, now_ms, opt_dec};
 use crate::domain::ledger::{EntryKind, EventKind, Status};
 use rust_decimal::Decimal;
-use sqlx::Row;
 use sqlx::any::AnyRow;
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+use sqlx::{QueryBuilder, Row};
 
 /// A new ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,30 +175,22 @@ const ENTRY_COLUMNS: &str = "e.id, e.program_id, e.partner_id, e.conversion_id, 
     e.reverses_entry_id, e.cause, e.provenance, e.hold_until_ms, e.created_at_ms";
 
 /// Insert entries: multi-row statements for plain ones, one by one (to learn their ids)
-/// for those that carry initial events.
+/// for those that carry initial events. Each entry that awaits approval is queued
+/// (`store::approvals`).
 pub(super) async fn insert_entries(
     store: &Store,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entries: &[&NewEntry],
 ) -> Result<Vec<i64>> {
     let now = now_ms();
+    let dialect = store.dialect();
     let (plain, evented): (Vec<&NewEntry>, Vec<&NewEntry>) =
         entries.iter().partition(|e| e.initial_events.is_empty());
     for chunk in plain.chunks(250) {
-        let mut q = String::from(ENTRY_INSERT);
-        for i in 0..chunk.len() {
-            if i > 0 {
-                q.push_str(", ");
-            }
-            q.push_str(&placeholders(i * 15 + 1, &ENTRY_CASTS));
-        }
-        q.push_str(" RETURNING id, hold_until_ms");
-        let q = store.sql(&q).into_owned();
-        let mut query = sqlx::query(&q);
-        for e in chunk {
-            query = bind_entry(query, e, now);
-        }
-        let due = query
+        let mut qb = entry_insert(dialect, chunk, now);
+        qb.push(" RETURNING id, hold_until_ms");
+        let (sql, args) = dialect.statement(&mut qb)?;
+        let due = sqlx::query_with(&sql, args)
             .fetch_all(&mut **tx)
             .await
             .map_err(StoreError::from_db)?
@@ -207,7 +198,7 @@ pub(super) async fn insert_entries(
             .map(|r| Ok((r.try_get("id")?, r.try_get("hold_until_ms")?)))
             .collect::<Result<Vec<(i64, i64)>>>()?;
         // Plain entries carry no events: each waits for its approval.
-        super::approvals::enqueue(store.dialect(), tx, &due).await?;
+        super::approvals::enqueue(dialect, tx, &due).await?;
     }
     let mut ids = Vec::new();
     for e in evented {
@@ -216,43 +207,39 @@ pub(super) async fn insert_entries(
     Ok(ids)
 }
 
-const ENTRY_INSERT: &str = "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
-    payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) VALUES ";
-const ENTRY_CASTS: [&str; 15] = [
-    "",
-    "",
-    "",
-    "",
-    "::numeric",
-    "",
-    "::numeric",
-    "",
-    "::numeric",
-    "::numeric",
-    "",
-    "",
-    "",
-    "",
-    "",
-];
-
-fn bind_entry<'q>(query: AnyQuery<'q>, e: &NewEntry, now: i64) -> AnyQuery<'q> {
-    query
-        .bind(e.program_id.clone())
-        .bind(e.partner_id.clone())
-        .bind(e.conversion_id.clone())
-        .bind(e.kind.as_str())
-        .bind(e.amount.to_string())
-        .bind(e.currency.clone())
-        .bind(e.payout_amount.to_string())
-        .bind(e.payout_currency.clone())
-        .bind(e.fx_rate.to_string())
-        .bind(e.rate.map(|r| r.to_string()))
-        .bind(e.reverses_entry_id)
-        .bind(e.cause.clone())
-        .bind(e.provenance.clone())
-        .bind(e.hold_until_ms)
-        .bind(now)
+/// A multi-row insert of `entries`, written at `now`.
+fn entry_insert<'q>(
+    dialect: Dialect,
+    entries: &[&'q NewEntry],
+    now: i64,
+) -> QueryBuilder<'q, sqlx::Any> {
+    let numeric = dialect.numeric();
+    let mut qb = QueryBuilder::new(
+        "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
+    payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) ",
+    );
+    qb.push_values(entries, |mut row, e| {
+        row.push_bind(e.program_id.as_str())
+            .push_bind(e.partner_id.as_str())
+            .push_bind(e.conversion_id.as_deref())
+            .push_bind(e.kind.as_str())
+            .push_bind(e.amount.to_string())
+            .push_unseparated(numeric)
+            .push_bind(e.currency.as_str())
+            .push_bind(e.payout_amount.to_string())
+            .push_unseparated(numeric)
+            .push_bind(e.payout_currency.as_str())
+            .push_bind(e.fx_rate.to_string())
+            .push_unseparated(numeric)
+            .push_bind(e.rate.map(|r| r.to_string()))
+            .push_unseparated(numeric)
+            .push_bind(e.reverses_entry_id)
+            .push_bind(e.cause.as_str())
+            .push_bind(e.provenance.as_deref())
+            .push_bind(e.hold_until_ms)
+            .push_bind(now);
+    });
+    qb
 }
 
 /// Insert one entry with its initial events and return its id.
@@ -261,18 +248,17 @@ pub(super) async fn insert_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     e: &NewEntry,
 ) -> Result<i64> {
-    let q = format!(
-        "{ENTRY_INSERT}{} RETURNING id",
-        placeholders(1, &ENTRY_CASTS)
-    );
-    let q = store.sql(&q).into_owned();
-    let row = bind_entry(sqlx::query(&q), e, now_ms())
+    let dialect = store.dialect();
+    let mut qb = entry_insert(dialect, &[e], now_ms());
+    qb.push(" RETURNING id");
+    let (sql, args) = dialect.statement(&mut qb)?;
+    let row = sqlx::query_with(&sql, args)
         .fetch_one(&mut **tx)
         .await
         .map_err(StoreError::from_db)?;
     let id: i64 = row.try_get("id")?;
     if super::approvals::awaits_approval(&e.initial_events) {
-        super::approvals::enqueue(store.dialect(), tx, &[(id, e.hold_until_ms)]).await?;
+        super::approvals::enqueue(dialect, tx, &[(id, e.hold_until_ms)]).await?;
     }
     for event in &e.initial_events {
         insert_event(
@@ -299,13 +285,13 @@ async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -
         INSERT
     };
     sqlx::query(q)
-    .bind(e.entry_id)
-    .bind(e.event.as_str())
-    .bind(now_ms())
-    .bind(&e.reason)
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::from_db)?;
+        .bind(e.entry_id)
+        .bind(e.event.as_str())
+        .bind(now_ms())
+        .bind(&e.reason)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_db)?;
     Ok(())
 }
 

@@ -122,7 +122,15 @@ pub(super) async fn approves_exactly_what_came_due(f: Fixture) {
         }
     };
     let all = entries(&f).await;
-    assert_eq!(f.engine.store().approval_queue().await.expect("queue").len(), 10);
+    assert_eq!(
+        f.engine
+            .store()
+            .approval_queue()
+            .await
+            .expect("queue")
+            .len(),
+        10
+    );
     // o3's entry is disputed before its hold ends.
     let frozen = all
         .iter()
@@ -159,9 +167,7 @@ pub(super) async fn approves_exactly_what_came_due(f: Fixture) {
     let queue = f.engine.store().approval_queue().await.expect("queue");
     assert_eq!(queue.len(), 6, "five on hold and the frozen one: {queue:?}");
     assert!(
-        queue
-            .iter()
-            .all(|&(due, id)| due > now || id == frozen),
+        queue.iter().all(|&(due, id)| due > now || id == frozen),
         "only undue or frozen entries wait: {queue:?}"
     );
     assert_eq!(f.engine.approve_due(now).await.expect("again"), 0);
@@ -175,13 +181,25 @@ pub(super) async fn approves_exactly_what_came_due(f: Fixture) {
         "the released entry was due"
     );
     assert_eq!(
-        f.engine.store().approval_queue().await.expect("queue").len(),
+        f.engine
+            .store()
+            .approval_queue()
+            .await
+            .expect("queue")
+            .len(),
         5
     );
     assert_eq!(
         f.engine.approve_due(T0 + 40 * DAY).await.expect("the rest"),
         5
     );
-    assert!(f.engine.store().approval_queue().await.expect("queue").is_empty());
+    assert!(
+        f.engine
+            .store()
+            .approval_queue()
+            .await
+            .expect("queue")
+            .is_empty()
+    );
     f.finish().await;
 }
