@@ -38,11 +38,12 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// `due_ms`, or, when `approved`, already approved (and so not on the queue).
 fn insert_entries(range: (i64, i64), due_ms: i64, approved: bool) -> Vec<String> {
     let (from, to) = range;
+    let created_ms = NOW - 30 * DAY;
     let mut statements = vec![format!(
         "INSERT INTO ledger_entries (id, program_id, partner_id, conversion_id, kind, amount, currency,
              payout_amount, payout_currency, fx_rate, rate, cause, hold_until_ms, created_at_ms)
          SELECT g, 'bench', 'a', NULL, 'commission', 5.00, 'USD', 5.00, 'USD', 1, 0.05,
-             'conversion', {due_ms} + g, {NOW} - 30 * {DAY}
+             'conversion', {due_ms} + g, {created_ms}
          FROM generate_series({from}, {to} - 1) AS g"
     )];
     statements.push(if approved {
