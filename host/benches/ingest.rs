@@ -1,5 +1,5 @@
 //! Ingest throughput benchmark (issue 3): conversions through the engine (not HTTP) into
-//! PostgreSQL, with the default plug-ins.
+//! PostgreSQL (or SQLite, see below), with the default plug-ins.
 //!
 //! A fresh PostgreSQL database (`DATABASE_URL`, default the local server; see
 //! [`accrue::testing::TestDb`]) gets one program bound to the built-in `linear` attribution
@@ -18,7 +18,8 @@
 //! attribution and one ledger entry per credited partner. At the end the tables are counted
 //! and checked against that arithmetic, and the database is dropped.
 //!
-//! Run: `cargo bench -p accrue --bench ingest`. Sizes: `ACCRUE_BENCH_SINGLES` (default
+//! Run: `cargo bench -p accrue --bench ingest`. `ACCRUE_BENCH_DB=sqlite` runs it on a fresh
+//! SQLite file instead, twice: with the store's `synchronous = FULL`, then with `NORMAL`. Sizes: `ACCRUE_BENCH_SINGLES` (default
 //! 2000), `ACCRUE_BENCH_BATCHES` (60), `ACCRUE_BENCH_BATCH_SIZE` (500) and
 //! `ACCRUE_BENCH_CALLERS` (2, for the concurrent phase), and `ACCRUE_BENCH_CHECKS`
 //! (`statement`, the default, or `row`: how batches check their references, see
@@ -472,41 +473,93 @@ fn main() {
             .with(SplitLayer(split.clone())),
     )
     .expect("tracing subscriber");
+    let checks: BatchChecks = std::env::var("ACCRUE_BENCH_CHECKS")
+        .unwrap_or_else(|_| "statement".into())
+        .parse()
+        .expect("ACCRUE_BENCH_CHECKS: statement or row");
+    let sizes = Sizes {
+        singles: n_single,
+        batches: n_batches,
+        size,
+        callers,
+    };
     rt.block_on(async {
-        let db = TestDb::postgres()
-            .await
-            .expect("PostgreSQL (set DATABASE_URL)");
-        let checks: BatchChecks = std::env::var("ACCRUE_BENCH_CHECKS")
-            .unwrap_or_else(|_| "statement".into())
-            .parse()
-            .expect("ACCRUE_BENCH_CHECKS: statement or row");
-        let engine = setup(&db, checks).await;
-        println!(
-            "ingest benchmark: PostgreSQL, linear attribution, {TOUCHPOINTS} touchpoints to {TOUCHPOINTS} partners per conversion, {} cores, batch reference checks: {checks:?}",
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
-        );
-        // Warm-up: program cache, plug-in instance pre, pool connections.
-        let (warm, warm_rows) = run_batches(&engine, "warm", 2, 50.min(size)).await;
-
-        let single = singles(&engine, n_single).await;
-        split.take();
-        let batch = batches(&engine, n_batches, size).await;
-        print_split(&split, size);
-        let conc = concurrent_batches(&engine, callers, n_batches, size).await;
-        print_split(&split, size);
-
-        println!("rows in the database:");
-        check_rows(
-            &db,
-            warm + single.conversions + batch.conversions + conc.conversions,
-            warm_rows + single.rows + batch.rows + conc.rows,
-        )
-        .await;
-        engine.store().close().await;
-        if std::env::var_os("ACCRUE_BENCH_KEEP_DB").is_some() {
-            println!("kept the database: {}", db.url);
-        } else {
-            db.drop_db().await;
+        match std::env::var("ACCRUE_BENCH_DB").as_deref() {
+            Ok("sqlite") => {
+                // Durability's price (issue 10, item 8): the same phases on a fresh file
+                // with the store's FULL, then with the NORMAL it used before.
+                for level in ["FULL", "NORMAL"] {
+                    let db = TestDb::sqlite();
+                    let engine = setup(&db, checks).await;
+                    let read = engine
+                        .store()
+                        .set_sqlite_synchronous(level)
+                        .await
+                        .expect("synchronous");
+                    let label = format!("SQLite, synchronous = {level} ({read})");
+                    run(&db, &engine, &label, &sizes, &split).await;
+                    assert_eq!(
+                        engine.store().sqlite_synchronous().await.expect("pragma"),
+                        read,
+                        "the level held for the whole run"
+                    );
+                    finish(db, &engine).await;
+                }
+            }
+            Ok("postgres") | Err(_) => {
+                let db = TestDb::postgres()
+                    .await
+                    .expect("PostgreSQL (set DATABASE_URL)");
+                let engine = setup(&db, checks).await;
+                let label = format!("PostgreSQL, batch reference checks: {checks:?}");
+                run(&db, &engine, &label, &sizes, &split).await;
+                finish(db, &engine).await;
+            }
+            Ok(other) => panic!("ACCRUE_BENCH_DB={other:?}: postgres or sqlite"),
         }
     });
+}
+
+/// How much each phase ingests.
+struct Sizes {
+    singles: usize,
+    batches: usize,
+    size: usize,
+    callers: usize,
+}
+
+/// The three phases, printed under `label`, then the row check.
+async fn run(db: &TestDb, engine: &Engine, label: &str, sizes: &Sizes, split: &Split) {
+    println!(
+        "ingest benchmark: {label}, linear attribution, {TOUCHPOINTS} touchpoints to {TOUCHPOINTS} partners per conversion, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let size = sizes.size;
+    // Warm-up: program cache, plug-in instance pre, pool connections.
+    let (warm, warm_rows) = run_batches(engine, "warm", 2, 50.min(size)).await;
+
+    let single = singles(engine, sizes.singles).await;
+    split.take();
+    let batch = batches(engine, sizes.batches, size).await;
+    print_split(split, size);
+    let conc = concurrent_batches(engine, sizes.callers, sizes.batches, size).await;
+    print_split(split, size);
+
+    println!("rows in the database:");
+    check_rows(
+        db,
+        warm + single.conversions + batch.conversions + conc.conversions,
+        warm_rows + single.rows + batch.rows + conc.rows,
+    )
+    .await;
+}
+
+/// Close the store and drop the database, unless asked to keep it.
+async fn finish(db: TestDb, engine: &Engine) {
+    engine.store().close().await;
+    if std::env::var_os("ACCRUE_BENCH_KEEP_DB").is_some() {
+        println!("kept the database: {}", db.url);
+    } else {
+        db.drop_db().await;
+    }
 }

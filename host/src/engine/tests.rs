@@ -14,6 +14,8 @@ use pricing::{Lookups, Overrides};
 use rust_decimal::Decimal;
 use std::sync::{Arc, OnceLock};
 
+mod approval;
+
 /// 2026-03-10T12:00:00Z
 const T0: i64 = 1_773_144_000_000;
 const DAY: i64 = 86_400_000;
@@ -254,7 +256,10 @@ macro_rules! on_both {
     )*};
 }
 
+use approval::approves_exactly_what_came_due;
+
 on_both!(
+    approves_exactly_what_came_due,
     each_attribution_model_to_the_cent,
     idempotent_replay_and_conflict,
     rejections_each_have_their_own_error,

@@ -1,13 +1,12 @@
 //! The append-only ledger: entries, their state events, refunds, disputes, adjustments,
 //! and the invariant check.
 
-use super::{Result, Store, StoreError, dec, money, now_ms, opt_dec, placeholders};
+use super::dialect::Dialect;
+use super::{Result, Store, StoreError, dec, money, now_ms, opt_dec};
 use crate::domain::ledger::{EntryKind, EventKind, Status};
 use rust_decimal::Decimal;
-use sqlx::Row;
 use sqlx::any::AnyRow;
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+use sqlx::{QueryBuilder, Row};
 
 /// A new ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,37 +170,40 @@ const STATUS_SQL: &str = "CASE
     WHEN EXISTS (SELECT 1 FROM entry_events a WHERE a.entry_id = e.id AND a.event = 'approved') THEN 'approved'
     ELSE 'pending' END";
 
+/// The conflict clause of every insert of an `approved` event: the partial unique index
+/// of migration `approved_once` (PostgreSQL 0005, SQLite 0004) admits one per entry, and a
+/// second approval, from a concurrent run or replica, is skipped.
+pub(super) const APPROVED_ONCE: &str = "ON CONFLICT (entry_id) WHERE event = 'approved' DO NOTHING";
+
 const ENTRY_COLUMNS: &str = "e.id, e.program_id, e.partner_id, e.conversion_id, e.kind, e.amount::text AS amount, e.currency,
     e.payout_amount::text AS payout_amount, e.payout_currency, e.fx_rate::text AS fx_rate, e.rate::text AS rate,
     e.reverses_entry_id, e.cause, e.provenance, e.hold_until_ms, e.created_at_ms";
 
 /// Insert entries: multi-row statements for plain ones, one by one (to learn their ids)
-/// for those that carry initial events.
+/// for those that carry initial events. Each entry that awaits approval is queued
+/// (`store::approvals`).
 pub(super) async fn insert_entries(
     store: &Store,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entries: &[&NewEntry],
 ) -> Result<Vec<i64>> {
     let now = now_ms();
+    let dialect = store.dialect();
     let (plain, evented): (Vec<&NewEntry>, Vec<&NewEntry>) =
         entries.iter().partition(|e| e.initial_events.is_empty());
     for chunk in plain.chunks(250) {
-        let mut q = String::from(ENTRY_INSERT);
-        for i in 0..chunk.len() {
-            if i > 0 {
-                q.push_str(", ");
-            }
-            q.push_str(&placeholders(i * 15 + 1, &ENTRY_CASTS));
-        }
-        let q = store.sql(&q).into_owned();
-        let mut query = sqlx::query(&q);
-        for e in chunk {
-            query = bind_entry(query, e, now);
-        }
-        query
-            .execute(&mut **tx)
+        let mut qb = entry_insert(dialect, chunk, now);
+        qb.push(" RETURNING id, hold_until_ms");
+        let (sql, args) = dialect.statement(&mut qb)?;
+        let due = sqlx::query_with(&sql, args)
+            .fetch_all(&mut **tx)
             .await
-            .map_err(StoreError::from_db)?;
+            .map_err(StoreError::from_db)?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("hold_until_ms")?)))
+            .collect::<Result<Vec<(i64, i64)>>>()?;
+        // Plain entries carry no events: each waits for its approval.
+        super::approvals::enqueue(dialect, tx, &due).await?;
     }
     let mut ids = Vec::new();
     for e in evented {
@@ -210,43 +212,39 @@ pub(super) async fn insert_entries(
     Ok(ids)
 }
 
-const ENTRY_INSERT: &str = "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
-    payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) VALUES ";
-const ENTRY_CASTS: [&str; 15] = [
-    "",
-    "",
-    "",
-    "",
-    "::numeric",
-    "",
-    "::numeric",
-    "",
-    "::numeric",
-    "::numeric",
-    "",
-    "",
-    "",
-    "",
-    "",
-];
-
-fn bind_entry<'q>(query: AnyQuery<'q>, e: &NewEntry, now: i64) -> AnyQuery<'q> {
-    query
-        .bind(e.program_id.clone())
-        .bind(e.partner_id.clone())
-        .bind(e.conversion_id.clone())
-        .bind(e.kind.as_str())
-        .bind(e.amount.to_string())
-        .bind(e.currency.clone())
-        .bind(e.payout_amount.to_string())
-        .bind(e.payout_currency.clone())
-        .bind(e.fx_rate.to_string())
-        .bind(e.rate.map(|r| r.to_string()))
-        .bind(e.reverses_entry_id)
-        .bind(e.cause.clone())
-        .bind(e.provenance.clone())
-        .bind(e.hold_until_ms)
-        .bind(now)
+/// A multi-row insert of `entries`, written at `now`.
+fn entry_insert<'q>(
+    dialect: Dialect,
+    entries: &[&'q NewEntry],
+    now: i64,
+) -> QueryBuilder<'q, sqlx::Any> {
+    let numeric = dialect.numeric();
+    let mut qb = QueryBuilder::new(
+        "INSERT INTO ledger_entries (program_id, partner_id, conversion_id, kind, amount, currency,
+    payout_amount, payout_currency, fx_rate, rate, reverses_entry_id, cause, provenance, hold_until_ms, created_at_ms) ",
+    );
+    qb.push_values(entries, |mut row, e| {
+        row.push_bind(e.program_id.as_str())
+            .push_bind(e.partner_id.as_str())
+            .push_bind(e.conversion_id.as_deref())
+            .push_bind(e.kind.as_str())
+            .push_bind(e.amount.to_string())
+            .push_unseparated(numeric)
+            .push_bind(e.currency.as_str())
+            .push_bind(e.payout_amount.to_string())
+            .push_unseparated(numeric)
+            .push_bind(e.payout_currency.as_str())
+            .push_bind(e.fx_rate.to_string())
+            .push_unseparated(numeric)
+            .push_bind(e.rate.map(|r| r.to_string()))
+            .push_unseparated(numeric)
+            .push_bind(e.reverses_entry_id)
+            .push_bind(e.cause.as_str())
+            .push_bind(e.provenance.as_deref())
+            .push_bind(e.hold_until_ms)
+            .push_bind(now);
+    });
+    qb
 }
 
 /// Insert one entry with its initial events and return its id.
@@ -255,16 +253,18 @@ pub(super) async fn insert_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     e: &NewEntry,
 ) -> Result<i64> {
-    let q = format!(
-        "{ENTRY_INSERT}{} RETURNING id",
-        placeholders(1, &ENTRY_CASTS)
-    );
-    let q = store.sql(&q).into_owned();
-    let row = bind_entry(sqlx::query(&q), e, now_ms())
+    let dialect = store.dialect();
+    let mut qb = entry_insert(dialect, &[e], now_ms());
+    qb.push(" RETURNING id");
+    let (sql, args) = dialect.statement(&mut qb)?;
+    let row = sqlx::query_with(&sql, args)
         .fetch_one(&mut **tx)
         .await
         .map_err(StoreError::from_db)?;
     let id: i64 = row.try_get("id")?;
+    if super::approvals::awaits_approval(&e.initial_events) {
+        super::approvals::enqueue(dialect, tx, &[(id, e.hold_until_ms)]).await?;
+    }
     for event in &e.initial_events {
         insert_event(
             tx,
@@ -280,16 +280,23 @@ pub(super) async fn insert_one(
 }
 
 async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(e.entry_id)
-    .bind(e.event.as_str())
-    .bind(now_ms())
-    .bind(&e.reason)
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::from_db)?;
+    const INSERT: &str =
+        "INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)";
+    let approved_once;
+    let q = if e.event == EventKind::Approved {
+        approved_once = format!("{INSERT} {APPROVED_ONCE}");
+        approved_once.as_str()
+    } else {
+        INSERT
+    };
+    sqlx::query(q)
+        .bind(e.entry_id)
+        .bind(e.event.as_str())
+        .bind(now_ms())
+        .bind(&e.reason)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_db)?;
     Ok(())
 }
 
@@ -448,19 +455,6 @@ impl Store {
                 ))
             })
             .collect()
-    }
-
-    /// Approve every pending, unfrozen entry whose hold period ended by `now_ms`.
-    /// Returns how many were approved. Safe to run concurrently: each approval is an
-    /// insert guarded by `NOT EXISTS`, and a duplicate approval is harmless to the status.
-    pub async fn approve_due(&self, now_ms: i64) -> Result<u64> {
-        let q = format!(
-            "INSERT INTO entry_events (entry_id, event, at_ms, reason)
-             SELECT e.id, 'approved', $1, 'hold period over' FROM ledger_entries e
-             WHERE e.hold_until_ms <= $1 AND ({STATUS_SQL}) = 'pending'"
-        );
-        let done = sqlx::query(&q).bind(now_ms).execute(self.pool()).await?;
-        Ok(done.rows_affected())
     }
 
     /// One dispute with its current state.
