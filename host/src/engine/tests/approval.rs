@@ -144,7 +144,9 @@ pub(super) async fn approves_exactly_what_came_due(f: Fixture) {
             conversion_id: "o3".into(),
             entry_id: Some(frozen),
             opened_by: "key_admin".into(),
+            scope: crate::engine::Scope::Admin,
             reason: "check".into(),
+            idempotency_key: None,
         })
         .await
         .expect("dispute");
@@ -172,7 +174,13 @@ pub(super) async fn approves_exactly_what_came_due(f: Fixture) {
     );
     assert_eq!(f.engine.approve_due(now).await.expect("again"), 0);
     f.engine
-        .resolve_dispute(&dispute.id, DisputeOutcome::Rejected, "key_admin", "fine")
+        .resolve_dispute(
+            &dispute.id,
+            DisputeOutcome::Rejected,
+            "key_admin",
+            "fine",
+            None,
+        )
         .await
         .expect("release");
     assert_eq!(
