@@ -126,6 +126,99 @@ impl Status {
     }
 }
 
+/// Where a dispute stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStatus {
+    /// Its entries are frozen until it is resolved.
+    Open,
+    /// The complaint was right: the entries were reversed.
+    Upheld,
+    /// The complaint was wrong: the entries were released.
+    Rejected,
+}
+
+impl DisputeStatus {
+    /// Its stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Upheld => "upheld",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Open, Self::Upheld, Self::Rejected]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// Why an entry exists: what the ledger records beside it, and what reversals, refunds and
+/// replays match on. Stored as `conversion`, `refund:<id>`, `dispute:<id>`,
+/// `adjustment:<id>` or `period:<from ms>-<to ms>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// The conversion's own pricing.
+    Conversion,
+    /// A refund of the conversion (the refund's id).
+    Refund(String),
+    /// An upheld dispute (the dispute's id).
+    Dispute(String),
+    /// A retroactive adjustment (the adjustment's id).
+    Adjustment(String),
+    /// A period's bonus (its first and last instants, ms).
+    Period {
+        /// First instant of the period (ms).
+        from_ms: i64,
+        /// Last instant of the period (ms).
+        to_ms: i64,
+    },
+}
+
+impl Cause {
+    /// Parse a stored cause.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text == "conversion" {
+            return Some(Self::Conversion);
+        }
+        let (kind, rest) = text.split_once(':')?;
+        match kind {
+            "refund" => Some(Self::Refund(rest.to_owned())),
+            "dispute" => Some(Self::Dispute(rest.to_owned())),
+            "adjustment" => Some(Self::Adjustment(rest.to_owned())),
+            "period" => {
+                // The instants may be negative (before 1970): split at the '-' that
+                // follows a digit.
+                let at = rest
+                    .char_indices()
+                    .skip(1)
+                    .find(|&(i, c)| c == '-' && rest.as_bytes()[i - 1].is_ascii_digit())?
+                    .0;
+                Some(Self::Period {
+                    from_ms: rest[..at].parse().ok()?,
+                    to_ms: rest[at + 1..].parse().ok()?,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Conversion => f.write_str("conversion"),
+            Self::Refund(id) => write!(f, "refund:{id}"),
+            Self::Dispute(id) => write!(f, "dispute:{id}"),
+            Self::Adjustment(id) => write!(f, "adjustment:{id}"),
+            Self::Period { from_ms, to_ms } => write!(f, "period:{from_ms}-{to_ms}"),
+        }
+    }
+}
+
 /// What produced a commission, enough to replay it bit for bit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
@@ -261,5 +354,39 @@ mod tests {
             "with the currency's decimals"
         );
         assert_eq!(b[0].pending.to_string(), "0.00");
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::{Cause, DisputeStatus};
+
+    #[test]
+    fn causes_and_dispute_statuses_round_trip_through_their_stored_form() {
+        for cause in [
+            Cause::Conversion,
+            Cause::Refund("r:1".into()),
+            Cause::Dispute("dsp_1".into()),
+            Cause::Adjustment("adj_1".into()),
+            Cause::Period {
+                from_ms: 1_700_000_000_000,
+                to_ms: 1_702_000_000_000,
+            },
+            Cause::Period {
+                from_ms: -86_400_000,
+                to_ms: -1,
+            },
+        ] {
+            assert_eq!(Cause::parse(&cause.to_string()), Some(cause));
+        }
+        assert_eq!(Cause::parse("refund"), None);
+        assert_eq!(Cause::parse("bonus:1"), None);
+        for s in [
+            DisputeStatus::Open,
+            DisputeStatus::Upheld,
+            DisputeStatus::Rejected,
+        ] {
+            assert_eq!(DisputeStatus::parse(s.as_str()), Some(s));
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::pricing::{Lookups, Overrides};
 use super::{Engine, EngineError, Result, Scope};
 use crate::domain::calc::reversed_by_refund;
 use crate::domain::fx;
-use crate::domain::ledger::{EntryKind, EventKind, Status};
+use crate::domain::ledger::{Cause, EntryKind, EventKind, Status};
 use crate::domain::program::{PluginBinding, RateTable};
 use crate::domain::{Currency, DomainError};
 use crate::plugins::InputHasher;
@@ -281,7 +281,7 @@ impl Engine {
                     fx_rate,
                     rate: fresh.and_then(|f| f.rate),
                     reverses_entry_id: original.map(|o| o.id),
-                    cause: format!("adjustment:{id}"),
+                    cause: Cause::Adjustment(id.to_string()),
                     provenance: fresh.and_then(|f| f.provenance.clone()),
                     hold_until_ms,
                     initial_events: if matches!(status, Status::Approved | Status::Paid) {

@@ -69,13 +69,13 @@ impl Engine {
             self.store.builtin_plugin_by_name(&r.plugin).await?
         }
         .ok_or_else(|| DomainError::invalid(field, format!("no plug-in {:?}", r.plugin)))?;
-        if record.world != world.as_str() {
+        if record.world != world {
             return Err(DomainError::invalid(
                 field,
                 format!(
                     "plug-in {:?} is a {} plug-in, not {}",
                     r.plugin,
-                    record.world,
+                    record.world.as_str(),
                     world.as_str()
                 ),
             )

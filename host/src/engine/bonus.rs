@@ -12,7 +12,7 @@ use super::idempotency::Command;
 use super::pricing::Lookups;
 use super::{Engine, EngineError, Result, Scope};
 use crate::domain::calc::{bonus_amount, bonus_cap};
-use crate::domain::ledger::EntryKind;
+use crate::domain::ledger::{Cause, EntryKind};
 use crate::domain::{Currency, DomainError, fx, round_minor};
 use crate::plugins::{Digest, EvalError, Failure};
 use crate::store::{BonusRecord, NewEntry, PeriodAttribution, StoreError};
@@ -336,7 +336,7 @@ impl Engine {
                 _ => None,
             },
             reverses_entry_id: None,
-            cause: format!("period:{from_ms}-{to_ms}"),
+            cause: Cause::Period { from_ms, to_ms },
             provenance: serde_json::to_string(&serde_json::json!({
                 "bonus_digest": ctx.binding.digest, "tier": stats.tier,
                 "revenue": stats.current.revenue.to_string(), "reason": decision.reason,

@@ -31,7 +31,7 @@ impl Engine {
                 digest: Digest::of(p.bytes).to_string(),
                 name: p.name.to_owned(),
                 version: BUILTIN_VERSION.to_owned(),
-                world: p.world.as_str().to_owned(),
+                world: p.world,
                 size_bytes: p.bytes.len() as i64,
                 owner_program_id: None,
                 builtin: true,

@@ -10,7 +10,7 @@
 use super::idempotency::{Command, record};
 use super::refunds::reversal;
 use super::{Engine, EngineError, Result, Scope};
-use crate::domain::ledger::{EntryKind, EventKind, Status};
+use crate::domain::ledger::{Cause, DisputeStatus, EntryKind, EventKind, Status};
 use crate::plugins::InputHasher;
 use crate::store::{DisputeRecord, EntryRecord, LedgerWrite, NewEvent, StoreError, now_ms};
 use rust_decimal::Decimal;
@@ -45,10 +45,11 @@ pub enum DisputeOutcome {
 }
 
 impl DisputeOutcome {
-    fn as_str(self) -> &'static str {
+    /// The dispute's status once resolved so.
+    fn status(self) -> DisputeStatus {
         match self {
-            Self::Upheld => "upheld",
-            Self::Rejected => "rejected",
+            Self::Upheld => DisputeStatus::Upheld,
+            Self::Rejected => DisputeStatus::Rejected,
         }
     }
 }
@@ -133,7 +134,7 @@ impl Engine {
             opened_by: d.opened_by.clone(),
             reason: d.reason.clone(),
             opened_at_ms: now_ms(),
-            status: "open".into(),
+            status: DisputeStatus::Open,
             resolution: None,
             resolved_at_ms: None,
         };
@@ -206,7 +207,7 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("dispute {id:?}")))?;
         let cmd = key.map(|key| {
             let mut payload = InputHasher::default();
-            payload.str(id).str(outcome.as_str()).str(note);
+            payload.str(id).str(outcome.status().as_str()).str(note);
             Command::new(
                 &dispute.program_id,
                 &Scope::Admin,
@@ -218,19 +219,19 @@ impl Engine {
         if let Some(done) = self.answered(cmd.as_ref()).await? {
             return Ok(done);
         }
-        if dispute.status != "open" {
+        if dispute.status != DisputeStatus::Open {
             return Err(EngineError::Conflict(format!(
                 "dispute {id} is already {}",
-                dispute.status
+                dispute.status.as_str()
             )));
         }
         let entries: Vec<EntryRecord> = self
             .conversion_entries(&dispute.program_id, &dispute.conversion_id)
             .await?;
-        let cause = format!("dispute:{id}");
+        let cause = Cause::Dispute(id.to_owned());
         let resolved_at_ms = now_ms();
         let resolved = DisputeRecord {
-            status: outcome.as_str().to_owned(),
+            status: outcome.status(),
             resolution: Some(note.to_owned()),
             resolved_at_ms: Some(resolved_at_ms),
             ..dispute.clone()
@@ -238,7 +239,7 @@ impl Engine {
         let mut write = LedgerWrite {
             dispute_events: vec![(
                 id.to_owned(),
-                outcome.as_str().to_owned(),
+                outcome.status().as_str().to_owned(),
                 actor.to_owned(),
                 note.to_owned(),
                 resolved_at_ms,
@@ -251,7 +252,7 @@ impl Engine {
                 .map(|e| NewEvent {
                     entry_id: e.id,
                     event: EventKind::Released,
-                    reason: cause.clone(),
+                    reason: cause.to_string(),
                 })
                 .collect(),
             command: record(cmd.as_ref(), &resolved)?,

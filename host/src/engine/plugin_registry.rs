@@ -52,7 +52,7 @@ impl Engine {
             digest: info.digest.to_string(),
             name,
             version,
-            world: info.world.as_str().to_owned(),
+            world: info.world,
             size_bytes: bytes.len() as i64,
             owner_program_id: owner,
             builtin: false,

@@ -5,7 +5,7 @@ use super::{Engine, EngineError, ProgramState, Result};
 use crate::domain::calc::{apply_geo, shares};
 pub use crate::domain::conversion::{ConversionInput, TouchpointInput};
 use crate::domain::fx;
-use crate::domain::ledger::Provenance;
+use crate::domain::ledger::{Cause, Provenance, Status};
 use crate::domain::program::{PluginBinding, RateTable, VolumeStats};
 use crate::domain::{Currency, DomainError};
 use crate::plugins::{Digest, InputHasher, attribution_input_hash};
@@ -45,7 +45,7 @@ pub struct CommissionLine {
     #[serde(with = "rust_decimal::serde::str")]
     pub fx_rate: Decimal,
     /// Status when computed.
-    pub status: String,
+    pub status: Status,
 }
 
 /// The commissions of one conversion.
@@ -437,7 +437,7 @@ impl Engine {
                 payout_amount,
                 payout_currency: payout_currency.code().to_owned(),
                 fx_rate,
-                status: "pending".into(),
+                status: Status::Pending,
             });
             attributions.push(NewAttribution {
                 partner_id: w.partner_id.clone(),
@@ -456,7 +456,7 @@ impl Engine {
                 fx_rate,
                 rate: Some(*rate),
                 reverses_entry_id: None,
-                cause: "conversion".into(),
+                cause: Cause::Conversion,
                 provenance: serde_json::to_string(&provenance).ok(),
                 hold_until_ms,
                 initial_events: Vec::new(),

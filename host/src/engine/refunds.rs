@@ -12,7 +12,7 @@
 use super::idempotency::{Command, record};
 use super::{Engine, EngineError, Result, Scope};
 use crate::domain::calc::reversed_by_refund;
-use crate::domain::ledger::{EntryKind, EventKind, Status};
+use crate::domain::ledger::{Cause, EntryKind, EventKind, Status};
 use crate::domain::{Currency, DomainError};
 use crate::plugins::InputHasher;
 use crate::store::{EntryFilter, EntryRecord, LedgerWrite, NewEntry, StoreError};
@@ -62,7 +62,7 @@ pub(super) fn reversal(
     entry: &EntryRecord,
     amount: Decimal,
     payout_amount: Decimal,
-    cause: String,
+    cause: Cause,
 ) -> NewEntry {
     NewEntry {
         program_id: entry.program_id.clone(),
@@ -161,7 +161,7 @@ impl Engine {
                 .filter(|r| {
                     r.kind == EntryKind::Reversal
                         && r.reverses_entry_id == Some(entry.id)
-                        && r.cause.starts_with("refund:")
+                        && matches!(r.cause, Cause::Refund(_))
                 })
                 .fold((Decimal::ZERO, Decimal::ZERO), |acc, r| {
                     (acc.0 - r.amount, acc.1 - r.payout_amount)
@@ -183,7 +183,12 @@ impl Engine {
             if delta.is_zero() && payout_delta.is_zero() {
                 continue;
             }
-            let r = reversal(entry, delta, payout_delta, format!("refund:{refund_id}"));
+            let r = reversal(
+                entry,
+                delta,
+                payout_delta,
+                Cause::Refund(refund_id.to_owned()),
+            );
             lines.push(ReversalLine {
                 partner_id: r.partner_id.clone(),
                 reverses_entry_id: entry.id,

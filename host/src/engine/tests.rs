@@ -580,13 +580,13 @@ async fn disputes_freeze_then_release_or_reverse(f: Fixture) {
         .resolve_dispute(&d1.id, DisputeOutcome::Rejected, "key_admin", "legit", None)
         .await
         .expect("reject");
-    assert_eq!(r.status, "rejected");
+    assert_eq!(r.status, crate::domain::ledger::DisputeStatus::Rejected);
     let u = f
         .engine
         .resolve_dispute(&d2.id, DisputeOutcome::Upheld, "key_admin", "fraud", None)
         .await
         .expect("uphold");
-    assert_eq!(u.status, "upheld");
+    assert_eq!(u.status, crate::domain::ledger::DisputeStatus::Upheld);
     let e = f
         .engine
         .resolve_dispute(&d2.id, DisputeOutcome::Rejected, "key_admin", "again", None)

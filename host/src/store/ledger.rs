@@ -3,7 +3,7 @@
 
 use super::dialect::Dialect;
 use super::{Result, Store, StoreError, dec, money, now_ms, opt_dec};
-use crate::domain::ledger::{EntryKind, EventKind, Status};
+use crate::domain::ledger::{Cause, DisputeStatus, EntryKind, EventKind, Status};
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::{QueryBuilder, Row};
@@ -33,8 +33,8 @@ pub struct NewEntry {
     pub rate: Option<Decimal>,
     /// The entry this one reverses or corrects.
     pub reverses_entry_id: Option<i64>,
-    /// Why it exists: "conversion", "refund:<id>", "dispute:<id>", "adjustment:<id>".
-    pub cause: String,
+    /// Why it exists.
+    pub cause: Cause,
     /// Provenance JSON (commissions).
     pub provenance: Option<String>,
     /// Payable from this instant (ms).
@@ -82,7 +82,7 @@ pub struct EntryRecord {
     /// What it reverses.
     pub reverses_entry_id: Option<i64>,
     /// Why it exists.
-    pub cause: String,
+    pub cause: Cause,
     /// Provenance JSON.
     pub provenance: Option<String>,
     /// Payable from (ms).
@@ -133,8 +133,8 @@ pub struct DisputeRecord {
     pub reason: String,
     /// When (ms).
     pub opened_at_ms: i64,
-    /// "open", "upheld" or "rejected".
-    pub status: String,
+    /// Where it stands.
+    pub status: DisputeStatus,
     /// The resolution note, if resolved.
     pub resolution: Option<String>,
     /// When resolved (ms).
@@ -239,7 +239,7 @@ fn entry_insert<'q>(
             .push_bind(e.rate.map(|r| r.to_string()))
             .push_unseparated(numeric)
             .push_bind(e.reverses_entry_id)
-            .push_bind(e.cause.as_str())
+            .push_bind(e.cause.to_string())
             .push_bind(e.provenance.as_deref())
             .push_bind(e.hold_until_ms)
             .push_bind(now);
@@ -271,7 +271,7 @@ pub(super) async fn insert_one(
             &NewEvent {
                 entry_id: id,
                 event: *event,
-                reason: e.cause.clone(),
+                reason: e.cause.to_string(),
             },
         )
         .await?;
@@ -317,7 +317,10 @@ fn entry_row(row: &AnyRow) -> Result<EntryRecord> {
         fx_rate: dec(row, "fx_rate")?,
         rate: opt_dec(row, "rate")?,
         reverses_entry_id: row.try_get("reverses_entry_id")?,
-        cause: row.try_get("cause")?,
+        cause: {
+            let cause: String = row.try_get("cause")?;
+            Cause::parse(&cause).ok_or_else(|| StoreError::Corrupt(format!("cause {cause}")))?
+        },
         provenance: row.try_get("provenance")?,
         hold_until_ms: row.try_get("hold_until_ms")?,
         created_at_ms: row.try_get("created_at_ms")?,
@@ -501,7 +504,12 @@ impl Store {
                     opened_by: r.try_get("opened_by")?,
                     reason: r.try_get("reason")?,
                     opened_at_ms: r.try_get("opened_at_ms")?,
-                    status: event.unwrap_or_else(|| "open".into()),
+                    status: match event {
+                        None => DisputeStatus::Open,
+                        Some(e) => DisputeStatus::parse(&e).ok_or_else(|| {
+                            StoreError::Corrupt(format!("dispute resolution {e}"))
+                        })?,
+                    },
                     resolution: r.try_get("resolution_note")?,
                     resolved_at_ms: r.try_get("resolved_at_ms")?,
                 })

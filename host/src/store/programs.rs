@@ -7,6 +7,7 @@ use crate::domain::program::{
     PluginBinding, Program, RateTable, TierRate, VolumeMetric, VolumeTier,
 };
 use crate::domain::{Currency, DomainError};
+use crate::plugins::World;
 use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -22,7 +23,7 @@ pub struct PluginRecord {
     /// Its version label.
     pub version: String,
     /// "attribution", "bonus" or "geo-rate".
-    pub world: String,
+    pub world: World,
     /// Size in bytes.
     pub size_bytes: i64,
     /// The program whose plug-in author uploaded it; `None` for platform plug-ins.
@@ -161,7 +162,7 @@ impl Store {
         .bind(&p.digest)
         .bind(&p.name)
         .bind(&p.version)
-        .bind(&p.world)
+        .bind(p.world.as_str())
         .bind(p.size_bytes)
         .bind(component.to_vec())
         .bind(p.builtin)
@@ -195,7 +196,11 @@ impl Store {
             digest: row.try_get("digest")?,
             name: row.try_get("name")?,
             version: row.try_get("version")?,
-            world: row.try_get("world")?,
+            world: {
+                let world: String = row.try_get("world")?;
+                World::parse(&world)
+                    .ok_or_else(|| StoreError::Corrupt(format!("plug-in world {world}")))?
+            },
             size_bytes: row.try_get("size_bytes")?,
             builtin: owner_program_id.is_none() && super::boolean(row, "builtin")?,
             owner_program_id,

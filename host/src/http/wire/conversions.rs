@@ -230,7 +230,7 @@ impl From<CommissionLine> for CommissionLineOut {
             payout_amount: c.payout_amount,
             payout_currency: c.payout_currency,
             fx_rate: c.fx_rate,
-            status: c.status,
+            status: c.status.as_str().to_owned(),
         }
     }
 }

@@ -155,7 +155,7 @@ impl From<EntryRecord> for EntryOut {
             rate: e.rate,
             status: e.status.as_str().to_owned(),
             reverses_entry_id: e.reverses_entry_id,
-            cause: e.cause,
+            cause: e.cause.to_string(),
             provenance: e.provenance.and_then(|p| serde_json::from_str(&p).ok()),
             hold_until: format_time(e.hold_until_ms),
             created_at: format_time(e.created_at_ms),
@@ -350,7 +350,7 @@ impl From<DisputeRecord> for DisputeOut {
             opened_by: d.opened_by,
             reason: d.reason,
             opened_at: format_time(d.opened_at_ms),
-            status: d.status,
+            status: d.status.as_str().to_owned(),
             resolution: d.resolution,
             resolved_at: d.resolved_at_ms.map(format_time),
         }

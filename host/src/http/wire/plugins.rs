@@ -86,7 +86,7 @@ impl From<PluginRecord> for PluginOut {
             digest: p.digest,
             name: p.name,
             version: p.version,
-            world: p.world,
+            world: p.world.as_str().to_owned(),
             size_bytes: p.size_bytes,
             program_id: p.owner_program_id,
             builtin: p.builtin,

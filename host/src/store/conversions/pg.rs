@@ -162,7 +162,7 @@ struct Columns<'a> {
     entry_fx_rate: Vec<Decimal>,
     entry_rate: Vec<Option<Decimal>>,
     entry_reverses: Vec<Option<i64>>,
-    entry_cause: Vec<&'a str>,
+    entry_cause: Vec<String>,
     entry_provenance: Vec<Option<&'a str>>,
     entry_hold_until: Vec<i64>,
     entry_created: Vec<i64>,
@@ -219,7 +219,7 @@ impl<'a> Columns<'a> {
                 c.entry_fx_rate.push(e.fx_rate);
                 c.entry_rate.push(e.rate);
                 c.entry_reverses.push(e.reverses_entry_id);
-                c.entry_cause.push(&e.cause);
+                c.entry_cause.push(e.cause.to_string());
                 c.entry_provenance.push(e.provenance.as_deref());
                 c.entry_hold_until.push(e.hold_until_ms);
                 c.entry_created.push(now);
