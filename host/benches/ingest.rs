@@ -308,7 +308,7 @@ async fn setup(db: &TestDb, checks: BatchChecks) -> Engine {
                 program_id: PROGRAM.into(),
                 name: None,
                 country: Some("US".into()),
-                payout_currency: "USD".into(),
+                payout_currency: accrue::domain::Currency::parse("USD").expect("USD"),
                 tiers: vec![(0, "professional".into())],
                 created_at_ms: T0 - 30 * DAY,
             })

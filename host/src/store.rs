@@ -538,6 +538,14 @@ pub(crate) fn money(row: &AnyRow, column: &str, currency_column: &str) -> Result
     Ok(crate::domain::scaled_to(dec(row, column)?, &currency))
 }
 
+/// Read a currency code (any known one: data stored before a code was withdrawn stays
+/// readable); an unknown code is a corrupt row.
+pub(crate) fn currency(row: &AnyRow, column: &str) -> Result<crate::domain::Currency> {
+    let code: String = row.try_get(column)?;
+    crate::domain::Currency::parse(&code)
+        .map_err(|_| StoreError::Corrupt(format!("{column}={code:?}: not a currency")))
+}
+
 /// Read an optional decimal.
 pub(crate) fn opt_dec(row: &AnyRow, column: &str) -> Result<Option<Decimal>> {
     let text: Option<String> = row.try_get(column)?;

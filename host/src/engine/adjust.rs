@@ -250,14 +250,9 @@ impl Engine {
                     .iter()
                     .find(|e| e.partner_id == partner && e.kind == EntryKind::Commission);
                 let (payout_currency, fx_rate, hold_until_ms, status) = match (original, fresh) {
-                    (Some(o), _) => (
-                        o.payout_currency.clone(),
-                        o.fx_rate,
-                        o.hold_until_ms,
-                        o.status,
-                    ),
+                    (Some(o), _) => (o.payout_currency, o.fx_rate, o.hold_until_ms, o.status),
                     (None, Some(f)) => (
-                        f.payout_currency.clone(),
+                        f.payout_currency,
                         f.fx_rate,
                         f.hold_until_ms,
                         Status::Pending,
@@ -265,9 +260,9 @@ impl Engine {
                     (None, None) => continue,
                 };
                 let payout_amount = if delta.is_sign_negative() {
-                    -fx::convert(-delta, fx_rate, Currency::parse(&payout_currency)?)?
+                    -fx::convert(-delta, fx_rate, payout_currency)?
                 } else {
-                    fx::convert(delta, fx_rate, Currency::parse(&payout_currency)?)?
+                    fx::convert(delta, fx_rate, payout_currency)?
                 };
                 write.entries.push(NewEntry {
                     program_id: input.program_id.clone(),
@@ -275,7 +270,7 @@ impl Engine {
                     conversion_id: Some(input.id.clone()),
                     kind: EntryKind::Adjustment,
                     amount: delta,
-                    currency: input.currency.clone(),
+                    currency,
                     payout_amount,
                     payout_currency,
                     fx_rate,

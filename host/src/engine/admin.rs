@@ -143,11 +143,7 @@ impl Engine {
             program_id: p.program_id,
             name: p.name,
             country: p.country,
-            payout_currency: p
-                .payout_currency
-                .unwrap_or(program.program.currency)
-                .code()
-                .to_owned(),
+            payout_currency: p.payout_currency.unwrap_or(program.program.currency),
             // The first tier applies to all of the partner's history (it is used for any
             // conversion before its effective date too).
             tiers: vec![(0, p.tier.unwrap_or_else(|| DEFAULT_TIER.to_owned()))],
@@ -183,7 +179,8 @@ impl Engine {
     /// Create a partner.
     pub async fn create_partner(&self, p: &PartnerRecord) -> Result<()> {
         check_id("id", &p.id)?;
-        Currency::parse_current(&p.payout_currency).map_err(|e| e.for_field("payout_currency"))?;
+        Currency::parse_current(p.payout_currency.code())
+            .map_err(|e| e.for_field("payout_currency"))?;
         let state = self.program(&p.program_id).await?;
         for (_, tier) in &p.tiers {
             check_tier(&state.rate_tables, tier)?;
@@ -204,7 +201,7 @@ impl Engine {
         // (the partner's stored data still reads).
         let stored = self.partner(&p.id).await?;
         if stored.payout_currency != p.payout_currency {
-            Currency::parse_current(&p.payout_currency)
+            Currency::parse_current(p.payout_currency.code())
                 .map_err(|e| e.for_field("payout_currency"))?;
         }
         if let Some((_, tier)) = new_tier {

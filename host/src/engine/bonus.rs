@@ -316,7 +316,7 @@ impl Engine {
             }));
         }
         currency.check_amount("amount", amount)?;
-        let payout_currency = Currency::parse(&partner.payout_currency)?;
+        let payout_currency = partner.payout_currency;
         let fx_rate = self
             .fx_rate(currency, payout_currency, to_ms, lookups)
             .await?;
@@ -327,9 +327,9 @@ impl Engine {
             conversion_id: None,
             kind: EntryKind::Bonus,
             amount,
-            currency: currency.code().to_owned(),
+            currency,
             payout_amount,
-            payout_currency: payout_currency.code().to_owned(),
+            payout_currency,
             fx_rate,
             rate: match decision.bonus {
                 Bonus::Rate(r) => Some(r),

@@ -422,7 +422,7 @@ impl Engine {
                 .iter()
                 .find(|p| p.id == w.partner_id)
                 .ok_or_else(|| EngineError::UnknownPartner(w.partner_id.clone()))?;
-            let payout_currency = Currency::parse(&partner.payout_currency)?;
+            let payout_currency = partner.payout_currency;
             let fx_rate = self
                 .fx_rate(currency, payout_currency, i.occurred_at_ms, lookups)
                 .await?;
@@ -450,9 +450,9 @@ impl Engine {
                 conversion_id: Some(i.id.clone()),
                 kind: crate::domain::ledger::EntryKind::Commission,
                 amount: part.commission,
-                currency: currency.code().to_owned(),
+                currency,
                 payout_amount,
-                payout_currency: payout_currency.code().to_owned(),
+                payout_currency,
                 fx_rate,
                 rate: Some(*rate),
                 reverses_entry_id: None,

@@ -166,7 +166,7 @@ impl Engine {
                 .fold((Decimal::ZERO, Decimal::ZERO), |acc, r| {
                     (acc.0 - r.amount, acc.1 - r.payout_amount)
                 });
-            let payout_currency = Currency::parse(&entry.payout_currency)?;
+            let payout_currency = entry.payout_currency;
             let target = reversed_by_refund(
                 entry.amount,
                 refunded_total,
@@ -194,7 +194,7 @@ impl Engine {
                 reverses_entry_id: entry.id,
                 amount: r.amount,
                 payout_amount: r.payout_amount,
-                payout_currency: r.payout_currency.clone(),
+                payout_currency: r.payout_currency.code().to_owned(),
             });
             write.entries.push(r);
         }

@@ -189,7 +189,7 @@ impl Fixture {
             program_id: program.into(),
             name: None,
             country: Some("US".into()),
-            payout_currency: payout.into(),
+            payout_currency: Currency::parse(payout).expect("currency"),
             tiers: vec![(0, tier.into())],
             created_at_ms: T0,
         };
@@ -1757,7 +1757,7 @@ async fn current_currencies_are_accepted_and_withdrawn_ones_kept_for_stored_data
         program_id: "p".into(),
         name: None,
         country: Some("BG".into()),
-        payout_currency: "BGN".into(),
+        payout_currency: Currency::parse("BGN").expect("BGN"),
         tiers: vec![(0, "starter".into())],
         created_at_ms: T0,
     };
@@ -1768,7 +1768,7 @@ async fn current_currencies_are_accepted_and_withdrawn_ones_kept_for_stored_data
         .expect_err("BGN payout");
     assert_eq!(problem(e).field.as_deref(), Some("payout_currency"));
     let mut moved = f.engine.partner("p-QAR").await.expect("partner");
-    moved.payout_currency = "HRK".into();
+    moved.payout_currency = Currency::parse("HRK").expect("HRK");
     let e = f
         .engine
         .update_partner(&moved, None)

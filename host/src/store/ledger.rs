@@ -2,7 +2,8 @@
 //! and the invariant check.
 
 use super::dialect::Dialect;
-use super::{Result, Store, StoreError, dec, money, now_ms, opt_dec};
+use super::{Result, Store, StoreError, currency, dec, money, now_ms, opt_dec};
+use crate::domain::Currency;
 use crate::domain::ledger::{Cause, DisputeStatus, EntryKind, EventKind, Status};
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
@@ -22,11 +23,11 @@ pub struct NewEntry {
     /// Amount in the sale (program) currency; negative for reversals.
     pub amount: Decimal,
     /// Sale currency.
-    pub currency: String,
+    pub currency: Currency,
     /// Amount in the partner's payout currency.
     pub payout_amount: Decimal,
     /// Payout currency.
-    pub payout_currency: String,
+    pub payout_currency: Currency,
     /// FX rate sale → payout used (1 if the same currency).
     pub fx_rate: Decimal,
     /// The commission rate applied, if any.
@@ -70,11 +71,11 @@ pub struct EntryRecord {
     /// Sale-currency amount.
     pub amount: Decimal,
     /// Sale currency.
-    pub currency: String,
+    pub currency: Currency,
     /// Payout amount.
     pub payout_amount: Decimal,
     /// Payout currency.
-    pub payout_currency: String,
+    pub payout_currency: Currency,
     /// FX rate used.
     pub fx_rate: Decimal,
     /// Commission rate.
@@ -230,10 +231,10 @@ fn entry_insert<'q>(
             .push_bind(e.kind.as_str())
             .push_bind(e.amount.to_string())
             .push_unseparated(numeric)
-            .push_bind(e.currency.as_str())
+            .push_bind(e.currency.code())
             .push_bind(e.payout_amount.to_string())
             .push_unseparated(numeric)
-            .push_bind(e.payout_currency.as_str())
+            .push_bind(e.payout_currency.code())
             .push_bind(e.fx_rate.to_string())
             .push_unseparated(numeric)
             .push_bind(e.rate.map(|r| r.to_string()))
@@ -311,9 +312,9 @@ fn entry_row(row: &AnyRow) -> Result<EntryRecord> {
         kind: EntryKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
         amount: money(row, "amount", "currency")?,
-        currency: row.try_get("currency")?,
+        currency: currency(row, "currency")?,
         payout_amount: money(row, "payout_amount", "payout_currency")?,
-        payout_currency: row.try_get("payout_currency")?,
+        payout_currency: currency(row, "payout_currency")?,
         fx_rate: dec(row, "fx_rate")?,
         rate: opt_dec(row, "rate")?,
         reverses_entry_id: row.try_get("reverses_entry_id")?,

@@ -46,7 +46,7 @@ pub struct PartnerRecord {
     /// ISO 3166-1 alpha-2.
     pub country: Option<String>,
     /// Currency commissions are paid in.
-    pub payout_currency: String,
+    pub payout_currency: Currency,
     /// `(effective_from_ms, tier)`, oldest first.
     pub tiers: Vec<(i64, String)>,
     /// When it was created.
@@ -109,7 +109,7 @@ fn partner_rows(rows: Vec<AnyRow>) -> Result<Vec<PartnerRecord>> {
                 program_id: r.try_get("program_id")?,
                 name: r.try_get("name")?,
                 country: r.try_get("country")?,
-                payout_currency: r.try_get("payout_currency")?,
+                payout_currency: super::currency(&r, "payout_currency")?,
                 tiers: Vec::new(),
                 created_at_ms: r.try_get("created_at_ms")?,
             });
@@ -503,7 +503,7 @@ impl Store {
         .bind(&p.program_id)
         .bind(&p.name)
         .bind(&p.country)
-        .bind(&p.payout_currency)
+        .bind(p.payout_currency.code())
         .bind(p.created_at_ms)
         .execute(&mut *tx)
         .await
@@ -528,7 +528,7 @@ impl Store {
         .bind(&p.id)
         .bind(&p.name)
         .bind(&p.country)
-        .bind(&p.payout_currency)
+        .bind(p.payout_currency.code())
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_db)?;

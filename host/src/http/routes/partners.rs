@@ -154,7 +154,7 @@ pub async fn update(
         p.country = Some(country.0);
     }
     if let Some(currency) = patch.payout_currency {
-        p.payout_currency = currency.0.code().to_owned();
+        p.payout_currency = currency.0;
     }
     let from = patch.tier_effective_from.map_or_else(now_ms, |t| t.0);
     state

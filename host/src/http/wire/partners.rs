@@ -102,7 +102,7 @@ impl From<&PartnerRecord> for PartnerOut {
                 })
                 .collect(),
             country: p.country.clone(),
-            payout_currency: p.payout_currency.clone(),
+            payout_currency: p.payout_currency.code().to_owned(),
             created_at: format_time(p.created_at_ms),
         }
     }

@@ -213,9 +213,9 @@ impl<'a> Columns<'a> {
                 c.entry_conversion.push(e.conversion_id.as_deref());
                 c.entry_kind.push(e.kind.as_str());
                 c.entry_amount.push(Amount(e.amount));
-                c.entry_currency.push(&e.currency);
+                c.entry_currency.push(e.currency.code());
                 c.entry_payout_amount.push(Amount(e.payout_amount));
-                c.entry_payout_currency.push(&e.payout_currency);
+                c.entry_payout_currency.push(e.payout_currency.code());
                 c.entry_fx_rate.push(e.fx_rate);
                 c.entry_rate.push(e.rate);
                 c.entry_reverses.push(e.reverses_entry_id);
