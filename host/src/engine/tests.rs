@@ -611,29 +611,7 @@ async fn adjustment_reprices_and_is_idempotent(f: Fixture) {
         .refund("p", "o1", "r1", Some(dec("50.00")))
         .await
         .expect("refund");
-    let mut tiers = default_tiers();
-    tiers.insert(
-        "starter".into(),
-        TierRate {
-            base: dec("0.08"),
-            bonus: dec("0.02"),
-        },
-    );
-    let req = AdjustmentRequest {
-        program_id: "p".into(),
-        from_ms: T0 - DAY,
-        to_ms: T0 + DAY,
-        rate_table: Some(RateTable {
-            version: 0,
-            effective_from_ms: 0,
-            tiers,
-            volume_tiers: Vec::new(),
-        }),
-        attribution: None,
-        reason: "starter rate was 8 % all along".into(),
-        dry_run: false,
-        idempotency_key: None,
-    };
+    let req = starter_at_8_percent("starter rate was 8 % all along", None);
     // A dry run (shadow evaluation) reports the same changes and writes nothing.
     let shadow = f
         .engine
@@ -2223,29 +2201,7 @@ async fn money_commands_answer_a_retry_with_the_first_answer(f: Fixture) {
     assert_eq!(e.kind(), "conflict");
 
     // Adjusting.
-    let mut tiers = default_tiers();
-    tiers.insert(
-        "starter".into(),
-        TierRate {
-            base: dec("0.08"),
-            bonus: dec("0.02"),
-        },
-    );
-    let req = AdjustmentRequest {
-        program_id: "p".into(),
-        from_ms: T0 - DAY,
-        to_ms: T0 + DAY,
-        rate_table: Some(RateTable {
-            version: 0,
-            effective_from_ms: 0,
-            tiers,
-            volume_tiers: Vec::new(),
-        }),
-        attribution: None,
-        reason: "fix".into(),
-        dry_run: false,
-        idempotency_key: Some("k1".into()),
-    };
+    let req = starter_at_8_percent("fix", Some("k1"));
     let report = f.engine.adjust(&req).await.expect("adjust");
     assert!(!report.changes.is_empty());
     let ledger = ledger_of(&f).await;
@@ -2390,4 +2346,31 @@ async fn plugin_registrations_are_per_program(f: Fixture) {
         ]
     );
     f.finish().await;
+}
+
+/// An adjustment of program p around T0 to a rate table whose starter tier is 8 % + 2 %.
+fn starter_at_8_percent(reason: &str, key: Option<&str>) -> AdjustmentRequest {
+    let mut tiers = default_tiers();
+    tiers.insert(
+        "starter".into(),
+        TierRate {
+            base: dec("0.08"),
+            bonus: dec("0.02"),
+        },
+    );
+    AdjustmentRequest {
+        program_id: "p".into(),
+        from_ms: T0 - DAY,
+        to_ms: T0 + DAY,
+        rate_table: Some(RateTable {
+            version: 0,
+            effective_from_ms: 0,
+            tiers,
+            volume_tiers: Vec::new(),
+        }),
+        attribution: None,
+        reason: reason.into(),
+        dry_run: false,
+        idempotency_key: key.map(str::to_owned),
+    }
 }
