@@ -120,7 +120,7 @@ impl Engine {
                 attributed_amount - attributed_amount * refunded / conversion_amount
             };
             let rate = self
-                .fx_rate(Currency::parse(&sale)?, currency, occurred_at_ms, lookups)
+                .fx_rate(sale, currency, occurred_at_ms, lookups)
                 .await?;
             let t = totals.entry(partner_id).or_default();
             t.conversions += 1;
@@ -131,9 +131,7 @@ impl Engine {
             .period_commissions(program_id, from_ms, to_ms)
             .await?
         {
-            let rate = self
-                .fx_rate(Currency::parse(&sale)?, currency, from_ms, lookups)
-                .await?;
+            let rate = self.fx_rate(sale, currency, from_ms, lookups).await?;
             totals.entry(partner).or_default().commissions += amount * rate;
         }
         for t in totals.values_mut() {
@@ -354,7 +352,7 @@ impl Engine {
             plugin_digest: ctx.binding.digest.clone(),
             decision: serde_json::json!({ "bonus": format!("{:?}", decision.bonus), "reason": decision.reason }).to_string(),
             amount,
-            currency: currency.code().to_owned(),
+            currency,
             ledger_entry_id: None,
         };
         match self.store.record_bonus(&record, entry.as_ref()).await {
@@ -390,7 +388,7 @@ fn earlier(done: BonusRecord) -> BonusOutcome {
     BonusOutcome {
         partner_id: done.partner_id,
         amount: done.amount,
-        currency: done.currency,
+        currency: done.currency.code().to_owned(),
         reason,
         entry_id: done.ledger_entry_id,
         new: false,

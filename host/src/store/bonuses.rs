@@ -1,7 +1,8 @@
 //! Performance bonuses: the facts a period close needs, and its exactly-once record.
 
 use super::ledger::NewEntry;
-use super::{Result, Store, StoreError, money, now_ms};
+use super::{Result, Store, StoreError, currency, money, now_ms};
+use crate::domain::Currency;
 use rust_decimal::Decimal;
 use sqlx::Row;
 
@@ -16,7 +17,7 @@ pub struct PeriodAttribution {
     /// Attributed revenue, sale currency.
     pub attributed_amount: Decimal,
     /// Sale currency.
-    pub currency: String,
+    pub currency: Currency,
     /// When the conversion happened (ms).
     pub occurred_at_ms: i64,
     /// The conversion's amount.
@@ -41,7 +42,7 @@ pub struct BonusRecord {
     /// Amount, program currency (0 when no bonus).
     pub amount: Decimal,
     /// Program currency.
-    pub currency: String,
+    pub currency: Currency,
     /// The bonus entry, if one was written.
     pub ledger_entry_id: Option<i64>,
 }
@@ -88,7 +89,7 @@ impl Store {
                     partner_id: r.try_get("partner_id")?,
                     conversion_id: r.try_get("conversion_id")?,
                     attributed_amount: money(r, "attributed_amount", "currency")?,
-                    currency: r.try_get("currency")?,
+                    currency: currency(r, "currency")?,
                     occurred_at_ms: r.try_get("occurred_at_ms")?,
                     conversion_amount: money(r, "conversion_amount", "currency")?,
                 })
@@ -125,7 +126,7 @@ impl Store {
         program_id: &str,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<(String, Decimal, String)>> {
+    ) -> Result<Vec<(String, Decimal, Currency)>> {
         let rows = self
             .period_rows(
                 "SELECT e.partner_id, e.amount::text AS amount, e.currency FROM ledger_entries e
@@ -141,7 +142,7 @@ impl Store {
                 Ok((
                     r.try_get("partner_id")?,
                     money(r, "amount", "currency")?,
-                    r.try_get("currency")?,
+                    currency(r, "currency")?,
                 ))
             })
             .collect()
@@ -173,7 +174,7 @@ impl Store {
                 plugin_digest: r.try_get("plugin_digest")?,
                 decision: r.try_get("decision")?,
                 amount: money(&r, "amount", "currency")?,
-                currency: r.try_get("currency")?,
+                currency: currency(&r, "currency")?,
                 ledger_entry_id: r.try_get("ledger_entry_id")?,
             })
         })
@@ -203,7 +204,7 @@ impl Store {
         .bind(&b.plugin_digest)
         .bind(&b.decision)
         .bind(b.amount.to_string())
-        .bind(&b.currency)
+        .bind(b.currency.code())
         .bind(now_ms())
         .execute(&mut *tx)
         .await
