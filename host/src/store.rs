@@ -33,7 +33,6 @@ pub use programs::{PartnerRecord, PluginRecord};
 use rust_decimal::Decimal;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -447,13 +446,6 @@ impl Store {
             tracing::info!(version, "applied migration");
         }
         Ok(())
-    }
-
-    /// A query written with PostgreSQL's `::numeric` and `::text` casts, in this
-    /// backend's dialect ([`dialect::Dialect::cast_free`]). New queries name the casts
-    /// through [`Store::dialect`] instead.
-    pub(crate) fn sql<'a>(&self, query: &'a str) -> Cow<'a, str> {
-        self.dialect().cast_free(query)
     }
 
     /// This backend's SQL dialect.

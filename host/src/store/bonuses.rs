@@ -48,7 +48,8 @@ pub struct BonusRecord {
 }
 
 impl Store {
-    /// The rows of a period query whose parameters are (program, from, to).
+    /// The rows of a period query whose parameters are (program, from, to); `query` is
+    /// already in this backend's dialect.
     async fn period_rows(
         &self,
         query: &str,
@@ -56,7 +57,7 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<sqlx::any::AnyRow>> {
-        Ok(sqlx::query(&self.sql(query))
+        Ok(sqlx::query(query)
             .bind(program_id)
             .bind(from_ms)
             .bind(to_ms)
@@ -73,11 +74,11 @@ impl Store {
     ) -> Result<Vec<PeriodAttribution>> {
         let rows = self
             .period_rows(
-                "SELECT a.partner_id, a.conversion_id, a.attributed_amount::text AS attributed_amount, a.currency,
-                        a.occurred_at_ms, c.amount::text AS conversion_amount
+                &format!("SELECT a.partner_id, a.conversion_id, a.attributed_amount{t} AS attributed_amount, a.currency,
+                        a.occurred_at_ms, c.amount{t} AS conversion_amount
                  FROM revenue_attributions a JOIN conversions c ON c.program_id = a.program_id AND c.id = a.conversion_id
                  WHERE a.program_id = $1 AND a.occurred_at_ms >= $2 AND a.occurred_at_ms < $3
-                 ORDER BY a.partner_id, a.conversion_id",
+                 ORDER BY a.partner_id, a.conversion_id", t = self.dialect().text()),
                 program_id,
                 from_ms,
                 to_ms,
@@ -106,9 +107,12 @@ impl Store {
     ) -> Result<Vec<(String, Decimal)>> {
         let rows = self
             .period_rows(
-                "SELECT f.conversion_id, f.amount::text AS amount, c.currency FROM refunds f
+                &format!(
+                    "SELECT f.conversion_id, f.amount{t} AS amount, c.currency FROM refunds f
                  JOIN conversions c ON c.program_id = f.program_id AND c.id = f.conversion_id
                  WHERE f.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3",
+                    t = self.dialect().text()
+                ),
                 program_id,
                 from_ms,
                 to_ms,
@@ -129,9 +133,9 @@ impl Store {
     ) -> Result<Vec<(String, Decimal, Currency)>> {
         let rows = self
             .period_rows(
-                "SELECT e.partner_id, e.amount::text AS amount, e.currency FROM ledger_entries e
+                &format!("SELECT e.partner_id, e.amount{t} AS amount, e.currency FROM ledger_entries e
                  JOIN conversions c ON c.program_id = e.program_id AND c.id = e.conversion_id
-                 WHERE e.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3 AND e.kind <> 'bonus'",
+                 WHERE e.program_id = $1 AND c.occurred_at_ms >= $2 AND c.occurred_at_ms < $3 AND e.kind <> 'bonus'", t = self.dialect().text()),
                 program_id,
                 from_ms,
                 to_ms,
@@ -155,10 +159,11 @@ impl Store {
         partner_id: &str,
         period_start_ms: i64,
     ) -> Result<Option<BonusRecord>> {
-        let row = sqlx::query(&self.sql(
+        let row = sqlx::query(&format!(
             "SELECT program_id, partner_id, period_start_ms, period_end_ms, plugin_digest, decision,
-                    amount::text AS amount, currency, ledger_entry_id
+                    amount{t} AS amount, currency, ledger_entry_id
              FROM performance_bonuses WHERE program_id = $1 AND partner_id = $2 AND period_start_ms = $3",
+            t = self.dialect().text()
         ))
         .bind(program_id)
         .bind(partner_id)
@@ -192,10 +197,11 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         // The decision row first: it is the claim. A concurrent close waits here for the
         // other transaction and then fails on the key, before writing any entry.
-        sqlx::query(&self.sql(
+        sqlx::query(&format!(
             "INSERT INTO performance_bonuses (program_id, partner_id, period_start_ms, period_end_ms, plugin_digest,
                 decision, amount, currency, ledger_entry_id, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, NULL, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7{n}, $8, NULL, $9)",
+            n = self.dialect().numeric()
         ))
         .bind(&b.program_id)
         .bind(&b.partner_id)

@@ -44,38 +44,6 @@ impl Dialect {
         }
     }
 
-    /// `sql`, written for PostgreSQL with `::numeric` and `::text` casts (and no other), in
-    /// this backend's dialect: SQLite's columns already hold those values as text, so the
-    /// two casts go. Any other `::` cast is refused outright (SQLite would reject it, or
-    /// worse, a partial match would leave a mangled name), in debug builds by a panic
-    /// that names the query.
-    pub(crate) fn cast_free(self, sql: &str) -> Cow<'_, str> {
-        if self.0 == Backend::Postgres || !sql.contains("::") {
-            return Cow::Borrowed(sql);
-        }
-        let mut out = String::with_capacity(sql.len());
-        let mut rest = sql;
-        while let Some(i) = rest.find("::") {
-            out.push_str(&rest[..i]);
-            let after = &rest[i + 2..];
-            let name_len = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            let name = &after[..name_len];
-            debug_assert!(
-                matches!(name, "numeric" | "text"),
-                "cast ::{name} has no SQLite form; name it through Dialect: {sql}"
-            );
-            if !matches!(name, "numeric" | "text") {
-                out.push_str("::");
-                out.push_str(name);
-            }
-            rest = &after[name_len..];
-        }
-        out.push_str(rest);
-        Cow::Owned(out)
-    }
-
     /// `sql`, written with `?` placeholders, in this backend's placeholder style: `$1`,
     /// `$2`, ... in order for PostgreSQL. A `?` inside a quoted literal or identifier is
     /// text, not a placeholder.
@@ -130,21 +98,5 @@ mod tests {
             "INSERT INTO t (a, b) VALUES ($1, $2::numeric), ($3, '?') RETURNING \"?\""
         );
         assert_eq!(Dialect(Backend::Sqlite).placeholders(sql), sql);
-    }
-
-    #[test]
-    fn drops_whole_numeric_and_text_casts_for_sqlite_only() {
-        let sql = "SELECT a::text AS a, texture FROM t WHERE b = $1::numeric";
-        assert_eq!(
-            Dialect(Backend::Sqlite).cast_free(sql),
-            "SELECT a AS a, texture FROM t WHERE b = $1"
-        );
-        assert_eq!(Dialect(Backend::Postgres).cast_free(sql), sql);
-    }
-
-    #[test]
-    #[should_panic(expected = "cast ::textual has no SQLite form")]
-    fn refuses_other_casts_for_sqlite() {
-        let _ = Dialect(Backend::Sqlite).cast_free("SELECT a::textual FROM t");
     }
 }

@@ -176,9 +176,16 @@ const STATUS_SQL: &str = "CASE
 /// second approval, from a concurrent run or replica, is skipped.
 pub(super) const APPROVED_ONCE: &str = "ON CONFLICT (entry_id) WHERE event = 'approved' DO NOTHING";
 
-const ENTRY_COLUMNS: &str = "e.id, e.program_id, e.partner_id, e.conversion_id, e.kind, e.amount::text AS amount, e.currency,
-    e.payout_amount::text AS payout_amount, e.payout_currency, e.fx_rate::text AS fx_rate, e.rate::text AS rate,
-    e.reverses_entry_id, e.cause, e.provenance, e.hold_until_ms, e.created_at_ms";
+/// An entry's columns as `entry_row` reads them, in `dialect` (the `Any` driver reads a
+/// NUMERIC only as text).
+fn entry_columns(dialect: Dialect) -> String {
+    format!(
+        "e.id, e.program_id, e.partner_id, e.conversion_id, e.kind, e.amount{t} AS amount, e.currency,
+    e.payout_amount{t} AS payout_amount, e.payout_currency, e.fx_rate{t} AS fx_rate, e.rate{t} AS rate,
+    e.reverses_entry_id, e.cause, e.provenance, e.hold_until_ms, e.created_at_ms",
+        t = dialect.text()
+    )
+}
 
 /// Insert entries: multi-row statements for plain ones, one by one (to learn their ids)
 /// for those that carry initial events. Each entry that awaits approval is queued
@@ -339,8 +346,9 @@ impl Store {
             super::commands::insert_command(&mut tx, c).await?;
         }
         if let Some((program, conversion, id, amount)) = &w.refund {
-            sqlx::query(&self.sql(
-                "INSERT INTO refunds (program_id, conversion_id, id, amount, created_at_ms) VALUES ($1, $2, $3, $4::numeric, $5)",
+            sqlx::query(&format!(
+                "INSERT INTO refunds (program_id, conversion_id, id, amount, created_at_ms) VALUES ($1, $2, $3, $4{n}, $5)",
+                n = self.dialect().numeric()
             ))
             .bind(program)
             .bind(conversion)
@@ -407,13 +415,14 @@ impl Store {
     /// Entries matching `filter`, by id ascending.
     pub async fn entries(&self, f: &EntryFilter) -> Result<Vec<EntryRecord>> {
         let q = format!(
-            "SELECT * FROM (SELECT {ENTRY_COLUMNS}, {STATUS_SQL} AS status FROM ledger_entries e
+            "SELECT * FROM (SELECT {columns}, {STATUS_SQL} AS status FROM ledger_entries e
                 WHERE ($1 IS NULL OR e.program_id = $1) AND ($2 IS NULL OR e.partner_id = $2)
                   AND ($3 IS NULL OR e.conversion_id = $3) AND ($4 IS NULL OR e.created_at_ms >= $4)
                   AND ($5 IS NULL OR e.created_at_ms < $5) AND ($6 IS NULL OR e.id > $6)) x
-             WHERE ($7 IS NULL OR status = $7) ORDER BY id LIMIT $8"
+             WHERE ($7 IS NULL OR status = $7) ORDER BY id LIMIT $8",
+            columns = entry_columns(self.dialect())
         );
-        let rows = sqlx::query(&self.sql(&q))
+        let rows = sqlx::query(&q)
             .bind(&f.program_id)
             .bind(&f.partner_id)
             .bind(&f.conversion_id)
@@ -430,22 +439,21 @@ impl Store {
     /// One entry.
     pub async fn entry(&self, id: i64) -> Result<Option<EntryRecord>> {
         let q = format!(
-            "SELECT {ENTRY_COLUMNS}, {STATUS_SQL} AS status FROM ledger_entries e WHERE e.id = $1"
+            "SELECT {columns}, {STATUS_SQL} AS status FROM ledger_entries e WHERE e.id = $1",
+            columns = entry_columns(self.dialect())
         );
-        let row = sqlx::query(&self.sql(&q))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&q).bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(entry_row).transpose()
     }
 
     /// Every entry of a partner (for balances), as `(payout currency, payout amount, status)`.
     pub async fn partner_ledger(&self, partner_id: &str) -> Result<Vec<(String, Decimal, Status)>> {
         let q = format!(
-            "SELECT e.payout_currency, e.payout_amount::text AS payout_amount, {STATUS_SQL} AS status
-             FROM ledger_entries e WHERE e.partner_id = $1"
+            "SELECT e.payout_currency, e.payout_amount{t} AS payout_amount, {STATUS_SQL} AS status
+             FROM ledger_entries e WHERE e.partner_id = $1",
+            t = self.dialect().text()
         );
-        let rows = sqlx::query(&self.sql(&q))
+        let rows = sqlx::query(&q)
             .bind(partner_id)
             .fetch_all(self.pool())
             .await?;
@@ -541,11 +549,12 @@ impl Store {
     /// - balances derived per partner equal the sum of that partner's entries.
     pub async fn check_invariants(&self) -> Result<Vec<String>> {
         let mut problems = Vec::new();
-        let conversions = sqlx::query(&self.sql(
-            "SELECT c.program_id, c.id, c.amount::text AS amount,
+        let t = self.dialect().text();
+        let conversions = sqlx::query(&format!(
+            "SELECT c.program_id, c.id, c.amount{t} AS amount,
                 (SELECT COUNT(*) FROM revenue_attributions a WHERE a.program_id = c.program_id AND a.conversion_id = c.id) AS attributions,
                 (SELECT COUNT(*) FROM ledger_entries e WHERE e.program_id = c.program_id AND e.conversion_id = c.id AND e.kind = 'commission') AS commissions
-             FROM conversions c",
+             FROM conversions c"
         ))
         .fetch_all(self.pool())
         .await?;
@@ -571,9 +580,9 @@ impl Store {
                 }
             }
         }
-        let reversed = sqlx::query(&self.sql(
-            "SELECT o.id, o.amount::text AS amount, r.amount::text AS reversal FROM ledger_entries r
-             JOIN ledger_entries o ON o.id = r.reverses_entry_id WHERE r.kind = 'reversal'",
+        let reversed = sqlx::query(&format!(
+            "SELECT o.id, o.amount{t} AS amount, r.amount{t} AS reversal FROM ledger_entries r
+             JOIN ledger_entries o ON o.id = r.reverses_entry_id WHERE r.kind = 'reversal'"
         ))
         .fetch_all(self.pool())
         .await?;
@@ -595,8 +604,8 @@ impl Store {
         for p in partners {
             let partner: String = p.try_get("partner_id")?;
             let ledger = self.partner_ledger(&partner).await?;
-            let raw = sqlx::query(&self.sql(
-                "SELECT payout_currency, payout_amount::text AS payout_amount FROM ledger_entries WHERE partner_id = $1",
+            let raw = sqlx::query(&format!(
+                "SELECT payout_currency, payout_amount{t} AS payout_amount FROM ledger_entries WHERE partner_id = $1"
             ))
             .bind(&partner)
             .fetch_all(self.pool())

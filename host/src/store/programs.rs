@@ -1,6 +1,7 @@
 //! Plug-ins, programs with their versioned rate tables, partners with their tier history,
 //! and FX rates.
 
+use super::dialect::Dialect;
 use super::{Result, Store, StoreError, dec, now_ms};
 use crate::domain::fx::FxRate;
 use crate::domain::program::{
@@ -85,12 +86,16 @@ fn bind_program<'q>(query: AnyQuery<'q>, p: &Program) -> AnyQuery<'q> {
         .bind(p.max_bonus_share.to_string())
 }
 
-/// A program's columns as [`Store::program_row`] reads them (the `Any` driver reads a
-/// NUMERIC only as text).
-const PROGRAM_COLUMNS: &str =
-    "id, name, currency, attribution_digest, attribution_config, geo_digest,
+/// A program's columns as [`Store::program_row`] reads them, in `dialect` (the `Any`
+/// driver reads a NUMERIC only as text).
+fn program_columns(dialect: Dialect) -> String {
+    format!(
+        "id, name, currency, attribution_digest, attribution_config, geo_digest,
     geo_config, bonus_digest, bonus_config, lookback_days, hold_days,
-    max_bonus_share::text AS max_bonus_share";
+    max_bonus_share{t} AS max_bonus_share",
+        t = dialect.text()
+    )
+}
 
 /// Partners joined with their tier histories: one row per tier, ordered by the caller.
 const PARTNERS_WITH_TIERS: &str =
@@ -247,10 +252,7 @@ impl Store {
              ORDER BY r.uploaded_at_ms DESC, r.digest, r.program_id",
             Self::PLUGIN_SELECT
         );
-        let rows = sqlx::query(&self.sql(&q))
-            .bind(program)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&q).bind(program).fetch_all(self.pool()).await?;
         rows.iter().map(Self::plugin_row).collect()
     }
 
@@ -295,9 +297,9 @@ impl Store {
     /// Create a program with its first rate table.
     pub async fn insert_program(&self, p: &Program, rates: &RateTable) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        let q = self.sql("INSERT INTO programs (id, name, attribution_digest, attribution_config, geo_digest, geo_config,
+        let q = format!("INSERT INTO programs (id, name, attribution_digest, attribution_config, geo_digest, geo_config,
                 bonus_digest, bonus_config, lookback_days, hold_days, updated_at_ms, max_bonus_share, currency, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::numeric, $13, $11)");
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12{n}, $13, $11)", n = self.dialect().numeric());
         bind_program(sqlx::query(&q), p)
             .bind(p.currency.code())
             .execute(&mut *tx)
@@ -310,10 +312,10 @@ impl Store {
 
     /// Replace a program's settings (not its currency, nor its rate tables, which are versioned).
     pub async fn update_program(&self, p: &Program) -> Result<()> {
-        let q = self.sql("UPDATE programs SET name = $2, attribution_digest = $3, attribution_config = $4, geo_digest = $5,
+        let q = format!("UPDATE programs SET name = $2, attribution_digest = $3, attribution_config = $4, geo_digest = $5,
                 geo_config = $6, bonus_digest = $7, bonus_config = $8, lookback_days = $9, hold_days = $10,
-                updated_at_ms = $11, max_bonus_share = $12::numeric
-             WHERE id = $1");
+                updated_at_ms = $11, max_bonus_share = $12{n}
+             WHERE id = $1", n = self.dialect().numeric());
         bind_program(sqlx::query(&q), p)
             .execute(self.pool())
             .await
@@ -344,10 +346,11 @@ impl Store {
             .execute(&mut **tx)
             .await
             .map_err(StoreError::from_db)?;
+        let n = self.dialect().numeric();
         for (tier, r) in &rates.tiers {
-            sqlx::query(&self.sql(
+            sqlx::query(&format!(
                 "INSERT INTO commission_tiers (program_id, version, tier, base_rate, bonus_rate)
-                 VALUES ($1, $2, $3, $4::numeric, $5::numeric)",
+                 VALUES ($1, $2, $3, $4{n}, $5{n})"
             ))
             .bind(program_id)
             .bind(rates.version)
@@ -363,9 +366,9 @@ impl Store {
                 VolumeMetric::Conversions => "conversions",
                 VolumeMetric::Revenue => "revenue",
             };
-            sqlx::query(&self.sql(
+            sqlx::query(&format!(
                 "INSERT INTO volume_tiers (program_id, version, metric, threshold, add_rate)
-                 VALUES ($1, $2, $3, $4::numeric, $5::numeric)",
+                 VALUES ($1, $2, $3, $4{n}, $5{n})"
             ))
             .bind(program_id)
             .bind(rates.version)
@@ -414,18 +417,21 @@ impl Store {
 
     /// One program.
     pub async fn program(&self, id: &str) -> Result<Option<Program>> {
-        let q = format!("SELECT {PROGRAM_COLUMNS} FROM programs WHERE id = $1");
-        let row = sqlx::query(&self.sql(&q))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let q = format!(
+            "SELECT {columns} FROM programs WHERE id = $1",
+            columns = program_columns(self.dialect())
+        );
+        let row = sqlx::query(&q).bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(Self::program_row).transpose()
     }
 
     /// Every program, by id.
     pub async fn programs(&self) -> Result<Vec<Program>> {
-        let q = format!("SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY id");
-        let rows = sqlx::query(&self.sql(&q)).fetch_all(self.pool()).await?;
+        let q = format!(
+            "SELECT {columns} FROM programs ORDER BY id",
+            columns = program_columns(self.dialect())
+        );
+        let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
         rows.iter().map(Self::program_row).collect()
     }
 
@@ -437,16 +443,17 @@ impl Store {
         .bind(program_id)
         .fetch_all(self.pool())
         .await?;
-        let tiers = sqlx::query(&self.sql(
-            "SELECT version, tier, base_rate::text AS base_rate, bonus_rate::text AS bonus_rate
-             FROM commission_tiers WHERE program_id = $1",
+        let t = self.dialect().text();
+        let tiers = sqlx::query(&format!(
+            "SELECT version, tier, base_rate{t} AS base_rate, bonus_rate{t} AS bonus_rate
+             FROM commission_tiers WHERE program_id = $1"
         ))
         .bind(program_id)
         .fetch_all(self.pool())
         .await?;
-        let volumes = sqlx::query(&self.sql(
-            "SELECT version, metric, threshold::text AS threshold, add_rate::text AS add_rate
-             FROM volume_tiers WHERE program_id = $1 ORDER BY version, metric, threshold",
+        let volumes = sqlx::query(&format!(
+            "SELECT version, metric, threshold{t} AS threshold, add_rate{t} AS add_rate
+             FROM volume_tiers WHERE program_id = $1 ORDER BY version, metric, threshold"
         ))
         .bind(program_id)
         .fetch_all(self.pool())
@@ -600,8 +607,9 @@ impl Store {
                 r.base, r.quote, r.effective_from_ms
             )));
         }
-        sqlx::query(&self.sql(
-            "INSERT INTO fx_rates (base, quote, effective_from_ms, rate, created_at_ms) VALUES ($1, $2, $3, $4::numeric, $5)",
+        sqlx::query(&format!(
+            "INSERT INTO fx_rates (base, quote, effective_from_ms, rate, created_at_ms) VALUES ($1, $2, $3, $4{n}, $5)",
+            n = self.dialect().numeric()
         ))
         .bind(r.base.code())
         .bind(r.quote.code())
@@ -615,8 +623,9 @@ impl Store {
     }
 
     async fn fx_rates_between(&self, base: &str, quote: &str) -> Result<Vec<(i64, Decimal)>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT effective_from_ms, rate::text AS rate FROM fx_rates WHERE base = $1 AND quote = $2 ORDER BY effective_from_ms",
+        let rows = sqlx::query(&format!(
+            "SELECT effective_from_ms, rate{t} AS rate FROM fx_rates WHERE base = $1 AND quote = $2 ORDER BY effective_from_ms",
+            t = self.dialect().text()
         ))
         .bind(base)
         .bind(quote)
@@ -629,9 +638,10 @@ impl Store {
 
     /// The rate from `base` to `quote` in force at `at_ms`, if one was recorded.
     pub async fn fx_rate_at(&self, base: &str, quote: &str, at_ms: i64) -> Result<Option<Decimal>> {
-        let row = sqlx::query(&self.sql(
-            "SELECT rate::text AS rate FROM fx_rates WHERE base = $1 AND quote = $2 AND effective_from_ms <= $3
+        let row = sqlx::query(&format!(
+            "SELECT rate{t} AS rate FROM fx_rates WHERE base = $1 AND quote = $2 AND effective_from_ms <= $3
              ORDER BY effective_from_ms DESC LIMIT 1",
+            t = self.dialect().text()
         ))
         .bind(base)
         .bind(quote)
@@ -643,8 +653,9 @@ impl Store {
 
     /// Every FX rate, newest first.
     pub async fn fx_rates(&self) -> Result<Vec<FxRate>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT base, quote, effective_from_ms, rate::text AS rate FROM fx_rates ORDER BY base, quote, effective_from_ms DESC",
+        let rows = sqlx::query(&format!(
+            "SELECT base, quote, effective_from_ms, rate{t} AS rate FROM fx_rates ORDER BY base, quote, effective_from_ms DESC",
+            t = self.dialect().text()
         ))
         .fetch_all(self.pool())
         .await?;
