@@ -327,8 +327,10 @@ async fn a_plugin_that_keeps_hitting_its_limits_is_suspended() {
             probes += 1;
         }
     }
+    // Probes come after cool-downs of 1, 2, 4 s... and each refusal takes at least a
+    // second: in ten calls, about three probes (four if the machine is slow).
     assert!(
-        refused >= 7 && probes <= 3,
+        refused >= 5 && probes <= 4,
         "{refused} refused, {probes} probes"
     );
     let after = evaluations(&s.call(Method::GET, "/metrics", None, None).await);
