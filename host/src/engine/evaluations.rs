@@ -18,7 +18,7 @@
 //! (`engine::breaker`) instead.
 
 use super::breaker::{Breakers, burns_a_limit};
-use super::pricing::{AttributionCall, AttributionKey};
+use super::pricing::{AttributionCall, Prefetched};
 use super::{EngineError, Result};
 use crate::plugins::{Digest, EvalError, Failure, Limits};
 use accrue_plugin_sdk::{BonusDecision, PartnerWeight, PeriodStats, RateDecision, RateInput};
@@ -210,7 +210,7 @@ impl super::Engine {
     pub(super) async fn prefetch_attributions(
         &self,
         calls: Vec<(String, AttributionCall)>,
-    ) -> HashMap<AttributionKey, Arc<Vec<PartnerWeight>>> {
+    ) -> HashMap<(String, String), Prefetched> {
         let mut found = HashMap::new();
         let mut jobs: HashMap<(String, Digest), Vec<AttributionCall>> = HashMap::new();
         for (program_id, call) in calls {
@@ -219,7 +219,10 @@ impl super::Engine {
                 .cached_attribution(&call.digest, &call.config, &call.input_hash)
             {
                 Some(weights) => {
-                    found.insert(call.key(), weights);
+                    found.insert(
+                        (program_id, call.conversion.id.clone()),
+                        (call.key(), weights),
+                    );
                 }
                 None => jobs
                     .entry((program_id, call.digest.clone()))
@@ -229,26 +232,31 @@ impl super::Engine {
         }
         for ((program_id, digest), calls) in jobs {
             let runtime = self.runtime.clone();
-            let answered = self
-                .evals
-                .run_all(&program_id, &digest, move || {
-                    let mut answered = Vec::with_capacity(calls.len());
-                    for call in calls {
-                        match runtime.attribute_hashed(
-                            &call.digest,
-                            &call.config,
-                            &call.input_hash,
-                            &call.conversion,
-                            &call.touchpoints,
-                        ) {
-                            Ok(weights) => answered.push((call.key(), weights)),
-                            Err(e) => return (answered, Some(e)),
+            let answered =
+                self.evals
+                    .run_all(&program_id, &digest, move || {
+                        let mut answered = Vec::with_capacity(calls.len());
+                        for call in calls {
+                            match runtime.attribute_hashed(
+                                &call.digest,
+                                &call.config,
+                                &call.input_hash,
+                                &call.conversion,
+                                &call.touchpoints,
+                            ) {
+                                Ok(weights) => answered
+                                    .push((call.conversion.id.clone(), (call.key(), weights))),
+                                Err(e) => return (answered, Some(e)),
+                            }
                         }
-                    }
-                    (answered, None)
-                })
-                .await;
-            found.extend(answered);
+                        (answered, None)
+                    })
+                    .await;
+            found.extend(
+                answered
+                    .into_iter()
+                    .map(|(id, prefetched)| ((program_id.clone(), id), prefetched)),
+            );
         }
         found
     }

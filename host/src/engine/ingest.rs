@@ -90,7 +90,7 @@ impl Engine {
             };
             if pending.len() > 1 {
                 let calls = self.attribution_calls(inputs, &pending, &existing).await;
-                lookups.weights = self.prefetch_attributions(calls).await;
+                lookups.attributions = self.prefetch_attributions(calls).await;
             }
             let read_in = started.elapsed();
             for &i in &pending {
@@ -219,8 +219,12 @@ impl Engine {
         existing: &HashMap<(String, String), (String, String)>,
     ) -> Vec<(String, AttributionCall)> {
         let mut calls = Vec::with_capacity(pending.len());
+        let mut seen = std::collections::HashSet::new();
         for input in pending.iter().map(|&i| &inputs[i]) {
-            if existing.contains_key(&(input.program_id.clone(), input.id.clone())) {
+            let key = (input.program_id.clone(), input.id.clone());
+            // A key already stored is replayed, and a key repeated in the batch is priced
+            // once, as its first occurrence: only that one is evaluated ahead.
+            if existing.contains_key(&key) || !seen.insert(key) {
                 continue;
             }
             let Ok(state) = self.program(&input.program_id).await else {

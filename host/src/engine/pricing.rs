@@ -90,10 +90,13 @@ pub(super) struct Lookups {
     pub fx: HashMap<(String, String, i64), Decimal>,
     /// Partners read ahead (an id missing here is read when needed).
     pub partners: HashMap<String, PartnerRecord>,
-    /// Attributions evaluated ahead for a batch, by their result-cache key (see
-    /// [`Engine::prefetch_attributions`]).
-    pub weights: HashMap<AttributionKey, Arc<Vec<PartnerWeight>>>,
+    /// Attributions evaluated ahead for a batch, by (program, conversion id), each with
+    /// the key it was evaluated under (see [`Engine::prefetch_attributions`]).
+    pub attributions: HashMap<(String, String), Prefetched>,
 }
+
+/// An attribution evaluated ahead: its key (plug-in, config, input hash) and its answer.
+pub(super) type Prefetched = (AttributionKey, Arc<Vec<PartnerWeight>>);
 
 /// What identifies an attribution's answer: the plug-in, its config, the input's hash.
 pub(super) type AttributionKey = (Digest, String, [u8; 32]);
@@ -328,12 +331,22 @@ impl Engine {
             .attribution
             .as_ref()
             .unwrap_or(&program.attribution);
-        let call = AttributionCall::new(binding, program.lookback_days, i, &currency)?;
-        let attribution_config = call.config.clone();
-        let input_hash = call.input_hash;
-        let weights = match lookups.weights.get(&call.key()) {
-            Some(weights) => weights.clone(),
-            None => self.attribute(&program.id, call).await?,
+        let attribution_config = attribution_config(binding, program.lookback_days);
+        let attribution_digest = digest(&binding.digest)?;
+        // Evaluated ahead with this batch (the input hashed there, not again here), if it
+        // was under the same plug-in and config.
+        let prefetched = lookups
+            .attributions
+            .get(&(program.id.clone(), i.id.clone()))
+            .filter(|((d, config, _), _)| {
+                *d == attribution_digest && *config == attribution_config
+            });
+        let (input_hash, weights) = match prefetched {
+            Some(((_, _, input_hash), weights)) => (*input_hash, weights.clone()),
+            None => {
+                let call = AttributionCall::new(binding, program.lookback_days, i, &currency)?;
+                (call.input_hash, self.attribute(&program.id, call).await?)
+            }
         };
         let input_hash = hex::encode(input_hash);
         let (month_start, month_end) = month_of(i.occurred_at_ms);
