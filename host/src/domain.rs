@@ -8,6 +8,7 @@ pub mod error;
 pub mod fx;
 pub mod ledger;
 pub mod money;
+pub mod payout;
 pub mod program;
 pub mod scope;
 

@@ -183,6 +183,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_plugin_registrations.sql"),
     ),
+    (9, include_str!("../migrations/postgres/0009_payouts.sql")),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -210,7 +211,14 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_plugin_registrations.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_payouts.sql")),
 ];
+
+/// The first line of a SQLite migration that rebuilds a referenced table: the runner turns
+/// foreign keys off around its transaction (SQLite ignores the pragma inside one) and
+/// checks every reference before committing, as SQLite's documented procedure for schema
+/// changes ALTER TABLE cannot make asks.
+const SQLITE_FOREIGN_KEYS_OFF: &str = "-- accrue: foreign-keys-off";
 
 impl Store {
     /// Connect to `url`: `postgres://...` or `sqlite://path` (created if missing).
@@ -429,6 +437,13 @@ impl Store {
             if applied.contains(version) {
                 continue;
             }
+            let rebuilds =
+                self.backend == Backend::Sqlite && sql.starts_with(SQLITE_FOREIGN_KEYS_OFF);
+            if rebuilds {
+                sqlx::query("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *conn)
+                    .await?;
+            }
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             sqlx::raw_sql(sql)
                 .execute(&mut *tx)
@@ -437,12 +452,28 @@ impl Store {
                     version: *version,
                     source,
                 })?;
+            if rebuilds {
+                let broken = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if !broken.is_empty() {
+                    return Err(StoreError::Corrupt(format!(
+                        "migration {version} leaves {} rows whose references do not hold",
+                        broken.len()
+                    )));
+                }
+            }
             sqlx::query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)")
                 .bind(*version)
                 .bind(now_ms())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            if rebuilds {
+                sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await?;
+            }
             tracing::info!(version, "applied migration");
         }
         Ok(())
