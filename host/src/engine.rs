@@ -15,6 +15,7 @@ mod evaluations;
 mod idempotency;
 mod ingest;
 mod keys;
+mod payouts;
 mod plugin_registry;
 mod pricing;
 mod programs;
@@ -32,6 +33,10 @@ pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
 pub use keys::hash_secret;
+pub use payouts::{
+    CurrencyTotals, FeedbackReport, ItemOutcome, ItemStatus, RunRequest, RunStarted, RunStatus,
+    RunView, Schedule,
+};
 pub use plugin_registry::Registered;
 pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointInput};
 pub use programs::{DEFAULT_HOLD_DAYS, DEFAULT_LOOKBACK_DAYS, NewProgram, ProgramChange};
@@ -139,7 +144,7 @@ impl Engine {
     pub async fn balance(&self, partner_id: &str) -> Result<Vec<crate::domain::ledger::Balance>> {
         let ledger = self.store.partner_ledger(partner_id).await?;
         Ok(crate::domain::ledger::balances(
-            ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s)),
+            ledger.iter().map(|(c, a, s, k)| (c.as_str(), *a, *s, *k)),
         ))
     }
 }

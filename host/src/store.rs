@@ -17,6 +17,7 @@ mod conversions;
 mod dialect;
 mod keys;
 mod ledger;
+pub mod payouts;
 mod programs;
 mod secrets;
 

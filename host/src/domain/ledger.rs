@@ -19,6 +19,11 @@ pub enum EntryKind {
     Reversal,
     /// A retroactive correction.
     Adjustment,
+    /// Tax withheld from a payout (negative), or its undoing (positive, pointing at it)
+    /// when the payout failed or came back.
+    Withholding,
+    /// A payout fee (negative), or its undoing.
+    Fee,
 }
 
 impl EntryKind {
@@ -29,7 +34,15 @@ impl EntryKind {
             Self::Bonus => "bonus",
             Self::Reversal => "reversal",
             Self::Adjustment => "adjustment",
+            Self::Withholding => "withholding",
+            Self::Fee => "fee",
         }
+    }
+
+    /// Whether entries of this kind are paid out to the partner: everything except what a
+    /// payout itself keeps back.
+    pub fn is_payable(self) -> bool {
+        !matches!(self, Self::Withholding | Self::Fee)
     }
 
     /// Parse a stored name.
@@ -39,6 +52,8 @@ impl EntryKind {
             Self::Bonus,
             Self::Reversal,
             Self::Adjustment,
+            Self::Withholding,
+            Self::Fee,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -57,6 +72,8 @@ pub enum EventKind {
     Frozen,
     /// Unfrozen: the dispute was rejected or resolved.
     Released,
+    /// A paid payout came back from the bank: payable again.
+    Returned,
 }
 
 impl EventKind {
@@ -67,12 +84,19 @@ impl EventKind {
             Self::Paid => "paid",
             Self::Frozen => "frozen",
             Self::Released => "released",
+            Self::Returned => "returned",
         }
     }
 
     /// Parse a stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Approved, Self::Paid, Self::Frozen, Self::Released]
+        [
+            Self::Approved,
+            Self::Paid,
+            Self::Frozen,
+            Self::Released,
+            Self::Returned,
+        ]
             .into_iter()
             .find(|k| k.as_str() == text)
     }
@@ -120,6 +144,7 @@ impl Status {
                 EventKind::Paid => status = Self::Paid,
                 EventKind::Frozen => frozen = true,
                 EventKind::Released => frozen = false,
+                EventKind::Returned => status = Self::Approved,
             }
         }
         if frozen { Self::Frozen } else { status }
@@ -158,7 +183,7 @@ impl DisputeStatus {
 
 /// Why an entry exists: what the ledger records beside it, and what reversals, refunds and
 /// replays match on. Stored as `conversion`, `refund:<id>`, `dispute:<id>`,
-/// `adjustment:<id>` or `period:<from ms>-<to ms>`.
+/// `adjustment:<id>`, `payout:<item id>` or `period:<from ms>-<to ms>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Cause {
     /// The conversion's own pricing.
@@ -169,6 +194,8 @@ pub enum Cause {
     Dispute(String),
     /// A retroactive adjustment (the adjustment's id).
     Adjustment(String),
+    /// A payout item's withholding or fee (the item's id).
+    Payout(String),
     /// A period's bonus (its first and last instants, ms).
     Period {
         /// First instant of the period (ms).
@@ -189,6 +216,7 @@ impl Cause {
             "refund" => Some(Self::Refund(rest.to_owned())),
             "dispute" => Some(Self::Dispute(rest.to_owned())),
             "adjustment" => Some(Self::Adjustment(rest.to_owned())),
+            "payout" => Some(Self::Payout(rest.to_owned())),
             "period" => {
                 // The instants may be negative (before 1970): split at the '-' that
                 // follows a digit.
@@ -214,6 +242,7 @@ impl std::fmt::Display for Cause {
             Self::Refund(id) => write!(f, "refund:{id}"),
             Self::Dispute(id) => write!(f, "dispute:{id}"),
             Self::Adjustment(id) => write!(f, "adjustment:{id}"),
+            Self::Payout(id) => write!(f, "payout:{id}"),
             Self::Period { from_ms, to_ms } => write!(f, "period:{from_ms}-{to_ms}"),
         }
     }
@@ -277,13 +306,26 @@ pub struct Balance {
     /// Everything: pending + approved + paid + frozen.
     #[serde(with = "rust_decimal::serde::str")]
     pub total: Decimal,
+    /// What the next payout run may pay before withholding and fees: approved entries
+    /// of the kinds paid out (negative ones, clawbacks, netted in).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub payable: Decimal,
+    /// Tax withheld from payouts that were paid (a positive figure).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub withheld: Decimal,
+    /// Fees kept from payouts that were paid (a positive figure).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub fees: Decimal,
 }
 
-/// Sum entries `(payout currency, payout amount, status)` into balances per currency,
-/// sorted by currency.
-pub fn balances<'a>(entries: impl IntoIterator<Item = (&'a str, Decimal, Status)>) -> Vec<Balance> {
+/// Sum entries `(payout currency, payout amount, status, kind)` into balances per
+/// currency, sorted by currency. `paid` is what reached the partner: the paid entries net
+/// of the withholding and fees kept from them.
+pub fn balances<'a>(
+    entries: impl IntoIterator<Item = (&'a str, Decimal, Status, EntryKind)>,
+) -> Vec<Balance> {
     let mut out: Vec<Balance> = Vec::new();
-    for (currency, amount, status) in entries {
+    for (currency, amount, status, kind) in entries {
         let i = match out.iter().position(|b| b.currency == currency) {
             Some(i) => i,
             None => {
@@ -302,6 +344,12 @@ pub fn balances<'a>(entries: impl IntoIterator<Item = (&'a str, Decimal, Status)
             Status::Frozen => b.frozen += amount,
         }
         b.total += amount;
+        match (kind, status) {
+            (k, Status::Approved) if k.is_payable() => b.payable += amount,
+            (EntryKind::Withholding, Status::Paid) => b.withheld -= amount,
+            (EntryKind::Fee, Status::Paid) => b.fees -= amount,
+            _ => {}
+        }
     }
     // Every figure with its currency's decimals, a status with no entries too ("0.00").
     for b in &mut out {
@@ -311,6 +359,9 @@ pub fn balances<'a>(entries: impl IntoIterator<Item = (&'a str, Decimal, Status)
             &mut b.paid,
             &mut b.frozen,
             &mut b.total,
+            &mut b.payable,
+            &mut b.withheld,
+            &mut b.fees,
         ] {
             *figure = super::money::scaled_to(*figure, &b.currency);
         }
@@ -335,14 +386,20 @@ mod tests {
             Status::Approved
         );
         assert_eq!(Status::from_events([Approved, Paid]), Status::Paid);
+        assert_eq!(Status::from_events([Approved, Paid, Returned]), Status::Approved);
+        assert_eq!(
+            Status::from_events([Approved, Paid, Returned, Paid]),
+            Status::Paid
+        );
     }
 
     #[test]
     fn balances_sum_by_currency_and_status() {
         let b = balances([
-            ("USD", dec("10.00"), Status::Pending),
-            ("USD", dec("-2.50"), Status::Approved),
-            ("EUR", dec("5.00"), Status::Paid),
+            ("USD", dec("10.00"), Status::Pending, EntryKind::Commission),
+            ("USD", dec("-2.50"), Status::Approved, EntryKind::Reversal),
+            ("EUR", dec("5.00"), Status::Paid, EntryKind::Commission),
+            ("EUR", dec("-1.20"), Status::Paid, EntryKind::Withholding),
         ]);
         assert_eq!(b.len(), 2);
         assert_eq!(b[1].currency, "USD");
@@ -354,6 +411,8 @@ mod tests {
             "with the currency's decimals"
         );
         assert_eq!(b[0].pending.to_string(), "0.00");
+        assert_eq!(b[1].payable, dec("-2.50"));
+        assert_eq!((b[0].paid, b[0].withheld), (dec("3.80"), dec("1.20")));
     }
 }
 
@@ -368,6 +427,7 @@ mod cause_tests {
             Cause::Refund("r:1".into()),
             Cause::Dispute("dsp_1".into()),
             Cause::Adjustment("adj_1".into()),
+            Cause::Payout("P1".into()),
             Cause::Period {
                 from_ms: 1_700_000_000_000,
                 to_ms: 1_702_000_000_000,

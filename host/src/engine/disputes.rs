@@ -259,6 +259,16 @@ impl Engine {
             ..LedgerWrite::default()
         };
         if outcome == DisputeOutcome::Upheld {
+            // A frozen entry that had been approved is released above and payable again:
+            // its reversal is approved with it, in the same transaction, so no payout run
+            // can take the entry without its reversal (a frozen or disputed entry is never
+            // paid).
+            let frozen: Vec<i64> = entries
+                .iter()
+                .filter(|e| e.status == Status::Frozen)
+                .map(|e| e.id)
+                .collect();
+            let approved_before = self.store.approved_among(&frozen).await?;
             for entry in entries
                 .iter()
                 .filter(|e| concerns(&dispute, e))
@@ -278,7 +288,11 @@ impl Engine {
                 }
                 let mut released = entry.clone();
                 if released.status == Status::Frozen {
-                    released.status = Status::Pending;
+                    released.status = if approved_before.contains(&entry.id) {
+                        Status::Approved
+                    } else {
+                        Status::Pending
+                    };
                 }
                 write
                     .entries

@@ -47,6 +47,15 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A request the engine refuses for a reason with its own problem type (a payout
+    /// schedule that does not hold together, a tax year that is not one...): 422.
+    #[error("{message}")]
+    Invalid {
+        /// The problem type's slug.
+        kind: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A fault inside the service (not the request's): answered 500, detail logged only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,6 +75,7 @@ impl EngineError {
             Self::NotFound(_) => "not-found",
             Self::Conflict(_) => "conflict",
             Self::Forbidden(_) => "forbidden",
+            Self::Invalid { kind, .. } => kind,
             Self::Rejected(v) => v.kind(),
             Self::Plugin(p) => match p.failure {
                 Failure::NotReady => "plugin-not-ready",

@@ -205,6 +205,7 @@ impl From<EngineError> for ApiError {
                 (S::CONFLICT, "Conflict", None, None)
             }
             EngineError::Forbidden(_) => (S::FORBIDDEN, "Forbidden", None, None),
+            EngineError::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "Invalid request", None, None),
             EngineError::Rejected(v) => return Self::from(v.clone()),
             EngineError::NotFound(what) => return Self::not_found(what.clone()),
             EngineError::Plugin(p) => match &p.failure {

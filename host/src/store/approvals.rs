@@ -152,6 +152,8 @@ impl Store {
                 .await
                 .map_err(StoreError::from_db)?
                 .rows_affected();
+            // Approved entries join the payable set in the same transaction.
+            super::payouts::payable_add(dialect, &mut tx, &approve, now_ms).await?;
             settled.extend(approve);
         }
         if !settled.is_empty() {

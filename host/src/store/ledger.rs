@@ -167,7 +167,9 @@ const STATUS_SQL: &str = "CASE
     WHEN EXISTS (SELECT 1 FROM entry_events f WHERE f.entry_id = e.id AND f.event = 'frozen'
                  AND NOT EXISTS (SELECT 1 FROM entry_events r WHERE r.entry_id = e.id AND r.event = 'released' AND r.id > f.id))
         THEN 'frozen'
-    WHEN EXISTS (SELECT 1 FROM entry_events p WHERE p.entry_id = e.id AND p.event = 'paid') THEN 'paid'
+    WHEN EXISTS (SELECT 1 FROM entry_events p WHERE p.entry_id = e.id AND p.event = 'paid'
+                 AND NOT EXISTS (SELECT 1 FROM entry_events r WHERE r.entry_id = e.id AND r.event = 'returned' AND r.id > p.id))
+        THEN 'paid'
     WHEN EXISTS (SELECT 1 FROM entry_events a WHERE a.entry_id = e.id AND a.event = 'approved') THEN 'approved'
     ELSE 'pending' END";
 
@@ -221,7 +223,7 @@ pub(super) async fn insert_entries(
 }
 
 /// A multi-row insert of `entries`, written at `now`.
-fn entry_insert<'q>(
+pub(super) fn entry_insert<'q>(
     dialect: Dialect,
     entries: &[&'q NewEntry],
     now: i64,
@@ -275,6 +277,7 @@ pub(super) async fn insert_one(
     }
     for event in &e.initial_events {
         insert_event(
+            dialect,
             tx,
             &NewEvent {
                 entry_id: id,
@@ -287,7 +290,12 @@ pub(super) async fn insert_one(
     Ok(id)
 }
 
-async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -> Result<()> {
+/// Insert an event on an existing entry, and keep the payable set in step with it.
+pub(super) async fn insert_event(
+    dialect: Dialect,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &NewEvent,
+) -> Result<()> {
     const INSERT: &str =
         "INSERT INTO entry_events (entry_id, event, at_ms, reason) VALUES ($1, $2, $3, $4)";
     let approved_once;
@@ -305,7 +313,7 @@ async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &NewEvent) -
         .execute(&mut **tx)
         .await
         .map_err(StoreError::from_db)?;
-    Ok(())
+    super::payouts::follow_event(dialect, tx, e.entry_id, e.event).await
 }
 
 fn entry_row(row: &AnyRow) -> Result<EntryRecord> {
@@ -404,7 +412,7 @@ impl Store {
             .map_err(StoreError::from_db)?;
         }
         for e in &w.events {
-            insert_event(&mut tx, e).await?;
+            insert_event(self.dialect(), &mut tx, e).await?;
         }
         let entries: Vec<&NewEntry> = w.entries.iter().collect();
         let ids = insert_entries(self, &mut tx, &entries).await?;
@@ -446,10 +454,14 @@ impl Store {
         row.as_ref().map(entry_row).transpose()
     }
 
-    /// Every entry of a partner (for balances), as `(payout currency, payout amount, status)`.
-    pub async fn partner_ledger(&self, partner_id: &str) -> Result<Vec<(String, Decimal, Status)>> {
+    /// Every entry of a partner (for balances), as `(payout currency, payout amount,
+    /// status, kind)`.
+    pub async fn partner_ledger(
+        &self,
+        partner_id: &str,
+    ) -> Result<Vec<(String, Decimal, Status, EntryKind)>> {
         let q = format!(
-            "SELECT e.payout_currency, e.payout_amount{t} AS payout_amount, {STATUS_SQL} AS status
+            "SELECT e.payout_currency, e.payout_amount{t} AS payout_amount, e.kind, {STATUS_SQL} AS status
              FROM ledger_entries e WHERE e.partner_id = $1",
             t = self.dialect().text()
         );
@@ -460,10 +472,12 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status")?;
+                let kind: String = r.try_get("kind")?;
                 Ok((
                     r.try_get("payout_currency")?,
                     money(r, "payout_amount", "payout_currency")?,
                     Status::parse(&status).ok_or_else(|| StoreError::Corrupt(status.clone()))?,
+                    EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(kind.clone()))?,
                 ))
             })
             .collect()
@@ -611,7 +625,7 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
             for b in
-                crate::domain::ledger::balances(ledger.iter().map(|(c, a, s)| (c.as_str(), *a, *s)))
+                crate::domain::ledger::balances(ledger.iter().map(|(c, a, s, k)| (c.as_str(), *a, *s, *k)))
             {
                 let mut sum = Decimal::ZERO;
                 for r in raw.iter().filter(|r| {

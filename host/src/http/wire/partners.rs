@@ -121,7 +121,7 @@ pub struct BalanceOut {
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = DecimalAnswer)]
     pub approved: Decimal,
-    /// Paid out.
+    /// Paid out: what reached the partner (paid entries net of withholding and fees).
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = DecimalAnswer)]
     pub paid: Decimal,
@@ -133,6 +133,19 @@ pub struct BalanceOut {
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = DecimalAnswer)]
     pub total: Decimal,
+    /// What the next payout run may pay, before withholding and fees (approved entries
+    /// of the kinds paid out, clawbacks netted in).
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = DecimalAnswer)]
+    pub payable: Decimal,
+    /// Tax withheld from paid payouts.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = DecimalAnswer)]
+    pub withheld: Decimal,
+    /// Fees kept from paid payouts.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = DecimalAnswer)]
+    pub fees: Decimal,
 }
 
 impl From<Balance> for BalanceOut {
@@ -144,6 +157,9 @@ impl From<Balance> for BalanceOut {
             paid: b.paid,
             frozen: b.frozen,
             total: b.total,
+            payable: b.payable,
+            withheld: b.withheld,
+            fees: b.fees,
         }
     }
 }
