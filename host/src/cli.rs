@@ -171,6 +171,9 @@ pub struct ServeArgs {
     /// How often to approve entries whose hold period is over, seconds.
     #[arg(long, env = "ACCRUE_APPROVE_EVERY_S", default_value_t = 60)]
     pub approve_every_s: u64,
+    /// Seconds between looks for scheduled payout runs whose pay day has come.
+    #[arg(long, env = "ACCRUE_PAYOUT_EVERY_S", default_value_t = 60)]
+    pub payout_every_s: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "ACCRUE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -15,6 +15,7 @@ mod evaluations;
 mod idempotency;
 mod ingest;
 mod keys;
+mod payout_files;
 mod payouts;
 mod plugin_registry;
 mod pricing;
@@ -33,6 +34,7 @@ pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
 pub use keys::hash_secret;
+pub use payout_files::FeedbackFormat;
 pub use payouts::{
     CurrencyTotals, FeedbackReport, ItemOutcome, ItemStatus, RunRequest, RunStarted, RunStatus,
     RunView, Schedule,

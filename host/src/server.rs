@@ -61,10 +61,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine.clone(),
         Duration::from_secs(args.approve_every_s.max(1)),
     ));
+    let payer = tokio::spawn(payout_loop(
+        engine.clone(),
+        Duration::from_secs(args.payout_every_s.max(1)),
+    ));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     approver.abort();
+    payer.abort();
     engine.store().close().await;
     tracing::info!("stopped");
     Ok(())
@@ -83,6 +88,22 @@ async fn approve_loop(engine: Engine, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(approved = n, "entries approved after their hold period"),
             Err(e) => tracing::warn!("approval run failed: {e}"),
+        }
+    }
+}
+
+/// Start the payout runs whose pay day has come, every `every`. Any replica may run it:
+/// a run is created once per (program, pay day) by its unique key, and a replica finding
+/// the schedule claimed by another skips it (`Engine::run_due_payouts`).
+async fn payout_loop(engine: Engine, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        match engine.run_due_payouts(crate::store::now_ms()).await {
+            Ok(runs) if runs.is_empty() => {}
+            Ok(runs) => tracing::info!(runs = runs.len(), "scheduled payout runs created"),
+            Err(e) => tracing::warn!("scheduled payouts failed: {e}"),
         }
     }
 }

@@ -7,6 +7,7 @@ mod edge;
 mod integrity;
 mod isolation;
 mod money;
+mod payouts;
 mod rejections;
 mod replicas;
 mod sandbox;

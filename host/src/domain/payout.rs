@@ -116,6 +116,49 @@ pub struct Settings {
     /// second admin's approval; a currency not listed needs one.
     #[serde(default)]
     pub second_approval_above: BTreeMap<String, String>,
+    /// Who pays: the accounts the payment files debit. Needed to export a run.
+    #[serde(default)]
+    pub payer: Option<Payer>,
+}
+
+/// The paying side of the payment files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payer {
+    /// The company's name as its bank knows it.
+    pub name: String,
+    /// The account SEPA transfers and wires are debited from (an IBAN).
+    #[serde(default)]
+    pub iban: Option<String>,
+    /// That bank's BIC.
+    #[serde(default)]
+    pub bic: Option<String>,
+    /// NACHA origination details, for ACH files.
+    #[serde(default)]
+    pub ach: Option<AchOrigin>,
+    /// The currency a Wise batch is funded in (default: each file's currency).
+    #[serde(default)]
+    pub wise_source_currency: Option<String>,
+}
+
+/// What a NACHA file header and batch headers need from the originator.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AchOrigin {
+    /// Routing number of the bank the file goes to.
+    pub immediate_destination: String,
+    /// That bank's name.
+    pub immediate_destination_name: String,
+    /// The sender as the bank assigned it (routing number or 10 characters).
+    pub immediate_origin: String,
+    /// The sender's name.
+    pub immediate_origin_name: String,
+    /// Company name shown to payees.
+    pub company_name: String,
+    /// Company identification (often `1` and the EIN).
+    pub company_id: String,
+    /// The originating bank's routing number.
+    pub odfi_routing: String,
+    /// Entry description shown to payees (`PAYOUT`).
+    pub entry_description: String,
 }
 
 impl Settings {
@@ -161,6 +204,37 @@ impl Settings {
                     "currencies.{code}.fee: a fee ({}) must be below the minimum payout ({}), or a payment could be eaten by it",
                     r.fee, r.minimum
                 ));
+            }
+        }
+        if let Some(p) = &self.payer {
+            if p.name.trim().is_empty() {
+                return Err("payer.name is required".into());
+            }
+            if let Some(iban) = &p.iban {
+                accrue_payfiles::accounts::validate_iban(iban)
+                    .map_err(|e| format!("payer.iban: {e}"))?;
+            }
+            if let Some(bic) = &p.bic {
+                accrue_payfiles::accounts::validate_bic(bic)
+                    .map_err(|e| format!("payer.bic: {e}"))?;
+            }
+            if let Some(a) = &p.ach {
+                for (name, routing) in [
+                    ("immediate_destination", &a.immediate_destination),
+                    ("odfi_routing", &a.odfi_routing),
+                ] {
+                    accrue_payfiles::accounts::validate_aba_routing(routing)
+                        .map_err(|e| format!("payer.ach.{name}: {e}"))?;
+                }
+                if a.company_id.is_empty() || a.company_id.len() > 10 {
+                    return Err("payer.ach.company_id: 1 to 10 characters".into());
+                }
+                if a.immediate_origin.is_empty() || a.immediate_origin.len() > 10 {
+                    return Err("payer.ach.immediate_origin: 1 to 10 characters".into());
+                }
+            }
+            if let Some(c) = &p.wise_source_currency {
+                Currency::parse_current(c).map_err(|e| format!("payer.wise_source_currency: {e}"))?;
             }
         }
         if self.default_minimum.is_sign_negative() {

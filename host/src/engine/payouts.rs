@@ -27,6 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 /// approval touched the entries it was reading).
 const RUN_ATTEMPTS: usize = 5;
 
+/// A day in ms.
+const DAY_MS: i64 = 86_400_000;
+
 /// A program's payout schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -299,7 +302,9 @@ impl Engine {
             let Some(pay_day) = s.frequency.last_occurrence(now_ms) else {
                 continue;
             };
-            if pay_day <= s.created_at_ms {
+            // A pay day counts from the day the schedule was set: set on a pay day, it
+            // pays that day; pay days before it are not run.
+            if pay_day + DAY_MS <= s.created_at_ms {
                 continue;
             }
             let day = chrono::DateTime::from_timestamp_millis(pay_day)
@@ -915,9 +920,10 @@ struct RunFacts {
     rules: Vec<WithholdingRule>,
 }
 
-/// A run id: `run_` and 16 hex characters.
+/// A run id: `PR` and 16 upper-case hex digits, within what every payment file's
+/// identifiers take (the EPC character set, NACHA's upper case).
 fn new_run_id() -> String {
-    format!("run_{}", crate::ids::random_token(8))
+    format!("PR{}", crate::ids::random_token(8).to_uppercase())
 }
 
 /// Decide every balance of a run: pay (with withholding and fee), hold (no tax form, no

@@ -6,6 +6,7 @@ mod keys;
 mod ledger;
 mod ops;
 mod partners;
+mod payouts;
 mod plugins;
 mod programs;
 
@@ -56,6 +57,21 @@ pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::resolve_dispute))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke))
+        .routes(routes!(payouts::put_schedule, payouts::get_schedule))
+        .routes(routes!(payouts::create_run, payouts::list_runs))
+        .routes(routes!(payouts::get_run))
+        .routes(routes!(payouts::list_items))
+        .routes(routes!(payouts::approve))
+        .routes(routes!(payouts::cancel))
+        .routes(routes!(payouts::export))
+        .routes(routes!(payouts::files))
+        .routes(routes!(payouts::download))
+        .routes(routes!(payouts::feedback))
+        .routes(routes!(payouts::outcome))
+        .routes(routes!(payouts::partner_payouts))
+        .routes(routes!(payouts::remittance))
+        .routes(routes!(payouts::tax_report))
+        .routes(routes!(payouts::notices))
 }
 
 /// Build the router from the routes and their document (see [`super::router`]).

@@ -102,7 +102,8 @@ pub struct EntryOut {
     pub partner_id: String,
     /// The conversion it is about, if any.
     pub conversion_id: Option<String>,
-    /// commission, bonus, reversal or adjustment.
+    /// commission, bonus, reversal, adjustment, withholding or fee (what a payout kept
+    /// back; a positive one undoes a failed or returned payout's).
     pub kind: String,
     /// Amount, sale currency (negative for reversals).
     #[serde(with = "rust_decimal::serde::str")]
@@ -128,7 +129,8 @@ pub struct EntryOut {
     pub status: String,
     /// The entry this one reverses or corrects.
     pub reverses_entry_id: Option<i64>,
-    /// Why it exists: conversion, refund:<id>, dispute:<id>, adjustment:<id>, period:<from>-<to>.
+    /// Why it exists: conversion, refund:<id>, dispute:<id>, adjustment:<id>,
+    /// payout:<item id>, period:<from>-<to>.
     pub cause: String,
     /// What produced a commission: plug-in digests, configs, rates, input hash.
     #[schema(value_type = Option<Object>)]
