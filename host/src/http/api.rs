@@ -31,6 +31,7 @@ use utoipa::openapi::{
         (name = "conversions", description = "Conversions, quotes, refunds, replays"),
         (name = "ledger", description = "Commissions, adjustments, disputes"),
         (name = "keys", description = "API keys"),
+        (name = "payouts", description = "Payout methods, tax profiles, withholding rules"),
         (name = "operations", description = "Health, metrics, this document"),
     ),
     modifiers(&Bearer),
