@@ -7,6 +7,7 @@ mod edge;
 mod integrity;
 mod isolation;
 mod money;
+mod payout_profiles;
 mod rejections;
 mod replicas;
 mod sandbox;

@@ -88,6 +88,7 @@ const PROBLEMS: &[(&str, &str)] = &[
 /// not describe that status itself), and a 503 with `Retry-After` (not ready, a plug-in
 /// still compiling, capacity exhausted).
 pub fn finish(mut doc: Document) -> Document {
+    super::wire::payout_profiles::close_method_variants(&mut doc);
     for item in doc.paths.paths.values_mut() {
         for op in [
             &mut item.get,

@@ -132,6 +132,25 @@ pub enum PayoutMethodIn {
     },
 }
 
+/// Close each variant of [`PayoutMethodIn`] in `doc` to properties it does not name, as
+/// the parser does (`deny_unknown_fields`): utoipa publishes that for structs, not for the
+/// variants of a tagged enum.
+pub fn close_method_variants(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut("PayoutMethodIn") {
+        for item in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = item {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
+}
+
 /// What the request names besides the destination.
 pub struct Holder {
     /// The account holder's name.
