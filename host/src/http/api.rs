@@ -126,7 +126,8 @@ fn add_problems(op: &mut Operation) {
         ResponseBuilder::new()
             .description(
                 "Not ready, or a plug-in the request needs is still compiling, or capacity is \
-                 exhausted: retry after the given seconds",
+                 exhausted: retry after the given seconds; or the service has no secrets key \
+                 to seal payout details with (`secrets-key-missing`, no Retry-After)",
             )
             .content("application/problem+json", problem_content())
             .header(
