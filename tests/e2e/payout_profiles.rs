@@ -125,6 +125,80 @@ async fn payout_methods_are_sealed_masked_and_private() {
     // The method still in place is the first one.
     assert_eq!(s.admin_get(path).await.body["iban"], "••••3000");
 
+    // A tax profile: the TIN answered masked; each bad field its own type.
+    let tax = s
+        .call(
+            Method::PUT,
+            "/v1/partners/bob/tax-profile",
+            Some(&bob),
+            Some(
+                json!({"form": "w9", "legal_name": "Bob Stone", "tin": "12-3456789",
+                        "country": "US"}),
+            ),
+        )
+        .await;
+    assert_eq!(tax.status.as_u16(), 200, "{}", tax.body);
+    assert_eq!(
+        (tax.body["tin"].as_str(), tax.body["tin_on_file"].as_bool()),
+        (Some("••••6789"), Some(true))
+    );
+    assert!(!tax.body.to_string().contains("3456789"), "{}", tax.body);
+    for (body, kind) in [
+        (
+            json!({"form": "w9", "legal_name": "Bob", "tin": "12345", "country": "US"}),
+            "tin-invalid",
+        ),
+        (
+            json!({"form": "w8ben", "legal_name": "Bob", "country": "US"}),
+            "tax-country-invalid",
+        ),
+        (
+            json!({"form": "w8ben", "legal_name": "Bob", "country": "FR", "treaty_rate": "1.5"}),
+            "treaty-rate-invalid",
+        ),
+        (
+            json!({"form": "1099", "legal_name": "Bob", "country": "US"}),
+            "tax-form-invalid",
+        ),
+    ] {
+        s.call(
+            Method::PUT,
+            "/v1/partners/bob/tax-profile",
+            Some(ADMIN_KEY),
+            Some(body),
+        )
+        .await
+        .assert_problem(422, kind, kind);
+    }
+    // Withholding rules: admins add, the program's partners read.
+    let rule = json!({"situation": "w8", "country": "IN", "effective_from": "2026-01-01T00:00:00Z", "rate": "0.15"});
+    let added = s
+        .call(
+            Method::POST,
+            "/v1/programs/p/withholding-rules",
+            Some(ADMIN_KEY),
+            Some(rule.clone()),
+        )
+        .await;
+    assert_eq!(added.status.as_u16(), 201, "{}", added.body);
+    s.call(
+        Method::POST,
+        "/v1/programs/p/withholding-rules",
+        Some(ADMIN_KEY),
+        Some(rule),
+    )
+    .await
+    .assert_problem(409, "conflict", "the same rule again");
+    let listed = s
+        .call(
+            Method::GET,
+            "/v1/programs/p/withholding-rules",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["items"][0]["rate"], "0.15", "{}", listed.body);
+
     // Stopped, the service will not start again without the key the methods need, nor
     // with another key; it names the variable and never prints a key.
     assert!(s.terminate().await.success());
