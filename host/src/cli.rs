@@ -177,6 +177,31 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "ACCRUE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// The key that seals partners' bank details and TINs at rest: 32 bytes as 64 hex
+    /// digits or standard base64 (`openssl rand -hex 32`). Required once any payout method
+    /// is stored; keep it with the database's backups.
+    #[arg(long, env = "ACCRUE_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<SecretText>,
+}
+
+/// A secret given on the command line or in the environment: never shown by `Debug`, so
+/// that printing the arguments cannot log it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(..)")
+    }
+}
+
+impl std::str::FromStr for SecretText {
+    type Err = std::convert::Infallible;
+    // Any text: it is checked where it is used, with an error that does not repeat it
+    // (clap's own error would print the value).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
 }
 
 fn init_tracing(json: bool) {

@@ -16,12 +16,14 @@ mod idempotency;
 mod ingest;
 mod keys;
 mod payout_files;
+mod payout_profiles;
 mod payouts;
 mod plugin_registry;
 mod pricing;
 mod programs;
 mod refunds;
 mod replay;
+mod secrets;
 
 #[cfg(test)]
 mod tests;
@@ -35,6 +37,10 @@ pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
 pub use keys::hash_secret;
 pub use payout_files::FeedbackFormat;
+pub use payout_profiles::{
+    NewPayoutMethod, NewTaxProfile, NewWithholdingRule, PayoutMethodView, ProfileError,
+    TaxProfileView,
+};
 pub use payouts::{
     CurrencyTotals, FeedbackReport, ItemOutcome, ItemStatus, RunRequest, RunStarted, RunStatus,
     RunView, Schedule,
@@ -44,6 +50,7 @@ pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointI
 pub use programs::{DEFAULT_HOLD_DAYS, DEFAULT_LOOKBACK_DAYS, NewProgram, ProgramChange};
 pub use refunds::RefundResult;
 pub use replay::{ReplayLine, ReplayReport};
+pub use secrets::{KeyTextError, OpenError, SECRETS_KEY_VAR, Sealer};
 
 use crate::domain::program::{Program, RateTable};
 use crate::plugins::Runtime;
@@ -83,6 +90,8 @@ pub struct Engine {
     runtime: Arc<Runtime>,
     programs: moka::sync::Cache<String, Arc<ProgramState>>,
     evals: Arc<evaluations::EvalPool>,
+    /// Seals payout destinations and TINs; `None` until a key is configured.
+    secrets: Option<Arc<Sealer>>,
 }
 
 impl Engine {
@@ -97,7 +106,22 @@ impl Engine {
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(5))
                 .build(),
+            secrets: None,
         }
+    }
+
+    /// This engine with `sealer` for secrets at rest (`ACCRUE_SECRETS_KEY`).
+    pub fn with_secrets(mut self, sealer: Sealer) -> Self {
+        self.secrets = Some(Arc::new(sealer));
+        self
+    }
+
+    /// The sealer; without a configured key, `secrets-key-missing` (503): payout methods
+    /// and TINs cannot be stored or read.
+    pub fn sealer(&self) -> Result<&Sealer> {
+        self.secrets
+            .as_deref()
+            .ok_or(EngineError::SecretsKeyMissing)
     }
 
     /// The store.

@@ -2,7 +2,7 @@
 //! HTTP until SIGTERM/SIGINT, then finish in-flight requests and close the pool.
 
 use crate::cli::ServeArgs;
-use crate::engine::Engine;
+use crate::engine::{Engine, SECRETS_KEY_VAR, Sealer};
 use crate::http::{self, AppState};
 use crate::plugins::{CompileMode, Runtime};
 use crate::store::Store;
@@ -23,7 +23,7 @@ pub async fn engine(args: &ServeArgs) -> anyhow::Result<Engine> {
         args.artifact_dir(),
         CompileMode::Subprocess(exe),
     )?);
-    let engine = Engine::new(store, runtime);
+    let engine = with_secrets(Engine::new(store, runtime), args).await?;
     let report = engine.load_plugins().await?;
     tracing::info!(
         ready = report.ready,
@@ -32,6 +32,52 @@ pub async fn engine(args: &ServeArgs) -> anyhow::Result<Engine> {
         "plug-ins registered; those not ready compile in the background"
     );
     Ok(engine)
+}
+
+/// The engine with the secrets key of `ACCRUE_SECRETS_KEY`, checked against what is
+/// stored: an invalid key, or none while payout methods are stored sealed, or another key
+/// than the one they were sealed with, stops the start with an error naming the variable
+/// (never the key: only its public id).
+pub async fn with_secrets(engine: Engine, args: &ServeArgs) -> anyhow::Result<Engine> {
+    let text = args
+        .secrets_key
+        .as_ref()
+        .map(|t| t.0.as_str())
+        .filter(|t| !t.trim().is_empty());
+    let sealer = text
+        .map(Sealer::from_key_text)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sealed = engine.store().payout_method_key_ids().await?;
+    let stored: i64 = sealed.iter().map(|(_, n)| n).sum();
+    let Some(sealer) = sealer else {
+        if stored > 0 {
+            anyhow::bail!(
+                "{stored} payout methods are stored sealed; set {SECRETS_KEY_VAR} to the key \
+                 they were sealed with"
+            );
+        }
+        tracing::warn!(
+            "{SECRETS_KEY_VAR} is not set: payout methods and tax identification numbers \
+             cannot be stored (503 secrets-key-missing)"
+        );
+        return Ok(engine);
+    };
+    let other: Vec<String> = sealed
+        .iter()
+        .filter(|(id, _)| id != sealer.key_id())
+        .map(|(id, n)| format!("{n} under key {id}"))
+        .collect();
+    if !other.is_empty() {
+        anyhow::bail!(
+            "{SECRETS_KEY_VAR} is the key {}, but payout methods are stored sealed with \
+             another key ({}); set {SECRETS_KEY_VAR} to the key they were sealed with",
+            sealer.key_id(),
+            other.join(", ")
+        );
+    }
+    tracing::info!(key_id = sealer.key_id(), "secrets key loaded");
+    Ok(engine.with_secrets(sealer))
 }
 
 /// Make sure an admin key exists: the configured one, or a new one printed once when the

@@ -17,6 +17,7 @@ mod conversions;
 mod dialect;
 mod keys;
 mod ledger;
+mod payout_profiles;
 pub mod payouts;
 mod programs;
 mod secrets;
@@ -29,6 +30,7 @@ pub use commands::CommandRecord;
 pub use conversions::{ConversionRecord, NewAttribution, NewConversion};
 pub use keys::ApiKeyRecord;
 pub use ledger::{DisputeRecord, EntryFilter, EntryRecord, LedgerWrite, NewEntry, NewEvent};
+pub use payout_profiles::{PayoutMethodRow, StoredPayoutMethod, TaxProfileRecord};
 pub use programs::{PartnerRecord, PluginRecord};
 
 use rust_decimal::Decimal;

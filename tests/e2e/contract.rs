@@ -34,7 +34,11 @@ fn schemathesis() -> PathBuf {
 async fn the_service_keeps_its_openapi_contract() {
     let tool = schemathesis();
     let db = postgres().await;
-    let s = Server::start(&db.url, &[]).await;
+    let s = Server::start(
+        &db.url,
+        &[("ACCRUE_SECRETS_KEY", crate::support::SECRETS_KEY)],
+    )
+    .await;
     // The data the document's examples name ("shop", "order-1001"), so that generated
     // requests also reach the rules past "not found".
     s.program("shop", "USD", "linear").await;

@@ -3,16 +3,13 @@
 //! file against the ISO 20022 schema with `xmllint`, the NACHA file by `achkit`), bank
 //! feedback (a `pain.002` and a NACHA return list), balances and partner isolation.
 
-use crate::support::{ADMIN_KEY, Server, conversion, postgres};
+use crate::support::{ADMIN_KEY, SECRETS_KEY, Server, conversion, postgres};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// The secrets key of these tests (64 hex characters).
-pub const SECRETS_KEY: &str = "6b1f0e3c9d2a4b5c8e7f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5";
 
 /// The repository's root.
 fn root() -> PathBuf {
@@ -111,25 +108,33 @@ pub async fn payout_world(server: &Server) {
     for (id, body) in [
         (
             "eu",
-            method(json!({"type": "sepa", "holder_name": "Jürgen Müller", "party_kind": "individual",
-                          "iban": "DE89 3704 0044 0532 0130 00"})),
+            method(
+                json!({"type": "sepa", "holder_name": "Jürgen Müller", "party_kind": "individual",
+                          "iban": "DE89 3704 0044 0532 0130 00"}),
+            ),
         ),
         (
             "us",
-            method(json!({"type": "ach", "holder_name": "Ada Lovelace", "party_kind": "individual",
+            method(
+                json!({"type": "ach", "holder_name": "Ada Lovelace", "party_kind": "individual",
                           "routing_number": "021000021", "account_number": "123456789",
-                          "account_type": "checking"})),
+                          "account_type": "checking"}),
+            ),
         ),
         (
             "pp",
-            method(json!({"type": "paypal", "holder_name": "Acme LLC", "party_kind": "company",
-                          "email": "payouts@acme.example"})),
+            method(
+                json!({"type": "paypal", "holder_name": "Acme LLC", "party_kind": "company",
+                          "email": "payouts@acme.example"}),
+            ),
         ),
         (
             "nf",
-            method(json!({"type": "ach", "holder_name": "No Form", "party_kind": "individual",
+            method(
+                json!({"type": "ach", "holder_name": "No Form", "party_kind": "individual",
                           "routing_number": "011000015", "account_number": "99887766",
-                          "account_type": "savings"})),
+                          "account_type": "savings"}),
+            ),
         ),
     ] {
         server
@@ -280,36 +285,64 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
     let items = items.body["items"].as_array().expect("items").clone();
     let eu = item(&items, "eu");
     assert_eq!(
-        (eu["currency"].as_str(), eu["gross"].as_str(), eu["net"].as_str()),
+        (
+            eu["currency"].as_str(),
+            eu["gross"].as_str(),
+            eu["net"].as_str()
+        ),
         (Some("EUR"), Some("13.50"), Some("13.50"))
     );
     assert_eq!(eu["method"], "sepa");
-    assert_eq!(eu["destination"]["iban"].as_str().map(|s| s.ends_with("3000")), Some(true));
+    assert_eq!(
+        eu["destination"]["iban"]
+            .as_str()
+            .map(|s| s.ends_with("3000")),
+        Some(true)
+    );
     assert!(
         !eu.to_string().contains("DE89370400440532013000"),
         "no full IBAN in an answer: {eu}"
     );
     let us = item(&items, "us");
     assert_eq!(
-        (us["gross"].as_str(), us["withholding"].as_str(), us["fee"].as_str(), us["net"].as_str()),
+        (
+            us["gross"].as_str(),
+            us["withholding"].as_str(),
+            us["fee"].as_str(),
+            us["net"].as_str()
+        ),
         (Some("45.00"), Some("10.80"), Some("1.00"), Some("33.20")),
         "24 % backup withholding, and the fee below 50 USD"
     );
     assert_eq!(us["withholding_rule"]["situation"], "w9_no_tin");
     let pp = item(&items, "pp");
     assert_eq!(
-        (pp["withholding"].as_str(), pp["fee"].as_str(), pp["net"].as_str()),
+        (
+            pp["withholding"].as_str(),
+            pp["fee"].as_str(),
+            pp["net"].as_str()
+        ),
         (Some("0.00"), Some("1.00"), Some("14.00"))
     );
     let nf = item(&items, "nf");
     assert_eq!(nf["status"], "held");
     assert_eq!(nf["hold_reason"], "no tax form on file");
-    let notices = server.admin_get("/v1/programs/p/notices?partner_id=nf").await;
-    assert_eq!(notices.body["items"][0]["kind"], "tax_form.required", "{}", notices.body);
+    let notices = server
+        .admin_get("/v1/programs/p/notices?partner_id=nf")
+        .await;
+    assert_eq!(
+        notices.body["items"][0]["kind"], "tax_form.required",
+        "{}",
+        notices.body
+    );
     // The dry run showed what the run wrote.
     for p in ["eu", "us", "pp", "nf"] {
         for field in ["gross", "withholding", "fee", "net", "status"] {
-            assert_eq!(item(&preview, p)[field], item(&items, p)[field], "{p} {field}");
+            assert_eq!(
+                item(&preview, p)[field],
+                item(&items, p)[field],
+                "{p} {field}"
+            );
         }
     }
 
@@ -352,10 +385,19 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
     let xml = download.body.as_str().expect("xml text").to_owned();
     let (valid, said) = xmllint_pain001(xml.as_bytes());
     assert!(valid, "xmllint: {said}\n{xml}");
-    assert!(xml.contains("Juergen Mueller"), "transliterated to the EPC set: {xml}");
-    assert!(xml.contains("<InstdAmt Ccy=\"EUR\">13.50</InstdAmt>"), "{xml}");
+    assert!(
+        xml.contains("Juergen Mueller"),
+        "transliterated to the EPC set: {xml}"
+    );
+    assert!(
+        xml.contains("<InstdAmt Ccy=\"EUR\">13.50</InstdAmt>"),
+        "{xml}"
+    );
 
-    let ach = files.iter().find(|f| f["format"] == "nacha").expect("nacha");
+    let ach = files
+        .iter()
+        .find(|f| f["format"] == "nacha")
+        .expect("nacha");
     let download = server
         .admin_get(&format!(
             "/v1/payout-runs/{run_id}/files/{}",
@@ -374,7 +416,10 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
     assert!(text.lines().all(|l| l.len() == 94));
     assert_eq!(text.lines().count() % 10, 0, "blocked to 10");
 
-    let paypal = files.iter().find(|f| f["format"] == "paypal").expect("paypal");
+    let paypal = files
+        .iter()
+        .find(|f| f["format"] == "paypal")
+        .expect("paypal");
     let download = server
         .admin_get(&format!(
             "/v1/payout-runs/{run_id}/files/{}",
@@ -438,7 +483,10 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
     // Balances: eu paid; us returned (payable again, nothing withheld); pp failed.
     let eu_b = server.admin_get("/v1/partners/eu/balance").await.body;
     assert_eq!(
-        (eu_b["balances"][0]["paid"].as_str(), eu_b["balances"][0]["payable"].as_str()),
+        (
+            eu_b["balances"][0]["paid"].as_str(),
+            eu_b["balances"][0]["payable"].as_str()
+        ),
         (Some("13.50"), Some("0.00"))
     );
     let us_b = server.admin_get("/v1/partners/us/balance").await.body;
@@ -529,7 +577,12 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
     let nec = server
         .admin_get("/v1/programs/p/tax-reports/2026?form=1099-nec")
         .await;
-    assert_eq!(nec.body.as_str().map(|s| s.lines().count()), Some(1), "{}", nec.body);
+    assert_eq!(
+        nec.body.as_str().map(|s| s.lines().count()),
+        Some(1),
+        "{}",
+        nec.body
+    );
     let invariants = accrue::store::Store::connect(&db.url, 2)
         .await
         .expect("store");

@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 /// The admin key every test server starts with.
 pub const ADMIN_KEY: &str = "acc_e2e_admin_key_for_tests_only";
 
+/// A secrets key (`ACCRUE_SECRETS_KEY`) for tests that store payout methods.
+pub const SECRETS_KEY: &str = "5f0c1ee2a4f54d1f9d0cbbd1f3a7c0de8b6e2f4a1c3d5e7f9a0b2c4d6e8f0a1b";
+
 /// The service binary: Cargo builds it before these tests run (see
 /// `tests/src/bin/accrue-server.rs`; it is the `accrue` program).
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_accrue-server"))
 }
 

@@ -97,8 +97,8 @@ impl EventKind {
             Self::Released,
             Self::Returned,
         ]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 
@@ -386,7 +386,10 @@ mod tests {
             Status::Approved
         );
         assert_eq!(Status::from_events([Approved, Paid]), Status::Paid);
-        assert_eq!(Status::from_events([Approved, Paid, Returned]), Status::Approved);
+        assert_eq!(
+            Status::from_events([Approved, Paid, Returned]),
+            Status::Approved
+        );
         assert_eq!(
             Status::from_events([Approved, Paid, Returned, Paid]),
             Status::Paid

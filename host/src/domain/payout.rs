@@ -234,7 +234,8 @@ impl Settings {
                 }
             }
             if let Some(c) = &p.wise_source_currency {
-                Currency::parse_current(c).map_err(|e| format!("payer.wise_source_currency: {e}"))?;
+                Currency::parse_current(c)
+                    .map_err(|e| format!("payer.wise_source_currency: {e}"))?;
             }
         }
         if self.default_minimum.is_sign_negative() {
@@ -242,11 +243,11 @@ impl Settings {
         }
         for (code, v) in &self.second_approval_above {
             Currency::parse_current(code).map_err(|e| e.to_string())?;
-            let ok = v
-                .parse::<Decimal>()
-                .is_ok_and(|d| !d.is_sign_negative());
+            let ok = v.parse::<Decimal>().is_ok_and(|d| !d.is_sign_negative());
             if !ok {
-                return Err(format!("second_approval_above.{code}: {v:?} is not an amount"));
+                return Err(format!(
+                    "second_approval_above.{code}: {v:?} is not an amount"
+                ));
             }
         }
         Ok(())
@@ -460,7 +461,12 @@ pub struct Amounts {
 /// to the minor unit (the payee is never over-withheld by rounding), the fee is the rule's
 /// fee below its threshold and at most what withholding leaves, and the net is what
 /// remains; a net of zero carries over rather than sending an empty payment.
-pub fn decide(balance: Decimal, currency: Currency, rule: &CurrencyRule, rate: Decimal) -> Decision {
+pub fn decide(
+    balance: Decimal,
+    currency: Currency,
+    rule: &CurrencyRule,
+    rate: Decimal,
+) -> Decision {
     let gross = currency.scaled(balance);
     if gross <= Decimal::ZERO {
         return Decision::Carry {
@@ -477,12 +483,10 @@ pub fn decide(balance: Decimal, currency: Currency, rule: &CurrencyRule, rate: D
         };
     }
     let rate = rate.clamp(Decimal::ZERO, Decimal::ONE);
-    let withholding = currency.scaled(
-        (gross * rate).round_dp_with_strategy(
-            currency.minor_units(),
-            rust_decimal::RoundingStrategy::ToZero,
-        ),
-    );
+    let withholding = currency.scaled((gross * rate).round_dp_with_strategy(
+        currency.minor_units(),
+        rust_decimal::RoundingStrategy::ToZero,
+    ));
     let fee = if rule.fee > Decimal::ZERO && gross < rule.fee_below {
         currency.scaled(rule.fee.min(gross - withholding))
     } else {
@@ -544,25 +548,40 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 29, 15, 0, 0)
             .unwrap()
             .timestamp_millis();
-        let monday = Frequency::Weekly { weekday: 1 }.last_occurrence(now).unwrap();
+        let monday = Frequency::Weekly { weekday: 1 }
+            .last_occurrence(now)
+            .unwrap();
         assert_eq!(
-            DateTime::<Utc>::from_timestamp_millis(monday).unwrap().to_rfc3339(),
+            DateTime::<Utc>::from_timestamp_millis(monday)
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-23T00:00:00+00:00"
         );
-        let sunday = Frequency::Weekly { weekday: 7 }.last_occurrence(now).unwrap();
+        let sunday = Frequency::Weekly { weekday: 7 }
+            .last_occurrence(now)
+            .unwrap();
         assert_eq!(
-            DateTime::<Utc>::from_timestamp_millis(sunday).unwrap().to_rfc3339(),
+            DateTime::<Utc>::from_timestamp_millis(sunday)
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-29T00:00:00+00:00"
         );
         let m = Frequency::Monthly { day: 28 }.last_occurrence(now).unwrap();
         assert_eq!(
-            DateTime::<Utc>::from_timestamp_millis(m).unwrap().to_rfc3339(),
+            DateTime::<Utc>::from_timestamp_millis(m)
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-28T00:00:00+00:00"
         );
-        let jan = Utc.with_ymd_and_hms(2027, 1, 3, 0, 0, 0).unwrap().timestamp_millis();
+        let jan = Utc
+            .with_ymd_and_hms(2027, 1, 3, 0, 0, 0)
+            .unwrap()
+            .timestamp_millis();
         let m = Frequency::Monthly { day: 15 }.last_occurrence(jan).unwrap();
         assert_eq!(
-            DateTime::<Utc>::from_timestamp_millis(m).unwrap().to_rfc3339(),
+            DateTime::<Utc>::from_timestamp_millis(m)
+                .unwrap()
+                .to_rfc3339(),
             "2026-12-15T00:00:00+00:00"
         );
         assert!(Frequency::from_stored("monthly", 31).is_none());
@@ -579,7 +598,10 @@ mod tests {
         };
         assert_eq!(withholding_rate(&[], &w9(true), 0).rate, Decimal::ZERO);
         let backup = withholding_rate(&[], &w9(false), 0);
-        assert_eq!((backup.rate, backup.source.as_str()), (d("0.24"), "default"));
+        assert_eq!(
+            (backup.rate, backup.source.as_str()),
+            (d("0.24"), "default")
+        );
         let rules = vec![
             WithholdingRule {
                 situation: Situation::W8,
@@ -608,7 +630,10 @@ mod tests {
         };
         assert_eq!(withholding_rate(&rules, &india, 150).rate, d("0.15"));
         let later = withholding_rate(&rules, &india, 250);
-        assert_eq!((later.rate, later.effective_from_ms), (d("0.10"), Some(200)));
+        assert_eq!(
+            (later.rate, later.effective_from_ms),
+            (d("0.10"), Some(200))
+        );
         let fr = TaxFacts {
             country: "FR".into(),
             treaty_rate: Some(d("0.05")),
@@ -630,8 +655,14 @@ mod tests {
             fee_below: d("100"),
             fee: d("2.50"),
         };
-        assert!(matches!(decide(d("-5"), usd(), &rule, Decimal::ZERO), Decision::Carry { .. }));
-        assert!(matches!(decide(d("49.99"), usd(), &rule, Decimal::ZERO), Decision::Carry { .. }));
+        assert!(matches!(
+            decide(d("-5"), usd(), &rule, Decimal::ZERO),
+            Decision::Carry { .. }
+        ));
+        assert!(matches!(
+            decide(d("49.99"), usd(), &rule, Decimal::ZERO),
+            Decision::Carry { .. }
+        ));
         assert_eq!(
             decide(d("60"), usd(), &rule, d("0.24")),
             Decision::Pay(Amounts {

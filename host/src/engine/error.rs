@@ -44,6 +44,16 @@ pub enum EngineError {
     /// A plug-in failed this evaluation.
     #[error(transparent)]
     Plugin(#[from] EvalError),
+    /// A payout method, tax profile or withholding rule was refused: each reason its own
+    /// kind (`iban-checksum`, `tin-invalid`, ...), with the field at fault.
+    #[error(transparent)]
+    Profile(#[from] super::ProfileError),
+    /// No `ACCRUE_SECRETS_KEY` is configured, so secrets at rest cannot be sealed or opened.
+    #[error(
+        "payout methods and tax identification numbers are stored sealed, and this service has \
+         no key: set ACCRUE_SECRETS_KEY"
+    )]
+    SecretsKeyMissing,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -84,6 +94,8 @@ impl EngineError {
                 Failure::Unavailable(_) => "plugin-unavailable",
                 _ => "plugin-failed",
             },
+            Self::Profile(p) => p.kind,
+            Self::SecretsKeyMissing => "secrets-key-missing",
             Self::Store(StoreError::Conflict(_)) => "conflict",
             Self::Store(StoreError::MissingReference(_)) => "missing-reference",
             Self::Store(_) | Self::Internal(_) => "internal",

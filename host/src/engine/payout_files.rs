@@ -122,7 +122,10 @@ impl Engine {
         let method: Method = self.open_destination(&i.partner_id, sealed).await?;
         Ok(Item {
             id: i.id.clone(),
-            name: i.holder_name.clone().unwrap_or_else(|| i.partner_id.clone()),
+            name: i
+                .holder_name
+                .clone()
+                .unwrap_or_else(|| i.partner_id.clone()),
             kind: if i.party_kind.as_deref() == Some("company") {
                 PartyKind::Company
             } else {
@@ -161,8 +164,9 @@ impl Engine {
         actor: &str,
     ) -> Result<FeedbackReport> {
         self.load_run(run_id).await?;
-        let feedback_error =
-            |e: accrue_payfiles::feedback::FeedbackError| invalid("bank-feedback-invalid", e.to_string());
+        let feedback_error = |e: accrue_payfiles::feedback::FeedbackError| {
+            invalid("bank-feedback-invalid", e.to_string())
+        };
         let mut outcomes = Vec::new();
         let mut pending = Vec::new();
         let items: HashMap<String, ItemRecord> = self
@@ -191,10 +195,9 @@ impl Engine {
                         ),
                     ));
                 }
-                let Some(file) = files
-                    .iter()
-                    .find(|f| message_id(run_id, &f.format, &f.currency) == report.original_message_id)
-                else {
+                let Some(file) = files.iter().find(|f| {
+                    message_id(run_id, &f.format, &f.currency) == report.original_message_id
+                }) else {
                     return Err(EngineError::Internal("message id vanished".into()));
                 };
                 for o in &report.items {
@@ -217,8 +220,8 @@ impl Engine {
                 }
             }
             FeedbackFormat::NachaReturns => {
-                for o in
-                    accrue_payfiles::feedback::parse_nacha_returns(content).map_err(feedback_error)?
+                for o in accrue_payfiles::feedback::parse_nacha_returns(content)
+                    .map_err(feedback_error)?
                 {
                     let id = match &o.key {
                         ItemKey::TraceNumber(t) => match self.store.item_by_trace(t).await? {
@@ -238,7 +241,9 @@ impl Engine {
                 }
             }
         }
-        let mut report = self.record_payout_outcomes(run_id, actor, &outcomes).await?;
+        let mut report = self
+            .record_payout_outcomes(run_id, actor, &outcomes)
+            .await?;
         report.pending = pending;
         Ok(report)
     }
@@ -264,7 +269,10 @@ fn push_outcome(
             format!(
                 "rejected by the bank: {}{}",
                 reason.as_deref().unwrap_or("no reason given"),
-                detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+                detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
             ),
         ),
         Outcome::Returned { code, meaning } => {
@@ -383,7 +391,10 @@ fn write_files(
                 // status report names the message it answers.
                 let mut by_currency: BTreeMap<String, Vec<Item>> = BTreeMap::new();
                 for i in &list {
-                    by_currency.entry(i.currency.clone()).or_default().push(i.clone());
+                    by_currency
+                        .entry(i.currency.clone())
+                        .or_default()
+                        .push(i.clone());
                 }
                 for (currency, group) in by_currency {
                     let batch = accrue_payfiles::sepa::Batch {
@@ -417,7 +428,10 @@ fn write_files(
             }
             "nacha" => {
                 let a = payer(settings, "NACHA")?.ach.clone().ok_or_else(|| {
-                    invalid("payout-payer-missing", "the payer has no ACH origination details")
+                    invalid(
+                        "payout-payer-missing",
+                        "the payer has no ACH origination details",
+                    )
                 })?;
                 let written = accrue_payfiles::nacha::write(&accrue_payfiles::nacha::File {
                     immediate_destination: a.immediate_destination,

@@ -11,8 +11,7 @@
 use super::{Engine, EngineError, Result, Scope};
 use crate::domain::Currency;
 use crate::domain::payout::{
-    AppliedRule, Decision, Frequency, Settings, TaxFacts, WithholdingRule, decide,
-    withholding_rate,
+    AppliedRule, Decision, Frequency, Settings, TaxFacts, WithholdingRule, decide, withholding_rate,
 };
 use crate::store::StoreError;
 use crate::store::payouts::{
@@ -215,7 +214,11 @@ fn invalid(kind: &'static str, message: impl Into<String>) -> EngineError {
 /// The status of a run from its events and whether every paying item has an outcome.
 fn run_status(run: &RunRecord, all_closed: bool) -> RunStatus {
     let has = |e: &str| run.events.iter().any(|(ev, ..)| ev == e);
-    let approvals = run.events.iter().filter(|(ev, ..)| ev == "approval").count() as i64;
+    let approvals = run
+        .events
+        .iter()
+        .filter(|(ev, ..)| ev == "approval")
+        .count() as i64;
     if has("cancelled") {
         RunStatus::Cancelled
     } else if has("exported") {
@@ -363,9 +366,11 @@ impl Engine {
                         "run {id} exists for this period already"
                     )));
                 }
-                let stored = self.store.payout_run(&id).await?.ok_or_else(|| {
-                    EngineError::Internal(format!("run {id} vanished"))
-                })?;
+                let stored = self
+                    .store
+                    .payout_run(&id)
+                    .await?
+                    .ok_or_else(|| EngineError::Internal(format!("run {id} vanished")))?;
                 if stored.cutoff_ms != cutoff_ms && req.cutoff_ms.is_some() {
                     return Err(EngineError::IdempotencyConflict(format!(
                         "idempotency key {:?}",
@@ -607,8 +612,18 @@ impl Engine {
             &format!("{status:?}").to_lowercase(),
         ])
         .map_err(io)?;
-        w.write_record(["entry_id", "kind", "conversion_id", "amount", "created_at", "", "", "", ""])
-            .map_err(io)?;
+        w.write_record([
+            "entry_id",
+            "kind",
+            "conversion_id",
+            "amount",
+            "created_at",
+            "",
+            "",
+            "",
+            "",
+        ])
+        .map_err(io)?;
         for (id, kind, conversion, amount, created) in entries {
             let at = chrono::DateTime::from_timestamp_millis(created)
                 .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -626,8 +641,11 @@ impl Engine {
             ])
             .map_err(io)?;
         }
-        String::from_utf8(w.into_inner().map_err(|e| EngineError::Internal(e.to_string()))?)
-            .map_err(|e| EngineError::Internal(e.to_string()))
+        String::from_utf8(
+            w.into_inner()
+                .map_err(|e| EngineError::Internal(e.to_string()))?,
+        )
+        .map_err(|e| EngineError::Internal(e.to_string()))
     }
 
     /// An admin approves a run. A run whose total in some currency is above the
@@ -660,9 +678,9 @@ impl Engine {
             .run_step(run_id, "approval", actor, "", &[])
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => EngineError::Conflict(format!(
-                    "{actor} approved run {run_id} already"
-                )),
+                StoreError::Conflict(_) => {
+                    EngineError::Conflict(format!("{actor} approved run {run_id} already"))
+                }
                 e => e.into(),
             })?;
         self.run_view(self.load_run(run_id).await?).await
@@ -670,7 +688,12 @@ impl Engine {
 
     /// Cancel a run before export: its items fail with the reason, their entries are
     /// payable again and their withholding and fees are undone.
-    pub async fn cancel_payout_run(&self, run_id: &str, actor: &str, note: &str) -> Result<RunView> {
+    pub async fn cancel_payout_run(
+        &self,
+        run_id: &str,
+        actor: &str,
+        note: &str,
+    ) -> Result<RunView> {
         let run = self.load_run(run_id).await?;
         match run_status(&run, false) {
             RunStatus::Draft | RunStatus::Approved => {}
@@ -793,7 +816,7 @@ impl Engine {
         let (from, to) = crate::domain::payout::year_bounds_ms(year)
             .ok_or_else(|| invalid("tax-year-invalid", format!("{year} is not a year")))?;
         let totals = self.store.paid_totals(program_id, from, to).await?;
-        let facts = self.store.payout_tax_facts(program_id).await?;
+        let facts = self.store.tax_facts(program_id).await?;
         let partners: HashMap<String, crate::store::PartnerRecord> = self
             .store
             .partners_by_id(&totals.iter().map(|t| t.0.clone()).collect::<Vec<_>>())
@@ -820,7 +843,9 @@ impl Engine {
                 ])
                 .map_err(io)?;
                 for (partner, currency, gross, withholding, _, _) in &totals {
-                    let Some(f) = facts.get(partner) else { continue };
+                    let Some(f) = facts.get(partner) else {
+                        continue;
+                    };
                     if f.form != crate::domain::payout::TaxForm::W9
                         || currency != "USD"
                         || *gross < threshold
@@ -856,7 +881,9 @@ impl Engine {
                 ])
                 .map_err(io)?;
                 for (partner, currency, gross, withholding, _, _) in &totals {
-                    let Some(f) = facts.get(partner) else { continue };
+                    let Some(f) = facts.get(partner) else {
+                        continue;
+                    };
                     if f.form == crate::domain::payout::TaxForm::W9 || withholding.is_zero() {
                         continue;
                     }
@@ -884,8 +911,11 @@ impl Engine {
                 ));
             }
         }
-        String::from_utf8(w.into_inner().map_err(|e| EngineError::Internal(e.to_string()))?)
-            .map_err(|e| EngineError::Internal(e.to_string()))
+        String::from_utf8(
+            w.into_inner()
+                .map_err(|e| EngineError::Internal(e.to_string()))?,
+        )
+        .map_err(|e| EngineError::Internal(e.to_string()))
     }
 
     /// Notices recorded for a program (or one partner): `(kind, partner, subject,
@@ -903,12 +933,24 @@ impl Engine {
         Ok(RunFacts {
             destinations: self
                 .store
-                .payout_destinations(program_id)
+                .payout_method_rows(program_id)
                 .await?
                 .into_iter()
+                .map(|r| {
+                    (
+                        r.partner_id,
+                        ItemDestination {
+                            method: r.method,
+                            sealed: r.sealed,
+                            masked: r.masked,
+                            holder_name: r.holder_name,
+                            party_kind: r.party_kind,
+                        },
+                    )
+                })
                 .collect(),
-            tax: self.store.payout_tax_facts(program_id).await?,
-            rules: self.store.payout_withholding_rules(program_id).await?,
+            tax: self.store.tax_facts(program_id).await?,
+            rules: self.store.withholding_rules(program_id).await?,
         })
     }
 }
@@ -982,7 +1024,10 @@ fn plan_run(
         }
         if !method_pays(&dest.method, &dest.masked, &b.currency) {
             items.push(hold(
-                format!("the payout method ({}) cannot pay {}", dest.method, b.currency),
+                format!(
+                    "the payout method ({}) cannot pay {}",
+                    dest.method, b.currency
+                ),
                 None,
             ));
             continue;
@@ -1019,7 +1064,11 @@ fn method_pays(method: &str, masked: &str, currency: &str) -> bool {
         "ach" => currency == "USD",
         "wire" => serde_json::from_str::<serde_json::Value>(masked)
             .ok()
-            .and_then(|v| v.get("currency").and_then(|c| c.as_str()).map(str::to_owned))
+            .and_then(|v| {
+                v.get("currency")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_owned)
+            })
             .is_none_or(|c| c == currency),
         _ => true,
     }

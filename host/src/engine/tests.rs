@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use std::sync::{Arc, OnceLock};
 
 mod approval;
+mod payout_profiles;
 
 /// 2026-03-10T12:00:00Z
 const T0: i64 = 1_773_144_000_000;
@@ -257,6 +258,10 @@ macro_rules! on_both {
 }
 
 use approval::approves_exactly_what_came_due;
+use payout_profiles::{
+    partners_reach_only_their_own_profiles, payout_methods_are_checked_sealed_and_masked,
+    tax_profiles_and_withholding_rules_are_checked,
+};
 
 on_both!(
     approves_exactly_what_came_due,
@@ -285,6 +290,9 @@ on_both!(
     partners_dispute_only_their_own_entries,
     money_commands_answer_a_retry_with_the_first_answer,
     plugin_registrations_are_per_program,
+    payout_methods_are_checked_sealed_and_masked,
+    partners_reach_only_their_own_profiles,
+    tax_profiles_and_withholding_rules_are_checked,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {

@@ -31,7 +31,7 @@ use utoipa::openapi::{
         (name = "conversions", description = "Conversions, quotes, refunds, replays"),
         (name = "ledger", description = "Commissions, adjustments, disputes"),
         (name = "keys", description = "API keys"),
-        (name = "payouts", description = "Payout schedules, runs, payment files, bank feedback, statements and tax data"),
+        (name = "payouts", description = "Payouts: partners' methods and tax profiles, withholding rules, schedules, runs, payment files, bank feedback, statements and tax data"),
         (name = "operations", description = "Health, metrics, this document"),
     ),
     modifiers(&Bearer),
@@ -88,6 +88,7 @@ const PROBLEMS: &[(&str, &str)] = &[
 /// not describe that status itself), and a 503 with `Retry-After` (not ready, a plug-in
 /// still compiling, capacity exhausted).
 pub fn finish(mut doc: Document) -> Document {
+    super::wire::payout_profiles::close_method_variants(&mut doc);
     for item in doc.paths.paths.values_mut() {
         for op in [
             &mut item.get,
@@ -125,7 +126,8 @@ fn add_problems(op: &mut Operation) {
         ResponseBuilder::new()
             .description(
                 "Not ready, or a plug-in the request needs is still compiling, or capacity is \
-                 exhausted: retry after the given seconds",
+                 exhausted: retry after the given seconds; or the service has no secrets key \
+                 to seal payout details with (`secrets-key-missing`, no Retry-After)",
             )
             .content("application/problem+json", problem_content())
             .header(

@@ -206,6 +206,16 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Forbidden(_) => (S::FORBIDDEN, "Forbidden", None, None),
             EngineError::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "Invalid request", None, None),
+            EngineError::Profile(p) => (
+                S::UNPROCESSABLE_ENTITY,
+                "Invalid input",
+                Some(p.field.to_owned()),
+                None,
+            ),
+            // An operator must configure the key; retrying will not help before that.
+            EngineError::SecretsKeyMissing => {
+                (S::SERVICE_UNAVAILABLE, "Secrets key missing", None, None)
+            }
             EngineError::Rejected(v) => return Self::from(v.clone()),
             EngineError::NotFound(what) => return Self::not_found(what.clone()),
             EngineError::Plugin(p) => match &p.failure {
@@ -392,6 +402,8 @@ mod tests {
             EngineError::Internal("x".into()),
             EngineError::UnknownProgram("p".into()),
             EngineError::Store(StoreError::MissingReference("x".into())),
+            EngineError::SecretsKeyMissing,
+            EngineError::Profile(crate::engine::ProfileError::new("tin-invalid", "tin", "x")),
         ];
         for e in cases {
             let kind = e.kind();

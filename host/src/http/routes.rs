@@ -6,6 +6,7 @@ mod keys;
 mod ledger;
 mod ops;
 mod partners;
+mod payout_profiles;
 mod payouts;
 mod plugins;
 mod programs;
@@ -72,6 +73,20 @@ pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(payouts::remittance))
         .routes(routes!(payouts::tax_report))
         .routes(routes!(payouts::notices))
+        .routes(routes!(
+            payout_profiles::put_method,
+            payout_profiles::show_method,
+            payout_profiles::delete_method
+        ))
+        .routes(routes!(
+            payout_profiles::put_tax,
+            payout_profiles::show_tax,
+            payout_profiles::delete_tax
+        ))
+        .routes(routes!(
+            payout_profiles::add_rule,
+            payout_profiles::list_rules
+        ))
 }
 
 /// Build the router from the routes and their document (see [`super::router`]).

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod ledger;
 pub mod number;
 pub mod partners;
+pub mod payout_profiles;
 pub mod payouts;
 pub mod plugins;
 pub mod programs;

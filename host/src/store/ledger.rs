@@ -624,9 +624,9 @@ impl Store {
             .bind(&partner)
             .fetch_all(self.pool())
             .await?;
-            for b in
-                crate::domain::ledger::balances(ledger.iter().map(|(c, a, s, k)| (c.as_str(), *a, *s, *k)))
-            {
+            for b in crate::domain::ledger::balances(
+                ledger.iter().map(|(c, a, s, k)| (c.as_str(), *a, *s, *k)),
+            ) {
                 let mut sum = Decimal::ZERO;
                 for r in raw.iter().filter(|r| {
                     r.try_get::<String, _>("payout_currency").ok().as_deref()

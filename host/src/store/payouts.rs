@@ -483,7 +483,15 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_db)?;
-        insert_run_event(&mut tx, &run.id, "drafted", &run.actor, &planned.summary, now).await?;
+        insert_run_event(
+            &mut tx,
+            &run.id,
+            "drafted",
+            &run.actor,
+            &planned.summary,
+            now,
+        )
+        .await?;
         let item_ids: Vec<String> = planned
             .items
             .iter()
@@ -580,7 +588,11 @@ impl Store {
         for (id, p) in &rows {
             let Some(a) = p.amounts else { continue };
             for (kind, amount, rule) in [
-                (EntryKind::Withholding, a.withholding, p.withholding_rule.as_deref()),
+                (
+                    EntryKind::Withholding,
+                    a.withholding,
+                    p.withholding_rule.as_deref(),
+                ),
                 (EntryKind::Fee, a.fee, None),
             ] {
                 if amount > Decimal::ZERO {
@@ -688,12 +700,14 @@ impl Store {
         }
         Ok(out
             .into_iter()
-            .map(|((partner_id, currency), (balance, entries))| PayableBalance {
-                partner_id,
-                currency,
-                balance,
-                entries,
-            })
+            .map(
+                |((partner_id, currency), (balance, entries))| PayableBalance {
+                    partner_id,
+                    currency,
+                    balance,
+                    entries,
+                },
+            )
             .collect())
     }
 
@@ -799,7 +813,12 @@ impl Store {
             cols = item_columns(self.dialect())
         );
         let row = sqlx::query(&q).bind(id).fetch_optional(self.pool()).await?;
-        let mut items: Vec<ItemRecord> = row.as_ref().map(item_row).transpose()?.into_iter().collect();
+        let mut items: Vec<ItemRecord> = row
+            .as_ref()
+            .map(item_row)
+            .transpose()?
+            .into_iter()
+            .collect();
         self.attach_item_events(&mut items).await?;
         Ok(items.pop())
     }
@@ -992,13 +1011,18 @@ impl Store {
                 }
                 ItemOutcomeKind::Failed | ItemOutcomeKind::Returned => {
                     if outcome == ItemOutcomeKind::Returned {
-                        self.entry_events_for_items(&mut tx, chunk, EventKind::Returned, now, false)
-                            .await?;
+                        self.entry_events_for_items(
+                            &mut tx,
+                            chunk,
+                            EventKind::Returned,
+                            now,
+                            false,
+                        )
+                        .await?;
                     }
                     let ids = self.item_entry_ids(&mut tx, chunk).await?;
                     payable_add(dialect, &mut tx, &ids, now).await?;
-                    self.undo_kept_back(&mut tx, chunk, outcome, now)
-                        .await?;
+                    self.undo_kept_back(&mut tx, chunk, outcome, now).await?;
                 }
             }
         }
@@ -1052,13 +1076,10 @@ impl Store {
             let mut qb = QueryBuilder::<Any>::new(
                 "INSERT INTO entry_events (entry_id, event, at_ms, reason) SELECT e.id, ",
             );
-            qb.push_bind(event.as_str())
-                .push(", ")
-                .push_bind(now)
-                .push(
-                    ", e.cause FROM ledger_entries e WHERE e.kind IN ('withholding', 'fee')
+            qb.push_bind(event.as_str()).push(", ").push_bind(now).push(
+                ", e.cause FROM ledger_entries e WHERE e.kind IN ('withholding', 'fee')
                      AND e.reverses_entry_id IS NULL AND e.cause IN (",
-                );
+            );
             push_texts(&mut qb, &causes);
             let (sql, args) = self.dialect().statement(&mut qb)?;
             sqlx::query_with(&sql, args)
@@ -1171,7 +1192,9 @@ impl Store {
                     item_count: r.try_get("item_count")?,
                     total: money(r, "total", "currency")?,
                     sha256: r.try_get("sha256")?,
-                    content: r.try_get::<Option<Vec<u8>>, _>("content")?.unwrap_or_default(),
+                    content: r
+                        .try_get::<Option<Vec<u8>>, _>("content")?
+                        .unwrap_or_default(),
                     created_at_ms: r.try_get("created_at_ms")?,
                 })
             })
@@ -1180,12 +1203,11 @@ impl Store {
 
     /// The item a NACHA trace number (or item id) names, within a run's files.
     pub async fn item_by_trace(&self, trace_number: &str) -> Result<Option<String>> {
-        let row = sqlx::query(
-            "SELECT item_id FROM payout_file_items WHERE trace_number = $1 LIMIT 1",
-        )
-        .bind(trace_number)
-        .fetch_optional(self.pool())
-        .await?;
+        let row =
+            sqlx::query("SELECT item_id FROM payout_file_items WHERE trace_number = $1 LIMIT 1")
+                .bind(trace_number)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(|r| r.try_get("item_id")).transpose()?)
     }
 
@@ -1471,92 +1493,6 @@ impl Store {
             })
             .collect()
     }
-
-    /// The payout destinations of a program's partners, as runs copy them onto items.
-    pub async fn payout_destinations(
-        &self,
-        program_id: &str,
-    ) -> Result<std::collections::HashMap<String, ItemDestination>> {
-        let rows = sqlx::query(
-            "SELECT m.partner_id, m.method, m.sealed, m.masked, m.holder_name, m.party_kind
-             FROM payout_methods m JOIN partners p ON p.id = m.partner_id WHERE p.program_id = $1",
-        )
-        .bind(program_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("partner_id")?,
-                    ItemDestination {
-                        method: r.try_get("method")?,
-                        sealed: r.try_get("sealed")?,
-                        masked: r.try_get("masked")?,
-                        holder_name: r.try_get("holder_name")?,
-                        party_kind: r.try_get("party_kind")?,
-                    },
-                ))
-            })
-            .collect()
-    }
-
-    /// What withholding needs of each partner's tax profile, for a program.
-    pub async fn payout_tax_facts(
-        &self,
-        program_id: &str,
-    ) -> Result<std::collections::HashMap<String, crate::domain::payout::TaxFacts>> {
-        let rows = sqlx::query(&format!(
-            "SELECT t.partner_id, t.form, t.tin_sealed, t.country, t.treaty_rate{t} AS treaty_rate
-             FROM tax_profiles t JOIN partners p ON p.id = t.partner_id WHERE p.program_id = $1",
-            t = self.dialect().text()
-        ))
-        .bind(program_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let form: String = r.try_get("form")?;
-                let tin: Option<String> = r.try_get("tin_sealed")?;
-                Ok((
-                    r.try_get("partner_id")?,
-                    crate::domain::payout::TaxFacts {
-                        form: crate::domain::payout::TaxForm::parse(&form)
-                            .ok_or_else(|| StoreError::Corrupt(format!("tax form {form}")))?,
-                        tin_on_file: tin.is_some(),
-                        country: r.try_get("country")?,
-                        treaty_rate: super::opt_dec(r, "treaty_rate")?,
-                    },
-                ))
-            })
-            .collect()
-    }
-
-    /// A program's withholding rules.
-    pub async fn payout_withholding_rules(
-        &self,
-        program_id: &str,
-    ) -> Result<Vec<crate::domain::payout::WithholdingRule>> {
-        let rows = sqlx::query(&format!(
-            "SELECT situation, country, effective_from_ms, rate{t} AS rate FROM withholding_rules
-             WHERE program_id = $1 ORDER BY situation, country, effective_from_ms",
-            t = self.dialect().text()
-        ))
-        .bind(program_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let situation: String = r.try_get("situation")?;
-                Ok(crate::domain::payout::WithholdingRule {
-                    situation: crate::domain::payout::Situation::parse(&situation)
-                        .ok_or_else(|| StoreError::Corrupt(format!("situation {situation}")))?,
-                    country: r.try_get("country")?,
-                    effective_from_ms: r.try_get("effective_from_ms")?,
-                    rate: super::dec(r, "rate")?,
-                })
-            })
-            .collect()
-    }
 }
 
 async fn insert_run_event(
@@ -1670,7 +1606,10 @@ mod tests {
     fn item_ids_are_short_upper_case_and_deterministic() {
         let a = item_id("run_1", "partner-a", "EUR");
         assert_eq!(a.len(), 15);
-        assert!(a.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
         assert_eq!(a, item_id("run_1", "partner-a", "EUR"));
         assert_ne!(a, item_id("run_1", "partner-a", "USD"));
         assert_ne!(a, item_id("run_2", "partner-a", "EUR"));

@@ -220,7 +220,11 @@ pub async fn get_run(
 ) -> Result<Json<RunOut>, ApiError> {
     caller.require_admin()?;
     Ok(Json(
-        state.engine.payout_run(&caller.scope, &path.id.0).await?.into(),
+        state
+            .engine
+            .payout_run(&caller.scope, &path.id.0)
+            .await?
+            .into(),
     ))
 }
 

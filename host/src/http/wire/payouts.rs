@@ -347,7 +347,11 @@ fn steps(events: Vec<(String, String, String, i64)>) -> Vec<StepOut> {
         .into_iter()
         .map(|(event, actor, note, at)| StepOut {
             // The drafted event's note is the run's totals, shown as `totals`.
-            note: if event == "drafted" { String::new() } else { note },
+            note: if event == "drafted" {
+                String::new()
+            } else {
+                note
+            },
             event,
             actor,
             at: format_time(at),
