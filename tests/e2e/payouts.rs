@@ -386,7 +386,7 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
     let (valid, said) = xmllint_pain001(xml.as_bytes());
     assert!(valid, "xmllint: {said}\n{xml}");
     assert!(
-        xml.contains("Juergen Mueller"),
+        xml.contains("<Nm>Jurgen Muller</Nm>"),
         "transliterated to the EPC set: {xml}"
     );
     assert!(
@@ -411,7 +411,7 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
     assert_eq!(read["sec_codes"], json!(["PPD"]));
     // Hand-computed controls: the one entry's routing number's first 8 digits is the
     // entry hash; the credit total is the net in cents.
-    assert_eq!(read["batch_entry_hashes"], json!([2100002]), "{read}");
+    assert_eq!(read["batch_entry_hashes"], json!(["0002100002"]), "{read}");
     assert_eq!(read["batch_credit_totals"], json!([3320]));
     assert!(text.lines().all(|l| l.len() == 94));
     assert_eq!(text.lines().count() % 10, 0, "blocked to 10");

@@ -54,7 +54,7 @@ pub struct PayoutItemPath {
 #[derive(Debug, Deserialize)]
 pub struct TaxPath {
     id: Id,
-    year: i32,
+    year: Key,
 }
 
 /// Set a program's payout schedule: when it pays, the minimum payout and fee per
@@ -518,7 +518,7 @@ pub async fn remittance(
 /// threshold: $2,000 from 2026) or `1042-s` (foreign payees with tax withheld). Admin only.
 #[utoipa::path(
     get, path = "/v1/programs/{id}/tax-reports/{year}", tag = "payouts", operation_id = "tax_report",
-    params(("id" = Id, Path, description = "The program's id"), ("year" = i32, Path, description = "The calendar year (UTC)"), TaxReportQuery),
+    params(("id" = Id, Path, description = "The program's id"), ("year" = i32, Path, minimum = 1970, maximum = 9998, description = "The calendar year (UTC)"), TaxReportQuery),
     responses((status = 200, description = "The report", content((String = "text/csv")))),
     security(("bearer" = []))
 )]
@@ -529,16 +529,20 @@ pub async fn tax_report(
     ApiQuery(q): ApiQuery<TaxReportQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    if !(1970..=9998).contains(&path.year) {
-        return Err(ApiError::invalid("year", "must be 1970 to 9998"));
-    }
+    let year = path
+        .year
+        .0
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (1970..=9998).contains(y))
+        .ok_or_else(|| ApiError::invalid("year", "must be a year, 1970 to 9998"))?;
     let csv = state
         .engine
-        .tax_year_report(&path.id.0, path.year, q.form.as_str())
+        .tax_year_report(&path.id.0, year, q.form.as_str())
         .await?;
     Ok(attachment(
         "text/csv",
-        &format!("{}-{}-{}.csv", path.id.0, q.form.as_str(), path.year),
+        &format!("{}-{}-{year}.csv", path.id.0, q.form.as_str()),
         csv.into_bytes(),
     ))
 }

@@ -519,15 +519,17 @@ impl From<ItemRecord> for ItemOut {
     fn from(i: ItemRecord) -> Self {
         let status = ItemStatus::of(&i).into();
         let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+        // Every figure with its currency's decimals, a held item's zeros too.
+        let money = |d: Decimal| crate::domain::scaled_to(d, &i.currency).to_string();
         Self {
             status,
+            gross: money(i.gross),
+            withholding: money(i.withholding),
+            fee: money(i.fee),
+            net: money(i.net),
             id: i.id,
             run_id: i.run_id,
             partner_id: i.partner_id,
-            gross: i.gross.to_string(),
-            withholding: i.withholding.to_string(),
-            fee: i.fee.to_string(),
-            net: i.net.to_string(),
             currency: i.currency,
             method: i.method,
             destination: json(i.masked),
