@@ -267,7 +267,7 @@ impl Engine {
         frequency: Frequency,
         settings: Settings,
     ) -> Result<Schedule> {
-        self.program(program_id).await?;
+        self.path_program(program_id).await?;
         if !frequency.is_valid() {
             return Err(invalid(
                 "payout-schedule-invalid",
@@ -287,7 +287,7 @@ impl Engine {
 
     /// A program's schedule, if it has one.
     pub async fn payout_schedule(&self, program_id: &str) -> Result<Option<Schedule>> {
-        self.program(program_id).await?;
+        self.path_program(program_id).await?;
         Ok(self
             .store
             .payout_schedules(Some(program_id))
@@ -812,7 +812,7 @@ impl Engine {
     /// Year-end tax data of a program as CSV: `1099-nec` (US payees, W-9, paid at least
     /// the year's threshold in USD) or `1042-s` (foreign payees with tax withheld).
     pub async fn tax_year_report(&self, program_id: &str, year: i32, form: &str) -> Result<String> {
-        self.program(program_id).await?;
+        self.path_program(program_id).await?;
         let (from, to) = crate::domain::payout::year_bounds_ms(year)
             .ok_or_else(|| invalid("tax-year-invalid", format!("{year} is not a year")))?;
         let totals = self.store.paid_totals(program_id, from, to).await?;
@@ -925,7 +925,20 @@ impl Engine {
         program_id: &str,
         partner_id: Option<&str>,
     ) -> Result<Vec<(String, Option<String>, String, String, i64)>> {
+        self.path_program(program_id).await?;
         Ok(self.store.notices(program_id, partner_id).await?)
+    }
+
+    /// A program named in a request's path: a missing one is "not found" (404), as any
+    /// missing resource of a path, not an unknown reference in a body (422).
+    async fn path_program(&self, program_id: &str) -> Result<()> {
+        match self.program(program_id).await {
+            Ok(_) => Ok(()),
+            Err(EngineError::UnknownProgram(_)) => {
+                Err(EngineError::NotFound(format!("program {program_id:?}")))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// What a run needs to know of a program's partners, read before its transaction.

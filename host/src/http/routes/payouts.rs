@@ -7,7 +7,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, idempotency_key};
 use crate::http::wire::ledger::Limit;
 use crate::http::wire::payouts::{
-    CancelIn, FeedbackFormatText, FeedbackIn, FeedbackOut, FileOut, ItemOut, NoticeOut,
+    CancelIn, FeedbackFormatText, FeedbackIn, FeedbackOut, FileOut, ItemOut, LimitQuery, NoticeOut,
     NoticeQuery, OutcomeIn, PageQuery, RunIn, RunOut, RunQuery, ScheduleIn, ScheduleOut,
     TaxReportQuery,
 };
@@ -464,7 +464,7 @@ pub async fn outcome(
 /// A partner's payout items, newest first (admin, or the partner itself).
 #[utoipa::path(
     get, path = "/v1/partners/{id}/payouts", tag = "payouts", operation_id = "partner_payouts",
-    params(("id" = Id, Path, description = "The partner's id"), PageQuery),
+    params(("id" = Id, Path, description = "The partner's id"), LimitQuery),
     responses((status = 200, description = "Its payout items", body = Items<ItemOut>)),
     security(("bearer" = []))
 )]
@@ -472,15 +472,9 @@ pub async fn partner_payouts(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(path): ApiPath<ProgramPath>,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Json<Items<ItemOut>>, ApiError> {
     let limit = Limit::of(q.limit)?;
-    if q.cursor.is_some() {
-        return Err(ApiError::invalid(
-            "cursor",
-            "this list has one page: ask a larger limit",
-        ));
-    }
     let items = state
         .engine
         .partner_payouts(&caller.scope, &path.id.0, limit.0)
@@ -562,7 +556,6 @@ pub async fn notices(
     ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Result<Json<Items<NoticeOut>>, ApiError> {
     caller.require_admin()?;
-    state.engine.program(&path.id.0).await?;
     let notices = state
         .engine
         .notices(&path.id.0, q.partner_id.as_ref().map(|p| p.0.as_str()))

@@ -78,6 +78,37 @@ impl ToSchema for Days {
     }
 }
 
+/// A pay day in a schedule: a weekday (1 = Monday … 7 = Sunday) or a day of the month
+/// (1 … 28); which of them is checked against the frequency by the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayDay(pub u32);
+
+impl<'de> Deserialize<'de> for PayDay {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = whole(d, 1, 28)?;
+        Ok(Self(u32::try_from(n).unwrap_or(1)))
+    }
+}
+
+impl PartialSchema for PayDay {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(28))
+            .description(Some(
+                "Weekly: the weekday, 1 (Monday) to 7 (Sunday). Monthly: the day, 1 to 28.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PayDay {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("PayDay")
+    }
+}
+
 /// A ledger entry's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryId(pub i64);

@@ -1,7 +1,7 @@
 //! Payout schedules, runs, items, files, bank feedback and notices.
 
 use super::text::NonBlank;
-use super::{Amount, DecimalAnswer, Id, Instant, Key, Text, format_time};
+use super::{Amount, DecimalAnswer, Id, Instant, Text, format_time};
 use crate::domain::payout::{AchOrigin, CurrencyRule, Frequency, Payer, Settings};
 use crate::engine::{CurrencyTotals, FeedbackReport, ItemStatus, RunStatus, RunView, Schedule};
 use crate::store::payouts::{FileRecord, ItemOutcomeKind, ItemRecord};
@@ -108,8 +108,8 @@ pub struct ScheduleIn {
     /// Weekly or monthly.
     pub frequency: FrequencyText,
     /// Weekday (1 = Monday … 7 = Sunday) or day of month (1 … 28).
-    #[schema(minimum = 1, maximum = 28)]
-    pub day: u32,
+    #[schema(value_type = super::number::PayDay)]
+    pub day: super::number::PayDay,
     /// The minimum payout of currencies not listed in `currencies`.
     #[schema(value_type = Option<super::decimal::Amount>)]
     pub default_minimum: Option<Amount>,
@@ -131,8 +131,10 @@ impl ScheduleIn {
     /// The domain's frequency and settings (checked by the engine).
     pub fn into_parts(self) -> (Frequency, Settings) {
         let frequency = match self.frequency {
-            FrequencyText::Weekly => Frequency::Weekly { weekday: self.day },
-            FrequencyText::Monthly => Frequency::Monthly { day: self.day },
+            FrequencyText::Weekly => Frequency::Weekly {
+                weekday: self.day.0,
+            },
+            FrequencyText::Monthly => Frequency::Monthly { day: self.day.0 },
         };
         let settings = Settings {
             currencies: self
@@ -551,11 +553,12 @@ pub struct RunQuery {
     /// Only this program's runs.
     #[param(value_type = Option<Id>)]
     pub program_id: Option<Id>,
-    /// Page size, 1 to 1,000 (100).
+    /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    #[param(value_type = Option<String>)]
-    pub cursor: Option<Key>,
+    #[param(value_type = Option<crate::http::cursor::CursorText>)]
+    pub cursor: Option<crate::http::cursor::CursorText>,
 }
 
 /// Query of item lists.
@@ -563,11 +566,22 @@ pub struct RunQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Page size, 1 to 1,000 (100).
+    /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    #[param(value_type = Option<String>)]
-    pub cursor: Option<Key>,
+    #[param(value_type = Option<crate::http::cursor::CursorText>)]
+    pub cursor: Option<crate::http::cursor::CursorText>,
+}
+
+/// Query of `GET /v1/partners/{id}/payouts`: the newest items, one page.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LimitQuery {
+    /// How many, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
 }
 
 /// `POST /v1/payout-runs/{id}/cancel`.
@@ -581,7 +595,7 @@ pub struct CancelIn {
 /// Outcomes an item can be given over the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum OutcomeText {
+pub enum ItemOutcomeText {
     /// Handed to the bank or provider.
     Sent,
     /// Paid.
@@ -592,13 +606,13 @@ pub enum OutcomeText {
     Returned,
 }
 
-impl From<OutcomeText> for ItemOutcomeKind {
-    fn from(o: OutcomeText) -> Self {
+impl From<ItemOutcomeText> for ItemOutcomeKind {
+    fn from(o: ItemOutcomeText) -> Self {
         match o {
-            OutcomeText::Sent => Self::Sent,
-            OutcomeText::Paid => Self::Paid,
-            OutcomeText::Failed => Self::Failed,
-            OutcomeText::Returned => Self::Returned,
+            ItemOutcomeText::Sent => Self::Sent,
+            ItemOutcomeText::Paid => Self::Paid,
+            ItemOutcomeText::Failed => Self::Failed,
+            ItemOutcomeText::Returned => Self::Returned,
         }
     }
 }
@@ -608,7 +622,7 @@ impl From<OutcomeText> for ItemOutcomeKind {
 #[serde(deny_unknown_fields)]
 pub struct OutcomeIn {
     /// What happened.
-    pub outcome: OutcomeText,
+    pub outcome: ItemOutcomeText,
     /// Why (a bank reason, a note).
     pub reason: Option<Text<500>>,
 }
