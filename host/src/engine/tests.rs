@@ -302,7 +302,6 @@ on_both!(
     payout_methods_are_checked_sealed_and_masked,
     partners_reach_only_their_own_profiles,
     tax_profiles_and_withholding_rules_are_checked,
-};
     payout_run_nets_withholds_and_charges_fees,
     payout_threshold_carries_the_balance_over,
     payout_without_tax_form_is_held_with_a_notice,
