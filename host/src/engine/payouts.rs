@@ -1089,11 +1089,13 @@ fn method_pays(method: &str, masked: &str, currency: &str) -> bool {
 
 /// A dry run's item, as it would be stored.
 fn preview_item(run: &NewRun, p: &ItemPlan, id: String, now: i64) -> ItemRecord {
+    // A held item's figures in its currency's decimals, as the stored item reads back.
+    let scaled = |v: Decimal| crate::domain::money::scaled_to(v, &p.balance.currency);
     let a = p.amounts.unwrap_or(crate::domain::payout::Amounts {
-        gross: p.balance.balance,
-        withholding: Decimal::ZERO,
-        fee: Decimal::ZERO,
-        net: Decimal::ZERO,
+        gross: scaled(p.balance.balance),
+        withholding: scaled(Decimal::ZERO),
+        fee: scaled(Decimal::ZERO),
+        net: scaled(Decimal::ZERO),
     });
     ItemRecord {
         id,

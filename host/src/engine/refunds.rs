@@ -86,6 +86,15 @@ pub(super) fn reversal(
     }
 }
 
+/// `delta`, no larger in size than `left` (what is left of an entry, of its sign).
+fn at_most(delta: Decimal, left: Decimal) -> Decimal {
+    if left.is_sign_negative() {
+        delta.max(left)
+    } else {
+        delta.min(left)
+    }
+}
+
 impl Engine {
     /// Every entry of one conversion.
     pub(super) async fn conversion_entries(
@@ -179,7 +188,18 @@ impl Engine {
                 conversion.conversion.amount,
                 payout_currency,
             )?;
-            let (delta, payout_delta) = (target - before.0, payout_target - before.1);
+            // Never more than is left of the entry: an upheld dispute may have reversed
+            // it already, and a refund after that has nothing more to take back.
+            let (left, payout_left) = entries
+                .iter()
+                .filter(|r| r.kind == EntryKind::Reversal && r.reverses_entry_id == Some(entry.id))
+                .fold((entry.amount, entry.payout_amount), |acc, r| {
+                    (acc.0 + r.amount, acc.1 + r.payout_amount)
+                });
+            let (delta, payout_delta) = (
+                at_most(target - before.0, left),
+                at_most(payout_target - before.1, payout_left),
+            );
             if delta.is_zero() && payout_delta.is_zero() {
                 continue;
             }

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 mod approval;
 mod payout_profiles;
+mod payouts;
 
 /// 2026-03-10T12:00:00Z
 const T0: i64 = 1_773_144_000_000;
@@ -262,6 +263,14 @@ use payout_profiles::{
     partners_reach_only_their_own_profiles, payout_methods_are_checked_sealed_and_masked,
     tax_profiles_and_withholding_rules_are_checked,
 };
+use payouts::{
+    payout_dry_run_writes_nothing, payout_histories_keep_their_properties,
+    payout_nets_a_refund_after_payout, payout_outcomes_pay_fail_and_return,
+    payout_run_nets_withholds_and_charges_fees, payout_runs_started_at_once_claim_each_entry_once,
+    payout_schedule_runs_once_per_pay_day, payout_second_approval_and_cancel,
+    payout_skips_frozen_and_nets_upheld_disputes, payout_threshold_carries_the_balance_over,
+    payout_without_tax_form_is_held_with_a_notice, refund_after_upheld_dispute_claws_back_once,
+};
 
 on_both!(
     approves_exactly_what_came_due,
@@ -293,6 +302,18 @@ on_both!(
     payout_methods_are_checked_sealed_and_masked,
     partners_reach_only_their_own_profiles,
     tax_profiles_and_withholding_rules_are_checked,
+    payout_run_nets_withholds_and_charges_fees,
+    payout_threshold_carries_the_balance_over,
+    payout_without_tax_form_is_held_with_a_notice,
+    payout_skips_frozen_and_nets_upheld_disputes,
+    payout_nets_a_refund_after_payout,
+    payout_outcomes_pay_fail_and_return,
+    payout_second_approval_and_cancel,
+    payout_dry_run_writes_nothing,
+    payout_schedule_runs_once_per_pay_day,
+    payout_histories_keep_their_properties,
+    payout_runs_started_at_once_claim_each_entry_once,
+    refund_after_upheld_dispute_claws_back_once,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
