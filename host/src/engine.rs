@@ -169,8 +169,20 @@ impl Engine {
     /// A partner's balances by payout currency, derived from its entries.
     pub async fn balance(&self, partner_id: &str) -> Result<Vec<crate::domain::ledger::Balance>> {
         let ledger = self.store.partner_ledger(partner_id).await?;
-        Ok(crate::domain::ledger::balances(
+        let mut balances = crate::domain::ledger::balances(
             ledger.iter().map(|(c, a, s, k)| (c.as_str(), *a, *s, *k)),
-        ))
+        );
+        // What the next run may pay is the payable set; the rest of the approved entries
+        // are claimed by a run whose items are not paid yet.
+        let set = self.store.payable_sums(partner_id).await?;
+        for b in &mut balances {
+            let payable = set
+                .iter()
+                .find(|(c, _)| *c == b.currency)
+                .map_or(rust_decimal::Decimal::ZERO, |(_, sum)| *sum);
+            b.in_payout = crate::domain::scaled_to(b.payable - payable, &b.currency);
+            b.payable = crate::domain::scaled_to(payable, &b.currency);
+        }
+        Ok(balances)
     }
 }

@@ -310,6 +310,9 @@ pub struct Balance {
     /// of the kinds paid out (negative ones, clawbacks, netted in).
     #[serde(with = "rust_decimal::serde::str")]
     pub payable: Decimal,
+    /// Approved entries claimed by a payout run whose items are not paid yet.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub in_payout: Decimal,
     /// Tax withheld from payouts that were paid (a positive figure).
     #[serde(with = "rust_decimal::serde::str")]
     pub withheld: Decimal,
@@ -360,6 +363,7 @@ pub fn balances<'a>(
             &mut b.frozen,
             &mut b.total,
             &mut b.payable,
+            &mut b.in_payout,
             &mut b.withheld,
             &mut b.fees,
         ] {

@@ -330,12 +330,18 @@ fn write_error(e: accrue_payfiles::WriteError) -> EngineError {
     invalid("payout-file-invalid", e.to_string())
 }
 
+/// A file's format and media type.
+#[derive(Clone, Copy)]
+struct Kind<'a> {
+    format: &'a str,
+    media_type: &'a str,
+}
+
 /// One stored file from its bytes.
 fn file(
     run_id: &str,
     name: String,
-    format: &str,
-    media_type: &str,
+    kind: Kind<'_>,
     currency: &str,
     items: Vec<(String, Option<String>)>,
     total: Decimal,
@@ -345,8 +351,8 @@ fn file(
         file: FileRecord {
             run_id: run_id.to_owned(),
             name,
-            format: format.to_owned(),
-            media_type: media_type.to_owned(),
+            format: kind.format.to_owned(),
+            media_type: kind.media_type.to_owned(),
             currency: currency.to_owned(),
             item_count: items.len() as i64,
             total,
@@ -417,8 +423,10 @@ fn write_files(
                     files.push(file(
                         run_id,
                         name,
-                        format,
-                        XML,
+                        Kind {
+                            format,
+                            media_type: XML,
+                        },
                         &currency,
                         group.iter().map(|i| (i.id.clone(), None)).collect(),
                         total_of(&group),
@@ -452,8 +460,10 @@ fn write_files(
                 files.push(file(
                     run_id,
                     format!("{run_id}-nacha.ach"),
-                    format,
-                    NACHA,
+                    Kind {
+                        format,
+                        media_type: NACHA,
+                    },
                     "USD",
                     written
                         .trace_numbers
@@ -474,8 +484,10 @@ fn write_files(
                     files.push(file(
                         run_id,
                         format!("{run_id}-paypal-{}-{}.csv", f.currency, f.part),
-                        format,
-                        CSV,
+                        Kind {
+                            format,
+                            media_type: CSV,
+                        },
                         &f.currency,
                         f.item_ids.into_iter().map(|i| (i, None)).collect(),
                         total,
@@ -505,8 +517,10 @@ fn write_files(
                         files.push(file(
                             run_id,
                             format!("{run_id}-{}-{}-{}.csv", f.template, f.currency, f.part),
-                            format,
-                            CSV,
+                            Kind {
+                                format,
+                                media_type: CSV,
+                            },
                             &f.currency,
                             f.item_ids.into_iter().map(|i| (i, None)).collect(),
                             total,

@@ -445,6 +445,8 @@ impl Engine {
             match result {
                 Err(e) if sp::is_retryable(&e) && attempt < RUN_ATTEMPTS => {
                     tracing::info!(run = %run.id, attempt, "payout run retried: {e}");
+                    // Let the other writer finish (SQLite holds its lock until commit).
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt as u64)).await;
                 }
                 other => return Ok(other?),
             }
@@ -743,8 +745,9 @@ impl Engine {
             RunStatus::Exported | RunStatus::Completed
         );
         let mut report = FeedbackReport::default();
-        let mut by_outcome: BTreeMap<&'static str, (ItemOutcomeKind, Vec<(String, String)>)> =
-            BTreeMap::new();
+        // Per outcome: the item ids and reasons that get it.
+        type Asked = (ItemOutcomeKind, Vec<(String, String)>);
+        let mut by_outcome: BTreeMap<&'static str, Asked> = BTreeMap::new();
         let ids: Vec<String> = outcomes.iter().map(|o| o.item_id.clone()).collect();
         let items: HashMap<String, ItemRecord> = self
             .store

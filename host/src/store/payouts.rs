@@ -1394,6 +1394,24 @@ impl Store {
         Ok(out)
     }
 
+    /// A partner's payable set summed per payout currency (in Rust: SQLite's SUM of text
+    /// would be a float).
+    pub async fn payable_sums(&self, partner_id: &str) -> Result<Vec<(String, Decimal)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT payout_currency, payout_amount{t} AS payout_amount FROM payable_entries WHERE partner_id = $1",
+            t = self.dialect().text()
+        ))
+        .bind(partner_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
+        for r in rows {
+            *sums.entry(r.try_get("payout_currency")?).or_default() +=
+                super::dec(&r, "payout_amount")?;
+        }
+        Ok(sums.into_iter().collect())
+    }
+
     /// Test and bench hook: how many entries are in the payable set.
     pub async fn payable_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM payable_entries")

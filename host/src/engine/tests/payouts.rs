@@ -285,6 +285,12 @@ pub(super) async fn payout_run_nets_withholds_and_charges_fees(f: Fixture) {
     assert_eq!(run.status, RunStatus::Draft);
     assert_eq!(run.approvals_required, 1);
     let items = f.items(&run.id).await;
+    let a = f.usd("a").await;
+    assert_eq!(
+        (a.payable, a.in_payout),
+        (dec("0.00"), dec("39.03")),
+        "what the run claimed is in payout, not payable"
+    );
     // a: 39.03 × 24 % = 9.3672, withheld 9.36 (rounded down, half-even would give 9.37);
     // below 50.00 the fee is 1.00; b: 75.00, no withholding with a TIN, above the fee line.
     assert_eq!(

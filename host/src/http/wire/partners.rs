@@ -138,6 +138,10 @@ pub struct BalanceOut {
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = DecimalAnswer)]
     pub payable: Decimal,
+    /// Approved entries claimed by a payout run whose items are not paid yet.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = DecimalAnswer)]
+    pub in_payout: Decimal,
     /// Tax withheld from paid payouts.
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = DecimalAnswer)]
@@ -158,6 +162,7 @@ impl From<Balance> for BalanceOut {
             frozen: b.frozen,
             total: b.total,
             payable: b.payable,
+            in_payout: b.in_payout,
             withheld: b.withheld,
             fees: b.fees,
         }
