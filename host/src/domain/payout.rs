@@ -119,6 +119,10 @@ pub struct Settings {
     /// Who pays: the accounts the payment files debit. Needed to export a run.
     #[serde(default)]
     pub payer: Option<Payer>,
+    /// The 1099-NEC reporting threshold in USD, if the program sets its own (default:
+    /// [`nec_threshold`] of the year).
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub nec_threshold: Option<Decimal>,
 }
 
 /// The paying side of the payment files.

@@ -813,7 +813,8 @@ impl Engine {
     }
 
     /// Year-end tax data of a program as CSV: `1099-nec` (US payees, W-9, paid at least
-    /// the year's threshold in USD) or `1042-s` (foreign payees with tax withheld).
+    /// the threshold in USD: the schedule's `nec_threshold`, else the year's statutory one)
+    /// or `1042-s` (foreign payees with tax withheld).
     pub async fn tax_year_report(&self, program_id: &str, year: i32, form: &str) -> Result<String> {
         self.path_program(program_id).await?;
         let (from, to) = crate::domain::payout::year_bounds_ms(year)
@@ -833,7 +834,11 @@ impl Engine {
             .from_writer(Vec::new());
         match form {
             "1099-nec" => {
-                let threshold = crate::domain::payout::nec_threshold(year);
+                let threshold = self
+                    .payout_schedule(program_id)
+                    .await?
+                    .and_then(|s| s.settings.nec_threshold)
+                    .unwrap_or_else(|| crate::domain::payout::nec_threshold(year));
                 w.write_record([
                     "tax_year",
                     "partner_id",

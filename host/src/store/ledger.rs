@@ -560,9 +560,10 @@ impl Store {
     /// - each credited conversion's attributions add up to its amount exactly;
     /// - each conversion's commission entries equal its attributions' commissions in count;
     /// - no entry is reversed by more than its own amount;
-    /// - balances derived per partner equal the sum of that partner's entries.
+    /// - balances derived per partner equal the sum of that partner's entries;
+    /// - payouts: see [`Store::check_payout_invariants`].
     pub async fn check_invariants(&self) -> Result<Vec<String>> {
-        let mut problems = Vec::new();
+        let mut problems = self.check_payout_invariants().await?;
         let t = self.dialect().text();
         let conversions = sqlx::query(&format!(
             "SELECT c.program_id, c.id, c.amount{t} AS amount,

@@ -125,6 +125,10 @@ pub struct ScheduleIn {
     pub second_approval_above: BTreeMap<String, Amount>,
     /// Who pays (needed to export SEPA, wire and NACHA files).
     pub payer: Option<PayerIn>,
+    /// The 1099-NEC reporting threshold in USD (default: the year's statutory threshold,
+    /// $2,000 for payments from 2026, $600 before).
+    #[schema(value_type = Option<super::decimal::Amount>)]
+    pub nec_threshold: Option<Amount>,
 }
 
 impl ScheduleIn {
@@ -174,6 +178,7 @@ impl ScheduleIn {
                 }),
                 wise_source_currency: p.wise_source_currency.map(|t| t.0),
             }),
+            nec_threshold: self.nec_threshold.map(|a| a.0),
         };
         (frequency, settings)
     }
@@ -229,6 +234,9 @@ pub struct ScheduleOut {
     pub second_approval_above: BTreeMap<String, String>,
     /// Who pays.
     pub payer: Option<PayerOut>,
+    /// The 1099-NEC threshold set for the program (absent: the year's statutory one).
+    #[schema(value_type = Option<DecimalAnswer>)]
+    pub nec_threshold: Option<String>,
     /// Created.
     pub created_at: String,
     /// Last changed.
@@ -270,6 +278,7 @@ impl From<Schedule> for ScheduleOut {
                 ach: p.ach.is_some(),
                 wise_source_currency: p.wise_source_currency,
             }),
+            nec_threshold: s.settings.nec_threshold.map(|d| d.to_string()),
             created_at: format_time(s.created_at_ms),
             updated_at: format_time(s.updated_at_ms),
         }
