@@ -364,6 +364,34 @@ fn file(
     }
 }
 
+/// A stored CSV file of `items`' rows in `f`, its total summed from them.
+fn csv_file(
+    run_id: &str,
+    name: String,
+    format: &str,
+    f: accrue_payfiles::csv::CsvFile,
+    items: &[Item],
+) -> NewFile {
+    let ids: std::collections::HashSet<&str> = f.item_ids.iter().map(String::as_str).collect();
+    let total = items
+        .iter()
+        .filter(|i| ids.contains(i.id.as_str()))
+        .map(|i| i.amount)
+        .sum();
+    file(
+        run_id,
+        name,
+        Kind {
+            format,
+            media_type: CSV,
+        },
+        &f.currency,
+        f.item_ids.iter().map(|i| (i.clone(), None)).collect(),
+        total,
+        f.content,
+    )
+}
+
 /// Write every file of a run from its items, grouped by format.
 fn write_files(
     run_id: &str,
@@ -476,23 +504,8 @@ fn write_files(
             }
             "paypal" => {
                 for f in accrue_payfiles::csv::paypal(&list).map_err(write_error)? {
-                    let total = list
-                        .iter()
-                        .filter(|i| f.item_ids.contains(&i.id))
-                        .map(|i| i.amount)
-                        .sum();
-                    files.push(file(
-                        run_id,
-                        format!("{run_id}-paypal-{}-{}.csv", f.currency, f.part),
-                        Kind {
-                            format,
-                            media_type: CSV,
-                        },
-                        &f.currency,
-                        f.item_ids.into_iter().map(|i| (i, None)).collect(),
-                        total,
-                        f.content,
-                    ));
+                    let name = format!("{run_id}-paypal-{}-{}.csv", f.currency, f.part);
+                    files.push(csv_file(run_id, name, format, f, &list));
                 }
             }
             _ => {
@@ -509,23 +522,8 @@ fn write_files(
                 }
                 for (source, group) in by_currency {
                     for f in accrue_payfiles::csv::wise(&group, &source).map_err(write_error)? {
-                        let total = group
-                            .iter()
-                            .filter(|i| f.item_ids.contains(&i.id))
-                            .map(|i| i.amount)
-                            .sum();
-                        files.push(file(
-                            run_id,
-                            format!("{run_id}-{}-{}-{}.csv", f.template, f.currency, f.part),
-                            Kind {
-                                format,
-                                media_type: CSV,
-                            },
-                            &f.currency,
-                            f.item_ids.into_iter().map(|i| (i, None)).collect(),
-                            total,
-                            f.content,
-                        ));
+                        let name = format!("{run_id}-{}-{}-{}.csv", f.template, f.currency, f.part);
+                        files.push(csv_file(run_id, name, format, f, &group));
                     }
                 }
             }

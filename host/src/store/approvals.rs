@@ -9,6 +9,7 @@
 //! keyed by their due time, so a run reads the due rows and nothing else.
 
 use super::dialect::Dialect;
+use super::payouts::push_ids;
 use super::{Result, Store, StoreError};
 use crate::domain::ledger::{EventKind, Status};
 use sqlx::{Any, QueryBuilder, Row};
@@ -44,15 +45,6 @@ pub(super) async fn enqueue(
             .map_err(StoreError::from_db)?;
     }
     Ok(())
-}
-
-/// A list of ids for `IN (...)`.
-fn push_ids(qb: &mut QueryBuilder<'_, Any>, ids: &[i64]) {
-    let mut list = qb.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    qb.push(")");
 }
 
 impl Store {

@@ -68,11 +68,7 @@ pub(super) async fn payable_add(
         ));
         push_ids(&mut qb, chunk);
         qb.push(" ON CONFLICT (entry_id) DO NOTHING");
-        let (sql, args) = dialect.statement(&mut qb)?;
-        sqlx::query_with(&sql, args)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_db)?;
+        execute(&mut qb, dialect, tx).await?;
     }
     Ok(())
 }
@@ -86,17 +82,27 @@ async fn payable_remove(
     for chunk in ids.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Any>::new("DELETE FROM payable_entries WHERE entry_id IN (");
         push_ids(&mut qb, chunk);
-        let (sql, args) = dialect.statement(&mut qb)?;
-        sqlx::query_with(&sql, args)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_db)?;
+        execute(&mut qb, dialect, tx).await?;
     }
     Ok(())
 }
 
+/// Run a statement built with `QueryBuilder` in `tx`.
+async fn execute(
+    qb: &mut QueryBuilder<'_, Any>,
+    dialect: Dialect,
+    tx: &mut sqlx::Transaction<'_, Any>,
+) -> Result<u64> {
+    let (sql, args) = dialect.statement(qb)?;
+    Ok(sqlx::query_with(&sql, args)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_db)?
+        .rows_affected())
+}
+
 /// A list of ids for `IN (...)`, closed.
-fn push_ids(qb: &mut QueryBuilder<'_, Any>, ids: &[i64]) {
+pub(super) fn push_ids(qb: &mut QueryBuilder<'_, Any>, ids: &[i64]) {
     let mut list = qb.separated(", ");
     for id in ids {
         list.push_bind(*id);
@@ -539,11 +545,7 @@ impl Store {
                     })
                     .push_bind(now);
             });
-            let (sql, args) = dialect.statement(&mut qb)?;
-            sqlx::query_with(&sql, args)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_db)?;
+            execute(&mut qb, dialect, &mut tx).await?;
         }
         // The entries each paying item pays: the payable entries of its partner and
         // currency at the cut-off, read from the snapshot the balances came from.
@@ -638,11 +640,7 @@ impl Store {
                     .push_bind(now);
             });
             qb.push(" ON CONFLICT (kind, subject) DO NOTHING");
-            let (sql, args) = dialect.statement(&mut qb)?;
-            sqlx::query_with(&sql, args)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_db)?;
+            execute(&mut qb, dialect, &mut tx).await?;
         }
         if run.dry_run {
             tx.rollback().await?;
@@ -950,11 +948,7 @@ impl Store {
                         .push_bind(item.as_str())
                         .push_bind(trace.as_deref());
                 });
-                let (sql, args) = dialect.statement(&mut qb)?;
-                sqlx::query_with(&sql, args)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_db)?;
+                execute(&mut qb, dialect, &mut tx).await?;
             }
         }
         tx.commit().await.map_err(StoreError::from_db)?;
@@ -1066,11 +1060,7 @@ impl Store {
             .push_bind(now)
             .push(", 'payout:' || pie.item_id FROM payout_item_entries pie WHERE pie.item_id IN (");
         push_texts(&mut qb, items);
-        let (sql, args) = self.dialect().statement(&mut qb)?;
-        sqlx::query_with(&sql, args)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_db)?;
+        execute(&mut qb, self.dialect(), tx).await?;
         if kept {
             let causes: Vec<String> = items.iter().map(|i| format!("payout:{i}")).collect();
             let mut qb = QueryBuilder::<Any>::new(
@@ -1081,11 +1071,7 @@ impl Store {
                      AND e.reverses_entry_id IS NULL AND e.cause IN (",
             );
             push_texts(&mut qb, &causes);
-            let (sql, args) = self.dialect().statement(&mut qb)?;
-            sqlx::query_with(&sql, args)
-                .execute(&mut **tx)
-                .await
-                .map_err(StoreError::from_db)?;
+            execute(&mut qb, self.dialect(), tx).await?;
         }
         Ok(())
     }
@@ -1606,11 +1592,7 @@ async fn insert_kept_back(
                 qb.push(" ");
                 qb.push(super::ledger::APPROVED_ONCE);
             }
-            let (sql, args) = dialect.statement(&mut qb)?;
-            sqlx::query_with(&sql, args)
-                .execute(&mut **tx)
-                .await
-                .map_err(StoreError::from_db)?;
+            execute(&mut qb, dialect, tx).await?;
         }
     }
     Ok(())
