@@ -115,7 +115,7 @@ impl Engine {
     }
 
     /// An item as the file writers take it, its destination opened.
-    async fn file_item(&self, run_id: &str, i: &ItemRecord) -> Result<Item> {
+    pub(super) async fn file_item(&self, run_id: &str, i: &ItemRecord) -> Result<Item> {
         let sealed = i.destination.as_deref().ok_or_else(|| {
             EngineError::Internal(format!("item {} of run {run_id} has no destination", i.id))
         })?;
@@ -365,7 +365,7 @@ fn file(
 }
 
 /// Write every file of a run from its items, grouped by format.
-fn write_files(
+pub(super) fn write_files(
     run_id: &str,
     approved_at_ms: i64,
     settings: &Settings,

@@ -44,7 +44,8 @@ impl Fixture {
     /// A fixture over `store`, a connection of its own to the migrated `db` (another pool
     /// size, another role); loads the plug-ins.
     async fn with_store(db: TestDb, store: Store) -> Self {
-        let engine = Engine::new(store, runtime());
+        // With a key, so payout methods and TINs are set through the engine's commands.
+        let engine = Engine::new(store, runtime()).with_secrets(Sealer::new(&[7; 32]));
         engine.load_plugins().await.expect("plug-ins");
         assert!(
             engine
@@ -271,6 +272,13 @@ use payouts::{
     payout_skips_frozen_and_nets_upheld_disputes, payout_threshold_carries_the_balance_over,
     payout_without_tax_form_is_held_with_a_notice, refund_after_upheld_dispute_claws_back_once,
 };
+use payouts::{
+    payout_bank_feedback_pays_fails_and_returns,
+    payout_export_fails_an_item_frozen_after_the_draft,
+    payout_export_writes_sepa_and_a_wire_file_per_currency,
+    payout_holds_methods_the_schedule_or_currency_cannot_pay,
+    payout_withholds_w8_payees_by_rule_and_treaty,
+};
 
 on_both!(
     approves_exactly_what_came_due,
@@ -314,6 +322,11 @@ on_both!(
     payout_histories_keep_their_properties,
     payout_runs_started_at_once_claim_each_entry_once,
     refund_after_upheld_dispute_claws_back_once,
+    payout_withholds_w8_payees_by_rule_and_treaty,
+    payout_export_writes_sepa_and_a_wire_file_per_currency,
+    payout_export_fails_an_item_frozen_after_the_draft,
+    payout_bank_feedback_pays_fails_and_returns,
+    payout_holds_methods_the_schedule_or_currency_cannot_pay,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {
