@@ -277,6 +277,7 @@ use payouts::{
     payout_export_fails_an_item_frozen_after_the_draft,
     payout_export_writes_sepa_and_a_wire_file_per_currency,
     payout_holds_methods_the_schedule_or_currency_cannot_pay,
+    payout_nacha_returns_name_items_of_their_own_run,
     payout_withholds_w8_payees_by_rule_and_treaty,
 };
 
@@ -327,6 +328,7 @@ on_both!(
     payout_export_fails_an_item_frozen_after_the_draft,
     payout_bank_feedback_pays_fails_and_returns,
     payout_holds_methods_the_schedule_or_currency_cannot_pay,
+    payout_nacha_returns_name_items_of_their_own_run,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {

@@ -2714,3 +2714,46 @@ pub(super) async fn payout_holds_methods_the_schedule_or_currency_cannot_pay(f: 
     f.assert_invariants().await;
     f.finish().await;
 }
+
+/// Case 16: every NACHA file numbers its entries' traces from 1, so two runs' files share
+/// trace numbers; a return list applied to a run names that run's items, not the first
+/// run's with the same trace (found here: the lookup ignored the run, and the second
+/// run's returns were refused as "no such item in this run").
+pub(super) async fn payout_nacha_returns_name_items_of_their_own_run(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.payee("a", Tax::W9 { tin: true }).await;
+    let mut runs = Vec::new();
+    for (n, key) in ["k1", "k2"].iter().enumerate() {
+        f.ingest(&conversion("p", &format!("o{n}"), "200.00", &[("a", 1)]))
+            .await;
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve");
+        let run = f.run("p", key).await.run;
+        let items = f.items(&run.id).await;
+        assert_eq!(items.len(), 1);
+        let files = f.approve_and_export(&run.id).await;
+        let entries = nacha_entries(&files[0].content);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].0, items[0].id);
+        f.outcome(&run.id, ItemOutcomeKind::Paid, &[&items[0].id])
+            .await;
+        runs.push((run.id, items[0].id.clone(), entries[0].1.clone()));
+    }
+    assert_eq!(runs[0].2, runs[1].2, "both files start their traces at 1");
+    let (run, item, trace) = &runs[1];
+    let returns = format!("trace_number,return_code\n{trace},R03\n");
+    let report = f
+        .engine
+        .apply_bank_feedback(run, FeedbackFormat::NachaReturns, &returns, "admin-1")
+        .await
+        .expect("returns");
+    assert_eq!(report.applied, vec![item.clone()], "{report:?}");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let first = f.engine.payout_item(&Scope::Admin, &runs[0].1).await.expect("item");
+    assert_eq!(ItemStatus::of(&first), ItemStatus::Paid, "the first run's item is untouched");
+    let b = f.usd("a").await;
+    assert_eq!((b.paid, b.payable), (dec("30.00"), dec("30.00")));
+    f.assert_invariants().await;
+    f.finish().await;
+}
