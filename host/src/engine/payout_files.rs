@@ -224,7 +224,8 @@ impl Engine {
                     .map_err(feedback_error)?
                 {
                     let id = match &o.key {
-                        ItemKey::TraceNumber(t) => match self.store.item_by_trace(run_id, t).await? {
+                        ItemKey::TraceNumber(t) => match self.store.item_by_trace(run_id, t).await?
+                        {
                             Some(id) => id,
                             None => {
                                 outcomes.push(ItemOutcome {

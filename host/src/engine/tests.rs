@@ -265,20 +265,20 @@ use payout_profiles::{
     tax_profiles_and_withholding_rules_are_checked,
 };
 use payouts::{
-    payout_dry_run_writes_nothing, payout_histories_keep_their_properties,
-    payout_nets_a_refund_after_payout, payout_outcomes_pay_fail_and_return,
-    payout_run_nets_withholds_and_charges_fees, payout_runs_started_at_once_claim_each_entry_once,
-    payout_schedule_runs_once_per_pay_day, payout_second_approval_and_cancel,
-    payout_skips_frozen_and_nets_upheld_disputes, payout_threshold_carries_the_balance_over,
-    payout_without_tax_form_is_held_with_a_notice, refund_after_upheld_dispute_claws_back_once,
-};
-use payouts::{
     payout_bank_feedback_pays_fails_and_returns,
     payout_export_fails_an_item_frozen_after_the_draft,
     payout_export_writes_sepa_and_a_wire_file_per_currency,
     payout_holds_methods_the_schedule_or_currency_cannot_pay,
     payout_nacha_returns_name_items_of_their_own_run,
     payout_withholds_w8_payees_by_rule_and_treaty,
+};
+use payouts::{
+    payout_dry_run_writes_nothing, payout_histories_keep_their_properties,
+    payout_nets_a_refund_after_payout, payout_outcomes_pay_fail_and_return,
+    payout_run_nets_withholds_and_charges_fees, payout_runs_started_at_once_claim_each_entry_once,
+    payout_schedule_runs_once_per_pay_day, payout_second_approval_and_cancel,
+    payout_skips_frozen_and_nets_upheld_disputes, payout_threshold_carries_the_balance_over,
+    payout_without_tax_form_is_held_with_a_notice, refund_after_upheld_dispute_claws_back_once,
 };
 
 on_both!(

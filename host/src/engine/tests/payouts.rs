@@ -1972,14 +1972,21 @@ pub(super) async fn payout_withholds_w8_payees_by_rule_and_treaty(f: Fixture) {
         "W-8BEN-E of DE: no rule, nothing withheld"
     );
     assert_eq!(
-        (&rules[2]["source"], &rules[2]["rate"], &rules[2]["effective_from_ms"]),
+        (
+            &rules[2]["source"],
+            &rules[2]["rate"],
+            &rules[2]["effective_from_ms"]
+        ),
         (
             &serde_json::json!("rule"),
             &serde_json::json!("0.15"),
             &serde_json::json!(T0)
         )
     );
-    assert_eq!(rules[3]["source"], "rule", "a treaty above the rule does not raise it");
+    assert_eq!(
+        rules[3]["source"], "rule",
+        "a treaty above the rule does not raise it"
+    );
     // The treaty's rate is recorded on in1's withholding entry, with its source.
     let withholding: Vec<EntryRecord> = f
         .entries_of("in1")
@@ -1990,13 +1997,9 @@ pub(super) async fn payout_withholds_w8_payees_by_rule_and_treaty(f: Fixture) {
     assert_eq!(withholding.len(), 1, "{withholding:#?}");
     assert_eq!(withholding[0].payout_amount.to_string(), "-3.00");
     assert_eq!(withholding[0].cause, Cause::Payout(items[1].id.clone()));
-    let provenance: serde_json::Value = serde_json::from_str(
-        withholding[0]
-            .provenance
-            .as_deref()
-            .expect("provenance"),
-    )
-    .expect("provenance is JSON");
+    let provenance: serde_json::Value =
+        serde_json::from_str(withholding[0].provenance.as_deref().expect("provenance"))
+            .expect("provenance is JSON");
     assert_eq!(
         (
             &provenance["source"],
@@ -2069,8 +2072,13 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
         )
         .await;
         f.payout_method(partner, method.clone()).await;
-        f.ingest(&conversion("p", &format!("o{n}"), "200.00", &[(partner, 1)]))
-            .await;
+        f.ingest(&conversion(
+            "p",
+            &format!("o{n}"),
+            "200.00",
+            &[(partner, 1)],
+        ))
+        .await;
     }
     assert_eq!(
         f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
@@ -2081,7 +2089,11 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
     assert_eq!(
         items
             .iter()
-            .map(|i| (i.partner_id.as_str(), i.currency.as_str(), i.net.to_string()))
+            .map(|i| (
+                i.partner_id.as_str(),
+                i.currency.as_str(),
+                i.net.to_string()
+            ))
             .collect::<Vec<_>>(),
         vec![
             ("c1", "CHF", "28.50".to_owned()),
@@ -2104,7 +2116,13 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
             ))
             .collect::<Vec<_>>(),
         vec![
-            (format!("{}-sepa.xml", run.id), "sepa", "EUR", 2, "54.00".into()),
+            (
+                format!("{}-sepa.xml", run.id),
+                "sepa",
+                "EUR",
+                2,
+                "54.00".into()
+            ),
             (
                 format!("{}-wire-CHF.xml", run.id),
                 "wire",
@@ -2131,7 +2149,10 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
     for file in &files {
         use sha2::Digest;
         assert_eq!(file.media_type, "application/xml");
-        assert_eq!(file.sha256, hex::encode(sha2::Sha256::digest(&file.content)));
+        assert_eq!(
+            file.sha256,
+            hex::encode(sha2::Sha256::digest(&file.content))
+        );
         let text = std::str::from_utf8(&file.content).expect("UTF-8");
         assert!(!text.contains('•'), "no masked account in a file: {text}");
         let doc = roxmltree::Document::parse(text).expect("the file is XML");
@@ -2171,7 +2192,10 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
         assert_eq!(payments.len() as i64, file.item_count);
         for pay in payments {
             let id = xml_text(pay, "EndToEndId").expect("EndToEndId");
-            let item = items.iter().find(|i| i.id == id).expect("an item of the run");
+            let item = items
+                .iter()
+                .find(|i| i.id == id)
+                .expect("an item of the run");
             assert_eq!(item.currency, file.currency);
             let amount = pay
                 .descendants()
@@ -2220,7 +2244,13 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
         .expect("a schedule")
         .settings;
     let mut file_items = Vec::new();
-    for i in f.engine.store().run_paying_items(&run.id).await.expect("items") {
+    for i in f
+        .engine
+        .store()
+        .run_paying_items(&run.id)
+        .await
+        .expect("items")
+    {
         file_items.push(f.engine.file_item(&run.id, &i).await.expect("item"));
     }
     for _ in 0..2 {
@@ -2232,7 +2262,11 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
         for (new, stored) in again.iter().zip(&files) {
             assert_eq!(new.file.name, stored.name);
             assert_eq!(new.file.sha256, stored.sha256);
-            assert!(new.file.content == stored.content, "{} differs", stored.name);
+            assert!(
+                new.file.content == stored.content,
+                "{} differs",
+                stored.name
+            );
         }
     }
     // Exported once.
@@ -2301,7 +2335,10 @@ pub(super) async fn payout_export_fails_an_item_frozen_after_the_draft(f: Fixtur
     let files = f.approve_and_export(&run.id).await;
     // One NACHA file, with b's payment only.
     assert_eq!(files.len(), 1, "{files:#?}");
-    assert_eq!((files[0].format.as_str(), files[0].item_count), ("nacha", 1));
+    assert_eq!(
+        (files[0].format.as_str(), files[0].item_count),
+        ("nacha", 1)
+    );
     assert_eq!(files[0].total, dec("30.00"));
     let in_file: Vec<String> = nacha_entries(&files[0].content)
         .into_iter()
@@ -2329,7 +2366,11 @@ pub(super) async fn payout_export_fails_an_item_frozen_after_the_draft(f: Fixtur
         .map(|e| e.payout_amount)
         .sum();
     assert_eq!(withheld, Decimal::ZERO);
-    assert_eq!(f.payable_count().await, 1, "o2 only: o1 is frozen, o3 in payout");
+    assert_eq!(
+        f.payable_count().await,
+        1,
+        "o2 only: o1 is frozen, o3 in payout"
+    );
     // b's payment goes through; a's failed item cannot become paid.
     let report = f
         .outcome(&run.id, ItemOutcomeKind::Paid, &[&b_item, &a_item])
@@ -2367,7 +2408,13 @@ pub(super) async fn payout_export_fails_an_item_frozen_after_the_draft(f: Fixtur
         .await;
     // Rejected: o1 is released, and the next run pays it.
     f.engine
-        .resolve_dispute(&dispute.id, DisputeOutcome::Rejected, "key_admin", "fine", None)
+        .resolve_dispute(
+            &dispute.id,
+            DisputeOutcome::Rejected,
+            "key_admin",
+            "fine",
+            None,
+        )
         .await
         .expect("reject");
     assert_eq!(f.usd("a").await.payable, dec("30.00"));
@@ -2462,8 +2509,13 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
         f.payee(partner, Tax::W9 { tin: true }).await;
     }
     for (n, partner) in ["e1", "e2", "e3", "u1", "u2"].iter().enumerate() {
-        f.ingest(&conversion("p", &format!("o{n}"), "200.00", &[(partner, 1)]))
-            .await;
+        f.ingest(&conversion(
+            "p",
+            &format!("o{n}"),
+            "200.00",
+            &[(partner, 1)],
+        ))
+        .await;
     }
     assert_eq!(
         f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
@@ -2532,22 +2584,23 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
         .await
         .expect_err("another message");
     assert_eq!(e.kind(), "bank-feedback-mismatch");
-    assert_eq!(ItemStatus::of(&f.items(&run.id).await[2]), ItemStatus::Pending);
+    assert_eq!(
+        ItemStatus::of(&f.items(&run.id).await[2]),
+        ItemStatus::Pending
+    );
     // NACHA: u1 was paid, then returned; u2 returned before it was marked paid.
     let nacha = files
         .iter()
         .find(|f| f.format == "nacha")
         .expect("NACHA file");
     let traces: BTreeMap<String, String> = nacha_entries(&nacha.content).into_iter().collect();
-    assert_eq!(
-        traces.keys().cloned().collect::<Vec<_>>(),
-        {
-            let mut ids = vec![id("u1"), id("u2")];
-            ids.sort();
-            ids
-        }
-    );
-    f.outcome(&run.id, ItemOutcomeKind::Paid, &[&id("u1")]).await;
+    assert_eq!(traces.keys().cloned().collect::<Vec<_>>(), {
+        let mut ids = vec![id("u1"), id("u2")];
+        ids.sort();
+        ids
+    });
+    f.outcome(&run.id, ItemOutcomeKind::Paid, &[&id("u1")])
+        .await;
     let returns = format!(
         "trace_number,individual_id,return_code,return_date\r\n\
          {},,R03,2026-12-03\r\n{},,R01,2026-12-03\r\n021000029999999,,R02,2026-12-03\r\n",
@@ -2571,8 +2624,7 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
     let u2 = after.iter().find(|i| i.partner_id == "u2").expect("u2");
     assert_eq!(ItemStatus::of(u1), ItemStatus::Returned);
     assert!(
-        event_reason(u1, "returned")
-            .is_some_and(|r| r.starts_with("returned R03")),
+        event_reason(u1, "returned").is_some_and(|r| r.starts_with("returned R03")),
         "{u1:?}"
     );
     assert_eq!(ItemStatus::of(u2), ItemStatus::Failed);
@@ -2582,7 +2634,11 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
     );
     for partner in ["u1", "u2"] {
         let b = f.usd(partner).await;
-        assert_eq!((b.paid, b.payable), (dec("0.00"), dec("30.00")), "{partner}");
+        assert_eq!(
+            (b.paid, b.payable),
+            (dec("0.00"), dec("30.00")),
+            "{partner}"
+        );
     }
     // e3 is still open: the run is exported, not completed.
     let view = f
@@ -2750,8 +2806,16 @@ pub(super) async fn payout_nacha_returns_name_items_of_their_own_run(f: Fixture)
         .expect("returns");
     assert_eq!(report.applied, vec![item.clone()], "{report:?}");
     assert!(report.rejected.is_empty(), "{report:?}");
-    let first = f.engine.payout_item(&Scope::Admin, &runs[0].1).await.expect("item");
-    assert_eq!(ItemStatus::of(&first), ItemStatus::Paid, "the first run's item is untouched");
+    let first = f
+        .engine
+        .payout_item(&Scope::Admin, &runs[0].1)
+        .await
+        .expect("item");
+    assert_eq!(
+        ItemStatus::of(&first),
+        ItemStatus::Paid,
+        "the first run's item is untouched"
+    );
     let b = f.usd("a").await;
     assert_eq!((b.paid, b.payable), (dec("30.00"), dec("30.00")));
     f.assert_invariants().await;
