@@ -2733,6 +2733,12 @@ pub(super) async fn payout_holds_methods_the_schedule_or_currency_cannot_pay(f: 
     let files = f.approve_and_export(&run.id).await;
     assert!(files.is_empty(), "{files:#?}");
     assert_eq!(f.payable_count().await, 2);
+    let view = f
+        .engine
+        .payout_run(&Scope::Admin, &run.id)
+        .await
+        .expect("run");
+    assert_eq!(view.status, RunStatus::Completed, "nothing left to pay");
     // PayPal allowed, a CHF wire set: the next run pays both.
     f.schedule("p", paying()).await;
     f.payout_method(
