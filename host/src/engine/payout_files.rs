@@ -115,7 +115,7 @@ impl Engine {
     }
 
     /// An item as the file writers take it, its destination opened.
-    async fn file_item(&self, run_id: &str, i: &ItemRecord) -> Result<Item> {
+    pub(super) async fn file_item(&self, run_id: &str, i: &ItemRecord) -> Result<Item> {
         let sealed = i.destination.as_deref().ok_or_else(|| {
             EngineError::Internal(format!("item {} of run {run_id} has no destination", i.id))
         })?;
@@ -224,7 +224,8 @@ impl Engine {
                     .map_err(feedback_error)?
                 {
                     let id = match &o.key {
-                        ItemKey::TraceNumber(t) => match self.store.item_by_trace(t).await? {
+                        ItemKey::TraceNumber(t) => match self.store.item_by_trace(run_id, t).await?
+                        {
                             Some(id) => id,
                             None => {
                                 outcomes.push(ItemOutcome {
@@ -393,7 +394,7 @@ fn csv_file(
 }
 
 /// Write every file of a run from its items, grouped by format.
-fn write_files(
+pub(super) fn write_files(
     run_id: &str,
     approved_at_ms: i64,
     settings: &Settings,

@@ -44,7 +44,8 @@ impl Fixture {
     /// A fixture over `store`, a connection of its own to the migrated `db` (another pool
     /// size, another role); loads the plug-ins.
     async fn with_store(db: TestDb, store: Store) -> Self {
-        let engine = Engine::new(store, runtime());
+        // With a key, so payout methods and TINs are set through the engine's commands.
+        let engine = Engine::new(store, runtime()).with_secrets(Sealer::new(&[7; 32]));
         engine.load_plugins().await.expect("plug-ins");
         assert!(
             engine
@@ -264,6 +265,14 @@ use payout_profiles::{
     tax_profiles_and_withholding_rules_are_checked,
 };
 use payouts::{
+    payout_bank_feedback_pays_fails_and_returns,
+    payout_export_fails_an_item_frozen_after_the_draft,
+    payout_export_writes_sepa_and_a_wire_file_per_currency,
+    payout_holds_methods_the_schedule_or_currency_cannot_pay,
+    payout_nacha_returns_name_items_of_their_own_run,
+    payout_withholds_w8_payees_by_rule_and_treaty,
+};
+use payouts::{
     payout_dry_run_writes_nothing, payout_histories_keep_their_properties,
     payout_nets_a_refund_after_payout, payout_outcomes_pay_fail_and_return,
     payout_run_nets_withholds_and_charges_fees, payout_runs_started_at_once_claim_each_entry_once,
@@ -314,6 +323,12 @@ on_both!(
     payout_histories_keep_their_properties,
     payout_runs_started_at_once_claim_each_entry_once,
     refund_after_upheld_dispute_claws_back_once,
+    payout_withholds_w8_payees_by_rule_and_treaty,
+    payout_export_writes_sepa_and_a_wire_file_per_currency,
+    payout_export_fails_an_item_frozen_after_the_draft,
+    payout_bank_feedback_pays_fails_and_returns,
+    payout_holds_methods_the_schedule_or_currency_cannot_pay,
+    payout_nacha_returns_name_items_of_their_own_run,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {

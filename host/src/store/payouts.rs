@@ -1187,13 +1187,17 @@ impl Store {
             .collect()
     }
 
-    /// The item a NACHA trace number (or item id) names, within a run's files.
-    pub async fn item_by_trace(&self, trace_number: &str) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT item_id FROM payout_file_items WHERE trace_number = $1 LIMIT 1")
-                .bind(trace_number)
-                .fetch_optional(self.pool())
-                .await?;
+    /// The item a NACHA trace number names, within a run's files. Every file numbers its
+    /// traces from 1, so the same trace names another item in each run's file: the run
+    /// is part of the key.
+    pub async fn item_by_trace(&self, run_id: &str, trace_number: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT item_id FROM payout_file_items WHERE run_id = $1 AND trace_number = $2 LIMIT 1",
+        )
+        .bind(run_id)
+        .bind(trace_number)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(|r| r.try_get("item_id")).transpose()?)
     }
 

@@ -2,19 +2,24 @@
 //! held items, frozen and disputed entries, refunds after payout, outcomes, approvals,
 //! dry runs, schedules across replicas, and a property test over random histories.
 //!
-//! Partners' tax profiles and payout methods are written straight into their tables by
-//! [`Fixture::tax_profile`] and [`Fixture::payout_method`] until the API that manages them
-//! is on main; only those two functions know how.
+//! Partners' tax profiles and payout methods are set through the engine's commands
+//! ([`Engine::set_tax_profile`], [`Engine::set_payout_method`]) by an admin, sealed with
+//! the fixture's key, and runs are exported by [`Engine::export_payout_run`], so the
+//! destinations a run copies are opened and written into real payment files.
 
 use super::{DAY, Fixture, T0, conversion, runtime};
+use crate::domain::Currency;
+use crate::domain::fx::FxRate;
 use crate::domain::ledger::{Cause, EntryKind, Status};
-use crate::domain::payout::{CurrencyRule, Frequency, Settings};
+use crate::domain::payout::{AchOrigin, CurrencyRule, Frequency, Payer, Settings};
 use crate::engine::{
-    DisputeOutcome, Engine, ItemOutcome, ItemStatus, OpenDispute, RunRequest, RunStarted,
-    RunStatus, Scope,
+    DisputeOutcome, Engine, FeedbackFormat, ItemOutcome, ItemStatus, NewPayoutMethod,
+    NewTaxProfile, NewWithholdingRule, OpenDispute, RunRequest, RunStarted, RunStatus, Scope,
 };
-use crate::store::payouts::{ItemOutcomeKind, ItemRecord};
+use crate::store::payouts::{FileRecord, ItemOutcomeKind, ItemRecord};
 use crate::store::{EntryFilter, EntryRecord, Store};
+use accrue_payfiles::Method;
+use accrue_payfiles::accounts::AccountType;
 use accrue_plugin_sdk::decimal::dec;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,46 +29,110 @@ use std::collections::{BTreeMap, BTreeSet};
 enum Tax {
     /// W-9, with or without a TIN.
     W9 { tin: bool },
+    /// W-8BEN of a payee in `country`, claiming `treaty` (a rate) or no treaty.
+    W8ben {
+        country: &'static str,
+        treaty: Option<&'static str>,
+    },
+    /// W-8BEN-E of an entity in `country`.
+    W8benE { country: &'static str },
+}
+
+/// The account the fixture's payer debits, and its ACH origination details: what a
+/// schedule needs to export SEPA, wire and NACHA files.
+fn payer() -> Payer {
+    Payer {
+        name: "Accrue Test Payer GmbH".into(),
+        iban: Some("DE02120300000000202051".into()),
+        bic: Some("BYLADEM1001".into()),
+        ach: Some(AchOrigin {
+            immediate_destination: "021000021".into(),
+            immediate_destination_name: "JPMORGAN CHASE".into(),
+            immediate_origin: "1123456789".into(),
+            immediate_origin_name: "ACCRUE TEST PAYER".into(),
+            company_name: "ACCRUE TEST".into(),
+            company_id: "1123456789".into(),
+            odfi_routing: "021000021".into(),
+            entry_description: "PAYOUT".into(),
+        }),
+        wise_source_currency: None,
+    }
+}
+
+/// Settings that only name the payer (no minimum, no fee, every method).
+fn paying() -> Settings {
+    Settings {
+        payer: Some(payer()),
+        ..Settings::default()
+    }
+}
+
+/// A US checking account (routing 021000021 passes the ABA checksum).
+fn ach_method() -> Method {
+    Method::Ach {
+        routing: "021000021".into(),
+        account: "000123456789".into(),
+        account_type: AccountType::Checking,
+    }
+}
+
+/// A SEPA account.
+fn sepa_method(iban: &str) -> Method {
+    Method::Sepa {
+        iban: iban.into(),
+        bic: None,
+    }
+}
+
+/// A wire to an account in `currency` at a bank of `country`.
+fn wire_method(account: &str, bic: &str, country: &str, currency: &str) -> Method {
+    Method::Wire {
+        iban_or_account: account.into(),
+        bic: bic.into(),
+        bank_country: country.into(),
+        currency: currency.into(),
+    }
 }
 
 impl Fixture {
-    /// Put a tax profile on file for `partner`.
-    // TODO(issue 11): call the tax-profile command once it is on main.
+    /// Put a tax profile on file for `partner`, as an admin.
     async fn tax_profile(&self, partner: &str, tax: Tax) {
-        let Tax::W9 { tin } = tax;
-        let store = self.engine.store();
-        sqlx::query(
-            "INSERT INTO tax_profiles (partner_id, form, legal_name, tin_sealed, tin_masked, country, treaty_rate, updated_at_ms)
-             VALUES ($1, 'w9', $2, $3, $4, 'US', NULL, $5)",
-        )
-        .bind(partner)
-        .bind(format!("Legal name of {partner}"))
-        .bind(tin.then_some("sealed-tin"))
-        .bind(tin.then_some("***-**-6789"))
-        .bind(crate::store::now_ms())
-        .execute(store.pool())
-        .await
-        .expect("tax profile");
+        let (form, tin, country, treaty) = match tax {
+            Tax::W9 { tin } => ("w9", tin.then_some("123-45-6789"), "US", None),
+            Tax::W8ben { country, treaty } => ("w8ben", Some("FTIN-0042"), country, treaty),
+            Tax::W8benE { country } => ("w8ben_e", None, country, None),
+        };
+        self.engine
+            .set_tax_profile(
+                &Scope::Admin,
+                &NewTaxProfile {
+                    partner_id: partner.into(),
+                    form: form.into(),
+                    legal_name: format!("Legal name of {partner}"),
+                    tin: tin.map(Into::into),
+                    country: country.into(),
+                    treaty_rate: treaty.map(dec),
+                },
+            )
+            .await
+            .expect("tax profile");
     }
 
-    /// Put a payout method on file for `partner`. A run copies `sealed` without opening
-    /// it, so any text does.
-    // TODO(issue 11): call the payout-method command once it is on main.
-    async fn payout_method(&self, partner: &str, method: &str, masked: serde_json::Value) {
-        let store = self.engine.store();
-        sqlx::query(
-            "INSERT INTO payout_methods (partner_id, method, holder_name, party_kind, sealed, masked, key_id, updated_at_ms)
-             VALUES ($1, $2, $3, 'individual', $4, $5, 'test-key', $6)",
-        )
-        .bind(partner)
-        .bind(method)
-        .bind(format!("Holder {partner}"))
-        .bind(format!("sealed-{method}-{partner}"))
-        .bind(masked.to_string())
-        .bind(crate::store::now_ms())
-        .execute(store.pool())
-        .await
-        .expect("payout method");
+    /// Put `method` on file for `partner`, as an admin (checked against the partner's
+    /// payout currency and sealed).
+    async fn payout_method(&self, partner: &str, method: Method) {
+        self.engine
+            .set_payout_method(
+                &Scope::Admin,
+                &NewPayoutMethod {
+                    partner_id: partner.into(),
+                    method,
+                    holder_name: format!("Holder {partner}"),
+                    party_kind: "individual".into(),
+                },
+            )
+            .await
+            .expect("payout method");
     }
 
     /// A US partner paid by ACH with `tax` on file.
@@ -74,12 +143,28 @@ impl Fixture {
 
     /// An ACH account for `partner`.
     async fn ach(&self, partner: &str) {
-        self.payout_method(
-            partner,
-            "ach",
-            serde_json::json!({"type": "ach", "account": "****6789", "routing": "****0021"}),
-        )
-        .await;
+        self.payout_method(partner, ach_method()).await;
+    }
+
+    /// Set `program`'s schedule (weekly, Mondays) to `settings`.
+    async fn schedule(&self, program: &str, settings: Settings) {
+        self.engine
+            .set_payout_schedule(program, Frequency::Weekly { weekday: 1 }, settings)
+            .await
+            .expect("schedule");
+    }
+
+    /// An FX rate from USD (the fixture's sale currency) to `quote`, in force at T0.
+    async fn usd_to(&self, quote: &str, rate: &str) {
+        self.engine
+            .put_fx_rate(&FxRate {
+                base: Currency::parse("USD").expect("USD"),
+                quote: Currency::parse(quote).expect("currency"),
+                rate: dec(rate),
+                effective_from_ms: T0 - 10 * DAY,
+            })
+            .await
+            .expect("fx rate");
     }
 
     /// Start a run now with a key of its own (two runs in one millisecond would
@@ -108,8 +193,8 @@ impl Fixture {
         items
     }
 
-    /// Approve a run (two admins when it needs them) and export it.
-    async fn approve_and_export(&self, run_id: &str) {
+    /// Approve a run (two admins when it needs them) and export it; its files.
+    async fn approve_and_export(&self, run_id: &str) -> Vec<FileRecord> {
         let run = self
             .engine
             .approve_payout_run(run_id, "admin-1")
@@ -121,18 +206,26 @@ impl Fixture {
                 .await
                 .expect("second approval");
         }
-        self.export(run_id).await;
+        self.export(run_id).await
     }
 
-    /// Mark a run exported.
-    // TODO(issue 11): call `export_payout_run` once the lead's export is on main; until
-    // then the step is written directly, without files.
-    async fn export(&self, run_id: &str) {
-        self.engine
-            .store()
-            .run_step(run_id, "exported", "admin-1", "", &[])
+    /// Export a run (its schedule names the payer); its files, with their content.
+    async fn export(&self, run_id: &str) -> Vec<FileRecord> {
+        let listed = self
+            .engine
+            .export_payout_run(run_id, "admin-1")
             .await
-            .expect("exported");
+            .expect("export");
+        let mut files = Vec::new();
+        for f in listed {
+            files.push(
+                self.engine
+                    .payout_run_file(run_id, &f.name)
+                    .await
+                    .expect("file"),
+            );
+        }
+        files
     }
 
     /// Record `outcome` on `items` of `run_id`.
@@ -227,7 +320,7 @@ fn usd_rule(minimum: &str, fee_below: &str, fee: &str) -> Settings {
                 fee: dec(fee),
             },
         )]),
-        ..Settings::default()
+        ..paying()
     }
 }
 
@@ -318,10 +411,22 @@ pub(super) async fn payout_run_nets_withholds_and_charges_fees(f: Fixture) {
         assert_eq!(i.method.as_deref(), Some("ach"));
         assert_eq!(i.hold_reason, None);
         assert_eq!(ItemStatus::of(i), ItemStatus::Pending);
+        // The run copies the sealed destination; it opens for this partner only, to the
+        // account that was set, and the item shows it masked.
+        let sealed = i.destination.as_deref().expect("destination");
+        assert!(!sealed.contains("000123456789"), "sealed: {sealed}");
         assert_eq!(
-            i.destination.as_deref(),
-            Some(format!("sealed-ach-{}", i.partner_id).as_str())
+            f.engine
+                .open_destination(&i.partner_id, sealed)
+                .await
+                .expect("opens"),
+            ach_method()
         );
+        let other = if i.partner_id == "a" { "b" } else { "a" };
+        assert!(f.engine.open_destination(other, sealed).await.is_err());
+        let masked: serde_json::Value =
+            serde_json::from_str(i.masked.as_deref().expect("masked")).expect("JSON");
+        assert_eq!(masked["account"], "••••6789");
     }
     let totals = &run.totals;
     assert_eq!(totals.len(), 1);
@@ -643,6 +748,7 @@ pub(super) async fn payout_skips_frozen_and_nets_upheld_disputes(f: Fixture) {
 /// next run nets it against new commissions.
 pub(super) async fn payout_nets_a_refund_after_payout(f: Fixture) {
     f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
     f.partner("a", "p", "professional", "USD").await;
     f.payee("a", Tax::W9 { tin: true }).await;
     f.ingest(&conversion("p", "o1", "200.00", &[("a", 1)]))
@@ -715,6 +821,7 @@ pub(super) async fn payout_nets_a_refund_after_payout(f: Fixture) {
 /// Case 6: paid, failed and returned items, and the same outcome twice.
 pub(super) async fn payout_outcomes_pay_fail_and_return(f: Fixture) {
     f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
     for (partner, order) in [("a", "o1"), ("b", "o2"), ("c", "o3")] {
         f.partner(partner, "p", "professional", "USD").await;
         f.payee(partner, Tax::W9 { tin: false }).await;
@@ -860,7 +967,7 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     f.program("q", "first-touch", serde_json::json!({})).await;
     let settings = Settings {
         second_approval_above: BTreeMap::from([("USD".to_owned(), "100".to_owned())]),
-        ..Settings::default()
+        ..paying()
     };
     for program in ["p", "q"] {
         f.engine
@@ -1696,6 +1803,1027 @@ pub(super) async fn refund_after_upheld_dispute_claws_back_once(f: Fixture) {
             3
         )]
     );
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
+/// An item's stored withholding rule, as JSON.
+fn applied_rule(i: &ItemRecord) -> serde_json::Value {
+    serde_json::from_str(i.withholding_rule.as_deref().expect("withholding rule")).expect("JSON")
+}
+
+/// The reason of an item's `event`, if it has one.
+fn event_reason(i: &ItemRecord, event: &str) -> Option<String> {
+    i.events
+        .iter()
+        .find(|(e, ..)| e == event)
+        .map(|(_, _, reason, _)| reason.clone())
+}
+
+/// An XML element's first descendant named `name`, its text.
+fn xml_text<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
+    node.descendants()
+        .find(|n| n.tag_name().name() == name)
+        .and_then(|n| n.text())
+}
+
+/// The `(individual id, trace number)` of each entry of a NACHA file, read from its
+/// entry detail records (type 6: the id at columns 40–54, the trace at 80–94).
+fn nacha_entries(content: &[u8]) -> Vec<(String, String)> {
+    std::str::from_utf8(content)
+        .expect("NACHA is ASCII")
+        .lines()
+        .filter(|l| l.starts_with('6'))
+        .map(|l| (l[39..54].trim().to_owned(), l[79..94].to_owned()))
+        .collect()
+}
+
+/// Case 11: W-8 payees. A W-8BEN payee in a country with a program rule has the rule's
+/// rate, unless a treaty rate lower than it is claimed (then the treaty's, and the
+/// withholding entry says so); a rule that takes effect after the run's cut-off is not
+/// used (a dry run cut off after it shows that it would be); a W-8BEN-E payee of a
+/// country without a rule has nothing withheld.
+pub(super) async fn payout_withholds_w8_payees_by_rule_and_treaty(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    let treaty_ten = Tax::W8ben {
+        country: "IN",
+        treaty: Some("0.10"),
+    };
+    let no_treaty = Tax::W8ben {
+        country: "IN",
+        treaty: None,
+    };
+    let high_treaty = Tax::W8ben {
+        country: "IN",
+        treaty: Some("0.20"),
+    };
+    let entity = Tax::W8benE { country: "DE" };
+    for (partner, tax, order) in [
+        ("in1", treaty_ten, "o1"),
+        ("in2", no_treaty, "o2"),
+        ("in3", high_treaty, "o3"),
+        ("de", entity, "o4"),
+    ] {
+        f.partner(partner, "p", "professional", "USD").await;
+        f.payee(partner, tax).await;
+        f.ingest(&conversion("p", order, "200.00", &[(partner, 1)]))
+            .await;
+    }
+    let now = crate::store::now_ms();
+    let later = now + 30 * DAY;
+    for (from, rate) in [(T0, "0.15"), (later, "0.30")] {
+        f.engine
+            .add_withholding_rule(
+                &Scope::Admin,
+                &NewWithholdingRule {
+                    program_id: "p".into(),
+                    situation: "w8".into(),
+                    country: "IN".into(),
+                    effective_from_ms: from,
+                    rate: dec(rate),
+                },
+            )
+            .await
+            .expect("rule");
+    }
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        4
+    );
+    // Cut off after the later rule: it would apply (30 %), and a 20 % treaty lowers it.
+    let preview = f
+        .engine
+        .start_payout_run(&RunRequest {
+            program_id: "p".into(),
+            cutoff_ms: Some(later + DAY),
+            dry_run: true,
+            idempotency_key: Some("preview".into()),
+            actor: "admin-1".into(),
+        })
+        .await
+        .expect("dry run");
+    let mut shown = preview.preview_items.clone();
+    shown.sort_by(|a, b| a.partner_id.cmp(&b.partner_id));
+    assert_eq!(
+        shown
+            .iter()
+            .map(|i| (i.partner_id.as_str(), i.withholding.to_string()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("de", "0.00".to_owned()),
+            ("in1", "3.00".to_owned()),
+            ("in2", "9.00".to_owned()),
+            ("in3", "6.00".to_owned()),
+        ]
+    );
+    // Cut off now: the 15 % rule in force since T0.
+    let run = f.run("p", "k1").await.run;
+    assert!(run.cutoff_ms < later);
+    let items = f.items(&run.id).await;
+    assert_eq!(
+        items.iter().map(figures).collect::<Vec<_>>(),
+        vec![
+            (
+                "de".into(),
+                "30.00".into(),
+                "0.00".into(),
+                "0.00".into(),
+                "30.00".into(),
+                1
+            ),
+            (
+                "in1".into(),
+                "30.00".into(),
+                "3.00".into(),
+                "0.00".into(),
+                "27.00".into(),
+                1
+            ),
+            (
+                "in2".into(),
+                "30.00".into(),
+                "4.50".into(),
+                "0.00".into(),
+                "25.50".into(),
+                1
+            ),
+            (
+                "in3".into(),
+                "30.00".into(),
+                "4.50".into(),
+                "0.00".into(),
+                "25.50".into(),
+                1
+            ),
+        ]
+    );
+    let rules: Vec<serde_json::Value> = items.iter().map(applied_rule).collect();
+    assert_eq!(
+        (
+            &rules[0]["source"],
+            &rules[0]["rate"],
+            &rules[0]["situation"]
+        ),
+        (
+            &serde_json::json!("default"),
+            &serde_json::json!("0"),
+            &serde_json::json!("w8")
+        ),
+        "W-8BEN-E of DE: no rule, nothing withheld"
+    );
+    assert_eq!(
+        (
+            &rules[2]["source"],
+            &rules[2]["rate"],
+            &rules[2]["effective_from_ms"]
+        ),
+        (
+            &serde_json::json!("rule"),
+            &serde_json::json!("0.15"),
+            &serde_json::json!(T0)
+        )
+    );
+    assert_eq!(
+        rules[3]["source"], "rule",
+        "a treaty above the rule does not raise it"
+    );
+    // The treaty's rate is recorded on in1's withholding entry, with its source.
+    let withholding: Vec<EntryRecord> = f
+        .entries_of("in1")
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::Withholding)
+        .collect();
+    assert_eq!(withholding.len(), 1, "{withholding:#?}");
+    assert_eq!(withholding[0].payout_amount.to_string(), "-3.00");
+    assert_eq!(withholding[0].cause, Cause::Payout(items[1].id.clone()));
+    let provenance: serde_json::Value =
+        serde_json::from_str(withholding[0].provenance.as_deref().expect("provenance"))
+            .expect("provenance is JSON");
+    assert_eq!(
+        (
+            &provenance["source"],
+            &provenance["rate"],
+            &provenance["country"],
+            &provenance["situation"]
+        ),
+        (
+            &serde_json::json!("treaty"),
+            &serde_json::json!("0.1"),
+            &serde_json::json!("IN"),
+            &serde_json::json!("w8")
+        )
+    );
+    assert!(
+        f.entries_of("de")
+            .await
+            .iter()
+            .all(|e| e.kind != EntryKind::Withholding),
+        "nothing withheld, no withholding entry"
+    );
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
+/// Case 12: EUR partners paid by SEPA and GBP and CHF partners by wire: the export writes
+/// one SEPA file and one wire file per currency, each a `pain.001` document whose
+/// payments are the run's items, to the accounts set (opened from their seals), from the
+/// payer's account; the files regenerate byte for byte from what the run stored.
+pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
+    for (quote, rate) in [("EUR", "0.90"), ("GBP", "0.80"), ("CHF", "0.95")] {
+        f.usd_to(quote, rate).await;
+    }
+    let partners = [
+        (
+            "e1",
+            "EUR",
+            sepa_method("DE89370400440532013000"),
+            "DE89370400440532013000",
+        ),
+        (
+            "e2",
+            "EUR",
+            sepa_method("ES9121000418450200051332"),
+            "ES9121000418450200051332",
+        ),
+        (
+            "g1",
+            "GBP",
+            wire_method("GB29NWBK60161331926819", "NWBKGB2L", "GB", "GBP"),
+            "GB29NWBK60161331926819",
+        ),
+        (
+            "c1",
+            "CHF",
+            wire_method("CH9300762011623852957", "UBSWCHZH80A", "CH", "CHF"),
+            "CH9300762011623852957",
+        ),
+    ];
+    for (n, (partner, currency, method, _)) in partners.iter().enumerate() {
+        f.partner(partner, "p", "professional", currency).await;
+        f.tax_profile(
+            partner,
+            Tax::W8ben {
+                country: "DE",
+                treaty: None,
+            },
+        )
+        .await;
+        f.payout_method(partner, method.clone()).await;
+        f.ingest(&conversion(
+            "p",
+            &format!("o{n}"),
+            "200.00",
+            &[(partner, 1)],
+        ))
+        .await;
+    }
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        4
+    );
+    let run = f.run("p", "k1").await.run;
+    let items = f.items(&run.id).await;
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| (
+                i.partner_id.as_str(),
+                i.currency.as_str(),
+                i.net.to_string()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            ("c1", "CHF", "28.50".to_owned()),
+            ("e1", "EUR", "27.00".to_owned()),
+            ("e2", "EUR", "27.00".to_owned()),
+            ("g1", "GBP", "24.00".to_owned()),
+        ]
+    );
+    let mut files = f.approve_and_export(&run.id).await;
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        files
+            .iter()
+            .map(|f| (
+                f.name.clone(),
+                f.format.as_str(),
+                f.currency.as_str(),
+                f.item_count,
+                f.total.to_string()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                format!("{}-sepa.xml", run.id),
+                "sepa",
+                "EUR",
+                2,
+                "54.00".into()
+            ),
+            (
+                format!("{}-wire-CHF.xml", run.id),
+                "wire",
+                "CHF",
+                1,
+                "28.50".into()
+            ),
+            (
+                format!("{}-wire-GBP.xml", run.id),
+                "wire",
+                "GBP",
+                1,
+                "24.00".into()
+            ),
+        ]
+    );
+    let account_of = |partner: &str| {
+        partners
+            .iter()
+            .find(|p| p.0 == partner)
+            .map(|p| p.3)
+            .expect("partner")
+    };
+    for file in &files {
+        use sha2::Digest;
+        assert_eq!(file.media_type, "application/xml");
+        assert_eq!(
+            file.sha256,
+            hex::encode(sha2::Sha256::digest(&file.content))
+        );
+        let text = std::str::from_utf8(&file.content).expect("UTF-8");
+        assert!(!text.contains('•'), "no masked account in a file: {text}");
+        let doc = roxmltree::Document::parse(text).expect("the file is XML");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "Document");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("urn:iso:std:iso:20022:tech:xsd:pain.001.001.09")
+        );
+        let header = root
+            .descendants()
+            .find(|n| n.tag_name().name() == "GrpHdr")
+            .expect("GrpHdr");
+        let message_id = if file.format == "sepa" {
+            format!("{}-S", run.id)
+        } else {
+            format!("{}-W{}", run.id, file.currency)
+        };
+        assert_eq!(xml_text(header, "MsgId"), Some(message_id.as_str()));
+        assert_eq!(
+            xml_text(header, "NbOfTxs"),
+            Some(file.item_count.to_string().as_str())
+        );
+        assert_eq!(
+            xml_text(header, "CtrlSum"),
+            Some(file.total.to_string().as_str())
+        );
+        let debtor = root
+            .descendants()
+            .find(|n| n.tag_name().name() == "DbtrAcct")
+            .expect("DbtrAcct");
+        assert_eq!(xml_text(debtor, "IBAN"), Some("DE02120300000000202051"));
+        let payments: Vec<_> = root
+            .descendants()
+            .filter(|n| n.tag_name().name() == "CdtTrfTxInf")
+            .collect();
+        assert_eq!(payments.len() as i64, file.item_count);
+        for pay in payments {
+            let id = xml_text(pay, "EndToEndId").expect("EndToEndId");
+            let item = items
+                .iter()
+                .find(|i| i.id == id)
+                .expect("an item of the run");
+            assert_eq!(item.currency, file.currency);
+            let amount = pay
+                .descendants()
+                .find(|n| n.tag_name().name() == "InstdAmt")
+                .expect("InstdAmt");
+            assert_eq!(amount.attribute("Ccy"), Some(file.currency.as_str()));
+            assert_eq!(amount.text(), Some(item.net.to_string().as_str()));
+            let creditor = pay
+                .descendants()
+                .find(|n| n.tag_name().name() == "CdtrAcct")
+                .expect("CdtrAcct");
+            // An IBAN, or another account's `Othr/Id`: the leaf that holds the number.
+            let account = creditor
+                .descendants()
+                .find(|n| {
+                    matches!(n.tag_name().name(), "IBAN" | "Id")
+                        && !n.children().any(|c| c.is_element())
+                })
+                .and_then(|n| n.text());
+            assert_eq!(account, Some(account_of(&item.partner_id)), "{text}");
+            assert_eq!(
+                xml_text(pay, "Nm"),
+                Some(format!("Holder {}", item.partner_id).as_str())
+            );
+        }
+    }
+    // The same stored run gives the same bytes: the writer takes every time and id from
+    // the run (its id, its approval instant), never from the clock.
+    let view = f
+        .engine
+        .payout_run(&Scope::Admin, &run.id)
+        .await
+        .expect("run");
+    let approved_at = view
+        .events
+        .iter()
+        .filter(|(e, ..)| e == "approval")
+        .map(|(.., at)| *at)
+        .max()
+        .expect("approved");
+    let settings = f
+        .engine
+        .payout_schedule("p")
+        .await
+        .expect("schedule")
+        .expect("a schedule")
+        .settings;
+    let mut file_items = Vec::new();
+    for i in f
+        .engine
+        .store()
+        .run_paying_items(&run.id)
+        .await
+        .expect("items")
+    {
+        file_items.push(f.engine.file_item(&run.id, &i).await.expect("item"));
+    }
+    for _ in 0..2 {
+        let mut again =
+            crate::engine::payout_files::write_files(&run.id, approved_at, &settings, &file_items)
+                .expect("files");
+        again.sort_by(|a, b| a.file.name.cmp(&b.file.name));
+        assert_eq!(again.len(), files.len());
+        for (new, stored) in again.iter().zip(&files) {
+            assert_eq!(new.file.name, stored.name);
+            assert_eq!(new.file.sha256, stored.sha256);
+            assert!(
+                new.file.content == stored.content,
+                "{} differs",
+                stored.name
+            );
+        }
+    }
+    // Exported once.
+    let e = f
+        .engine
+        .export_payout_run(&run.id, "admin-1")
+        .await
+        .expect_err("exported already");
+    assert_eq!(e.kind(), "conflict");
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
+/// Case 13: an entry disputed after its run was drafted: the export fails that item with
+/// the reason and puts it in no file; its other entries are payable again (its
+/// withholding undone), the frozen one is not until released; after the dispute is
+/// rejected, the next run pays it.
+pub(super) async fn payout_export_fails_an_item_frozen_after_the_draft(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.partner("b", "p", "professional", "USD").await;
+    f.payee("a", Tax::W9 { tin: false }).await;
+    f.payee("b", Tax::W9 { tin: true }).await;
+    for (id, amount, partner) in [
+        ("o1", "200.00", "a"),
+        ("o2", "100.00", "a"),
+        ("o3", "200.00", "b"),
+    ] {
+        f.ingest(&conversion("p", id, amount, &[(partner, 1)]))
+            .await;
+    }
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        3
+    );
+    let run = f.run("p", "k1").await.run;
+    let items = f.items(&run.id).await;
+    assert_eq!(
+        items.iter().map(figures).collect::<Vec<_>>(),
+        vec![
+            (
+                "a".into(),
+                "45.00".into(),
+                "10.80".into(),
+                "0.00".into(),
+                "34.20".into(),
+                2
+            ),
+            (
+                "b".into(),
+                "30.00".into(),
+                "0.00".into(),
+                "0.00".into(),
+                "30.00".into(),
+                1
+            ),
+        ]
+    );
+    let (a_item, b_item) = (items[0].id.clone(), items[1].id.clone());
+    let dispute = f
+        .engine
+        .open_dispute(&admin_dispute("p", "o1"))
+        .await
+        .expect("dispute after the draft");
+    let files = f.approve_and_export(&run.id).await;
+    // One NACHA file, with b's payment only.
+    assert_eq!(files.len(), 1, "{files:#?}");
+    assert_eq!(
+        (files[0].format.as_str(), files[0].item_count),
+        ("nacha", 1)
+    );
+    assert_eq!(files[0].total, dec("30.00"));
+    let in_file: Vec<String> = nacha_entries(&files[0].content)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(in_file, vec![b_item.clone()]);
+    let items = f.items(&run.id).await;
+    assert_eq!(ItemStatus::of(&items[0]), ItemStatus::Failed);
+    assert_eq!(
+        event_reason(&items[0], "failed").as_deref(),
+        Some("an entry it pays was disputed after the run was drafted")
+    );
+    assert_eq!(ItemStatus::of(&items[1]), ItemStatus::Pending);
+    // a: o2 payable again, o1 frozen, the 24 % withheld on both undone.
+    let bal = f.usd("a").await;
+    assert_eq!(
+        (bal.payable, bal.frozen, bal.withheld, bal.in_payout),
+        (dec("15.00"), dec("30.00"), dec("0.00"), dec("0.00"))
+    );
+    let withheld: Decimal = f
+        .entries_of("a")
+        .await
+        .iter()
+        .filter(|e| e.kind == EntryKind::Withholding)
+        .map(|e| e.payout_amount)
+        .sum();
+    assert_eq!(withheld, Decimal::ZERO);
+    assert_eq!(
+        f.payable_count().await,
+        1,
+        "o2 only: o1 is frozen, o3 in payout"
+    );
+    // b's payment goes through; a's failed item cannot become paid.
+    let report = f
+        .outcome(&run.id, ItemOutcomeKind::Paid, &[&b_item, &a_item])
+        .await;
+    assert_eq!(report.applied, vec![b_item.clone()]);
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    f.assert_invariants().await;
+    // While the dispute is open the next run pays o2 alone.
+    let second = f.run("p", "k2").await.run;
+    let items = f.items(&second.id).await;
+    assert_eq!(
+        items.iter().map(figures).collect::<Vec<_>>(),
+        vec![(
+            "a".into(),
+            "15.00".into(),
+            "3.60".into(),
+            "0.00".into(),
+            "11.40".into(),
+            1
+        )]
+    );
+    let entries = f.entries_of("a").await;
+    let of = |conversion: &str| -> BTreeSet<i64> {
+        entries
+            .iter()
+            .filter(|e| {
+                e.conversion_id.as_deref() == Some(conversion) && e.kind == EntryKind::Commission
+            })
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(f.item_entry_ids(&items[0].id).await, of("o2"));
+    f.approve_and_export(&second.id).await;
+    f.outcome(&second.id, ItemOutcomeKind::Paid, &[&items[0].id])
+        .await;
+    // Rejected: o1 is released, and the next run pays it.
+    f.engine
+        .resolve_dispute(
+            &dispute.id,
+            DisputeOutcome::Rejected,
+            "key_admin",
+            "fine",
+            None,
+        )
+        .await
+        .expect("reject");
+    assert_eq!(f.usd("a").await.payable, dec("30.00"));
+    let third = f.run("p", "k3").await.run;
+    let items = f.items(&third.id).await;
+    assert_eq!(
+        items.iter().map(figures).collect::<Vec<_>>(),
+        vec![(
+            "a".into(),
+            "30.00".into(),
+            "7.20".into(),
+            "0.00".into(),
+            "22.80".into(),
+            1
+        )]
+    );
+    assert_eq!(f.item_entry_ids(&items[0].id).await, of("o1"));
+    let files = f.approve_and_export(&third.id).await;
+    assert_eq!(
+        nacha_entries(&files[0].content)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>(),
+        vec![items[0].id.clone()]
+    );
+    f.outcome(&third.id, ItemOutcomeKind::Paid, &[&items[0].id])
+        .await;
+    let bal = f.usd("a").await;
+    assert_eq!(
+        (bal.paid, bal.withheld, bal.payable, bal.frozen),
+        (dec("34.20"), dec("10.80"), dec("0.00"), dec("0.00"))
+    );
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
+/// A `pain.002` status report on message `message_id`, with one transaction per
+/// `(end-to-end id, status, reason code)`.
+fn pain002(message_id: &str, transactions: &[(&str, &str, Option<&str>)]) -> String {
+    let mut body = String::new();
+    for (id, status, reason) in transactions {
+        body.push_str(&format!(
+            "<TxInfAndSts><OrgnlEndToEndId>{id}</OrgnlEndToEndId><TxSts>{status}</TxSts>"
+        ));
+        if let Some(code) = reason {
+            body.push_str(&format!(
+                "<StsRsnInf><Rsn><Cd>{code}</Cd></Rsn><AddtlInf>Account closed</AddtlInf></StsRsnInf>"
+            ));
+        }
+        body.push_str("</TxInfAndSts>");
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.10\"><CstmrPmtStsRpt>\
+         <GrpHdr><MsgId>STS-1</MsgId><CreDtTm>2026-12-01T08:00:00</CreDtTm></GrpHdr>\
+         <OrgnlGrpInfAndSts><OrgnlMsgId>{message_id}</OrgnlMsgId>\
+         <OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\
+         <OrgnlPmtInfAndSts><OrgnlPmtInfId>{message_id}-1</OrgnlPmtInfId>{body}\
+         </OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"
+    )
+}
+
+/// Case 14: bank feedback through [`Engine::apply_bank_feedback`]. A `pain.002` on the
+/// run's SEPA file: accepted → paid, rejected with AC04 → failed with the reason (the
+/// entries payable again), pending → listed as pending; the same report again changes
+/// nothing; a report about another message is refused (`bank-feedback-mismatch`). A
+/// NACHA return list by trace number: a paid item → returned, one not yet paid → failed,
+/// an unknown trace → rejected.
+pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
+    f.usd_to("EUR", "0.90").await;
+    let sepa = [
+        ("e1", "DE89370400440532013000"),
+        ("e2", "ES9121000418450200051332"),
+        ("e3", "FR1420041010050500013M02606"),
+    ];
+    for (partner, iban) in sepa {
+        f.partner(partner, "p", "professional", "EUR").await;
+        f.tax_profile(
+            partner,
+            Tax::W8ben {
+                country: "FR",
+                treaty: None,
+            },
+        )
+        .await;
+        f.payout_method(partner, sepa_method(iban)).await;
+    }
+    for partner in ["u1", "u2"] {
+        f.partner(partner, "p", "professional", "USD").await;
+        f.payee(partner, Tax::W9 { tin: true }).await;
+    }
+    for (n, partner) in ["e1", "e2", "e3", "u1", "u2"].iter().enumerate() {
+        f.ingest(&conversion(
+            "p",
+            &format!("o{n}"),
+            "200.00",
+            &[(partner, 1)],
+        ))
+        .await;
+    }
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        5
+    );
+    let run = f.run("p", "k1").await.run;
+    let items = f.items(&run.id).await;
+    let id = |partner: &str| {
+        items
+            .iter()
+            .find(|i| i.partner_id == partner)
+            .map(|i| i.id.clone())
+            .expect("item")
+    };
+    let files = f.approve_and_export(&run.id).await;
+    assert_eq!(files.len(), 2, "{files:#?}");
+    let message = format!("{}-S", run.id);
+    let report = pain002(
+        &message,
+        &[
+            (&id("e1"), "ACSC", None),
+            (&id("e2"), "RJCT", Some("AC04")),
+            (&id("e3"), "PDNG", None),
+        ],
+    );
+    let applied = f
+        .engine
+        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &report, "admin-1")
+        .await
+        .expect("pain.002");
+    assert_eq!(applied.applied, vec![id("e1"), id("e2")]);
+    assert_eq!(applied.pending, vec![id("e3")]);
+    assert!(applied.rejected.is_empty(), "{applied:?}");
+    let after = f.items(&run.id).await;
+    let item = |partner: &str| {
+        after
+            .iter()
+            .find(|i| i.partner_id == partner)
+            .expect("item")
+            .clone()
+    };
+    assert_eq!(ItemStatus::of(&item("e1")), ItemStatus::Paid);
+    assert_eq!(ItemStatus::of(&item("e2")), ItemStatus::Failed);
+    assert_eq!(
+        event_reason(&item("e2"), "failed").as_deref(),
+        Some("rejected by the bank: AC04 (Account closed)")
+    );
+    assert_eq!(ItemStatus::of(&item("e3")), ItemStatus::Pending);
+    let e1 = f.balance("e1").await;
+    assert_eq!((e1[0].paid, e1[0].payable), (dec("27.00"), dec("0.00")));
+    let e2 = f.balance("e2").await;
+    assert_eq!((e2[0].paid, e2[0].payable), (dec("0.00"), dec("27.00")));
+    // The same report again: nothing new.
+    let again = f
+        .engine
+        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &report, "admin-1")
+        .await
+        .expect("pain.002 again");
+    assert!(again.applied.is_empty(), "{again:?}");
+    assert_eq!(again.unchanged, vec![id("e1"), id("e2")]);
+    // A report about another message.
+    let other = pain002("SOMEONE-ELSES-MSG", &[(&id("e3"), "ACSC", None)]);
+    let e = f
+        .engine
+        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &other, "admin-1")
+        .await
+        .expect_err("another message");
+    assert_eq!(e.kind(), "bank-feedback-mismatch");
+    assert_eq!(
+        ItemStatus::of(&f.items(&run.id).await[2]),
+        ItemStatus::Pending
+    );
+    // NACHA: u1 was paid, then returned; u2 returned before it was marked paid.
+    let nacha = files
+        .iter()
+        .find(|f| f.format == "nacha")
+        .expect("NACHA file");
+    let traces: BTreeMap<String, String> = nacha_entries(&nacha.content).into_iter().collect();
+    assert_eq!(traces.keys().cloned().collect::<Vec<_>>(), {
+        let mut ids = vec![id("u1"), id("u2")];
+        ids.sort();
+        ids
+    });
+    f.outcome(&run.id, ItemOutcomeKind::Paid, &[&id("u1")])
+        .await;
+    let returns = format!(
+        "trace_number,individual_id,return_code,return_date\r\n\
+         {},,R03,2026-12-03\r\n{},,R01,2026-12-03\r\n021000029999999,,R02,2026-12-03\r\n",
+        traces[&id("u1")],
+        traces[&id("u2")]
+    );
+    let applied = f
+        .engine
+        .apply_bank_feedback(&run.id, FeedbackFormat::NachaReturns, &returns, "admin-1")
+        .await
+        .expect("returns");
+    let mut both = vec![id("u1"), id("u2")];
+    both.sort();
+    let mut got = applied.applied.clone();
+    got.sort();
+    assert_eq!(got, both, "{applied:?}");
+    assert_eq!(applied.rejected.len(), 1, "the unknown trace: {applied:?}");
+    assert!(applied.rejected[0].0.contains("021000029999999"));
+    let after = f.items(&run.id).await;
+    let u1 = after.iter().find(|i| i.partner_id == "u1").expect("u1");
+    let u2 = after.iter().find(|i| i.partner_id == "u2").expect("u2");
+    assert_eq!(ItemStatus::of(u1), ItemStatus::Returned);
+    assert!(
+        event_reason(u1, "returned").is_some_and(|r| r.starts_with("returned R03")),
+        "{u1:?}"
+    );
+    assert_eq!(ItemStatus::of(u2), ItemStatus::Failed);
+    assert!(
+        event_reason(u2, "failed").is_some_and(|r| r.starts_with("returned R01")),
+        "{u2:?}"
+    );
+    for partner in ["u1", "u2"] {
+        let b = f.usd(partner).await;
+        assert_eq!(
+            (b.paid, b.payable),
+            (dec("0.00"), dec("30.00")),
+            "{partner}"
+        );
+    }
+    // e3 is still open: the run is exported, not completed.
+    let view = f
+        .engine
+        .payout_run(&Scope::Admin, &run.id)
+        .await
+        .expect("run");
+    assert_eq!(view.status, RunStatus::Exported);
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
+/// Case 15: a method the schedule does not allow, and a wire that cannot pay the
+/// partner's balance (its account is in GBP, the partner now earns CHF): each item is
+/// held with the reason, in no file, its entries payable; once allowed and replaced,
+/// the next run pays them.
+pub(super) async fn payout_holds_methods_the_schedule_or_currency_cannot_pay(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    let limited = Settings {
+        methods: vec!["sepa".into(), "ach".into(), "wire".into()],
+        ..paying()
+    };
+    f.schedule("p", limited).await;
+    f.usd_to("CHF", "0.95").await;
+    f.partner("pp", "p", "professional", "USD").await;
+    f.payee("pp", Tax::W9 { tin: true }).await;
+    f.payout_method(
+        "pp",
+        Method::PayPal {
+            email: "pp@example.com".into(),
+        },
+    )
+    .await;
+    f.partner("w", "p", "professional", "GBP").await;
+    f.tax_profile(
+        "w",
+        Tax::W8ben {
+            country: "GB",
+            treaty: None,
+        },
+    )
+    .await;
+    f.payout_method(
+        "w",
+        wire_method("GB29NWBK60161331926819", "NWBKGB2L", "GB", "GBP"),
+    )
+    .await;
+    // The partner now earns CHF; its wire account is still in GBP.
+    let mut w = f.engine.partner("w").await.expect("w");
+    w.payout_currency = Currency::parse("CHF").expect("CHF");
+    f.engine.update_partner(&w, None).await.expect("update");
+    f.ingest(&conversion("p", "o1", "200.00", &[("pp", 1)]))
+        .await;
+    f.ingest(&conversion("p", "o2", "200.00", &[("w", 1)]))
+        .await;
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        2
+    );
+    let run = f.run("p", "k1").await.run;
+    let items = f.items(&run.id).await;
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| (
+                i.partner_id.as_str(),
+                i.currency.as_str(),
+                i.hold_reason.as_deref(),
+                ItemStatus::of(i),
+                i.entry_count
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "pp",
+                "USD",
+                Some("the program does not pay by paypal"),
+                ItemStatus::Held,
+                0
+            ),
+            (
+                "w",
+                "CHF",
+                Some("the payout method (wire) cannot pay CHF"),
+                ItemStatus::Held,
+                0
+            ),
+        ]
+    );
+    assert_eq!(f.payable_count().await, 2, "held entries stay payable");
+    // Exported, the run writes no file and its held items have no outcome.
+    let files = f.approve_and_export(&run.id).await;
+    assert!(files.is_empty(), "{files:#?}");
+    assert_eq!(f.payable_count().await, 2);
+    let view = f
+        .engine
+        .payout_run(&Scope::Admin, &run.id)
+        .await
+        .expect("run");
+    assert_eq!(view.status, RunStatus::Completed, "nothing left to pay");
+    // PayPal allowed, a CHF wire set: the next run pays both.
+    f.schedule("p", paying()).await;
+    f.payout_method(
+        "w",
+        wire_method("CH9300762011623852957", "UBSWCHZH80A", "CH", "CHF"),
+    )
+    .await;
+    let next = f.run("p", "k2").await.run;
+    let items = f.items(&next.id).await;
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| (
+                i.partner_id.as_str(),
+                i.method.as_deref(),
+                i.net.to_string(),
+                i.hold_reason.clone()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            ("pp", Some("paypal"), "30.00".to_owned(), None),
+            ("w", Some("wire"), "28.50".to_owned(), None),
+        ]
+    );
+    let mut files = f.approve_and_export(&next.id).await;
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        files
+            .iter()
+            .map(|f| (f.format.as_str(), f.currency.as_str(), f.item_count))
+            .collect::<Vec<_>>(),
+        vec![("paypal", "USD", 1), ("wire", "CHF", 1)]
+    );
+    assert_eq!(f.payable_count().await, 0);
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
+/// Case 16: every NACHA file numbers its entries' traces from 1, so two runs' files share
+/// trace numbers; a return list applied to a run names that run's items, not the first
+/// run's with the same trace (found here: the lookup ignored the run, and the second
+/// run's returns were refused as "no such item in this run").
+pub(super) async fn payout_nacha_returns_name_items_of_their_own_run(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.payee("a", Tax::W9 { tin: true }).await;
+    let mut runs = Vec::new();
+    for (n, key) in ["k1", "k2"].iter().enumerate() {
+        f.ingest(&conversion("p", &format!("o{n}"), "200.00", &[("a", 1)]))
+            .await;
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve");
+        let run = f.run("p", key).await.run;
+        let items = f.items(&run.id).await;
+        assert_eq!(items.len(), 1);
+        let files = f.approve_and_export(&run.id).await;
+        let entries = nacha_entries(&files[0].content);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].0, items[0].id);
+        f.outcome(&run.id, ItemOutcomeKind::Paid, &[&items[0].id])
+            .await;
+        runs.push((run.id, items[0].id.clone(), entries[0].1.clone()));
+    }
+    assert_eq!(runs[0].2, runs[1].2, "both files start their traces at 1");
+    let (run, item, trace) = &runs[1];
+    let returns = format!("trace_number,return_code\n{trace},R03\n");
+    let report = f
+        .engine
+        .apply_bank_feedback(run, FeedbackFormat::NachaReturns, &returns, "admin-1")
+        .await
+        .expect("returns");
+    assert_eq!(report.applied, vec![item.clone()], "{report:?}");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let first = f
+        .engine
+        .payout_item(&Scope::Admin, &runs[0].1)
+        .await
+        .expect("item");
+    assert_eq!(
+        ItemStatus::of(&first),
+        ItemStatus::Paid,
+        "the first run's item is untouched"
+    );
+    let b = f.usd("a").await;
+    assert_eq!((b.paid, b.payable), (dec("30.00"), dec("30.00")));
     f.assert_invariants().await;
     f.finish().await;
 }
