@@ -46,6 +46,28 @@ impl Engine {
     /// (a frozen or disputed entry is never paid; their other entries are payable again),
     /// write the files, store them and the `exported` event.
     pub async fn export_payout_run(&self, run_id: &str, actor: &str) -> Result<Vec<FileRecord>> {
+        // A dispute opened while the files were being written makes the store refuse
+        // them; the next attempt fails that item first.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.export_once(run_id, actor).await {
+                Err(EngineError::Store(crate::store::StoreError::Conflict(reason)))
+                    if attempt < 3 =>
+                {
+                    tracing::info!(run = %run_id, attempt, "export asked again: {reason}");
+                }
+                Err(EngineError::Store(crate::store::StoreError::Conflict(_))) => {
+                    return Err(EngineError::Conflict(format!(
+                        "run {run_id} is exported already, or its entries keep changing"
+                    )));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn export_once(&self, run_id: &str, actor: &str) -> Result<Vec<FileRecord>> {
         let run = self.load_run(run_id).await?;
         let status = self.payout_run(&super::Scope::Admin, run_id).await?.status;
         match status {
@@ -104,13 +126,7 @@ impl Engine {
         let files = write_files(run_id, approved_at, &settings, &payable)?;
         self.store
             .run_step(run_id, "exported", actor, "", &files)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::Conflict(_) => {
-                    EngineError::Conflict(format!("run {run_id} is exported already"))
-                }
-                e => e.into(),
-            })?;
+            .await?;
         Ok(self.store.payout_files(run_id).await?)
     }
 
@@ -169,6 +185,7 @@ impl Engine {
         };
         let mut outcomes = Vec::new();
         let mut pending = Vec::new();
+        let mut rejected = Vec::new();
         let items: HashMap<String, ItemRecord> = self
             .store
             .run_paying_items(run_id)
@@ -196,26 +213,34 @@ impl Engine {
                     ));
                 }
                 let Some(file) = files.iter().find(|f| {
-                    message_id(run_id, &f.format, &f.currency) == report.original_message_id
+                    f.media_type == XML
+                        && message_id(run_id, &f.format, &f.currency) == report.original_message_id
                 }) else {
                     return Err(EngineError::Internal("message id vanished".into()));
                 };
+                // The report speaks of that file's payments only.
+                let in_file = self.store.file_item_ids(run_id, &file.name).await?;
                 for o in &report.items {
                     let ItemKey::EndToEndId(id) = &o.key else {
                         continue;
                     };
+                    if in_file.binary_search(id).is_err() {
+                        rejected.push((id.clone(), format!("not a payment of {}", file.name)));
+                        continue;
+                    }
                     push_outcome(&mut outcomes, &mut pending, id, &o.outcome, items.get(id));
                 }
                 // A whole-message status without transaction details decides every item of
-                // that file.
+                // that file that is still undecided.
                 if report.items.is_empty()
                     && let Some(group) = &report.group
                 {
-                    for i in items
-                        .values()
-                        .filter(|i| method_format(i) == file.format && i.currency == file.currency)
-                    {
-                        push_outcome(&mut outcomes, &mut pending, &i.id, group, Some(i));
+                    for id in &in_file {
+                        if let Some(i) = items.get(id).filter(|i| {
+                            matches!(ItemStatus::of(i), ItemStatus::Pending | ItemStatus::Sent)
+                        }) {
+                            push_outcome(&mut outcomes, &mut pending, &i.id, group, Some(i));
+                        }
                     }
                 }
             }
@@ -246,6 +271,7 @@ impl Engine {
             .record_payout_outcomes(run_id, actor, &outcomes)
             .await?;
         report.pending = pending;
+        report.rejected.extend(rejected);
         Ok(report)
     }
 }
@@ -293,19 +319,6 @@ fn push_outcome(
         outcome: kind,
         reason,
     });
-}
-
-/// The file format an item is paid in.
-fn method_format(i: &ItemRecord) -> String {
-    match i.method.as_deref() {
-        Some("sepa") => "sepa",
-        Some("wire") => "wire",
-        Some("ach") => "nacha",
-        Some("paypal") => "paypal",
-        Some("wise") => "wise",
-        _ => "",
-    }
-    .to_owned()
 }
 
 /// The `MsgId` of a run's `pain.001` file: the run id and `S` for SEPA, `W` and the

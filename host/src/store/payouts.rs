@@ -888,24 +888,13 @@ impl Store {
 
     /// The ids of a run's items whose entries include one that is frozen now.
     pub async fn run_items_with_frozen_entries(&self, run_id: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT pie.item_id FROM payout_item_entries pie
-             JOIN payout_items i ON i.id = pie.item_id
-             WHERE i.run_id = $1 AND EXISTS (
-                 SELECT 1 FROM entry_events f WHERE f.entry_id = pie.entry_id AND f.event = 'frozen'
-                 AND NOT EXISTS (SELECT 1 FROM entry_events r WHERE r.entry_id = pie.entry_id
-                                 AND r.event = 'released' AND r.id > f.id))
-             ORDER BY pie.item_id",
-        )
-        .bind(run_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("item_id")?)).collect()
+        frozen_items(self.pool(), run_id).await
     }
 
     /// Record a run event (`approval`, `exported`, `cancelled`); a repeated step is
     /// [`StoreError::Conflict`]. With `files`, stores them in the same transaction (the
-    /// export), and with `cancel_items`, fails those items (a cancellation).
+    /// export), after checking again that no item they carry pays a frozen entry
+    /// ([`StoreError::Conflict`] if one does: the export is asked again).
     pub async fn run_step(
         &self,
         run_id: &str,
@@ -918,6 +907,21 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let now = now_ms();
         insert_run_event(&mut tx, run_id, event, actor, note, now).await?;
+        if !files.is_empty() {
+            // The export's check of frozen entries, again inside the transaction that
+            // stores the files: a dispute opened while the files were written makes the
+            // export fail (and be asked again), so no file carries a frozen entry.
+            let carried: Vec<&str> = files
+                .iter()
+                .flat_map(|f| f.items.iter().map(|(i, _)| i.as_str()))
+                .collect();
+            let frozen_items = frozen_items(&mut *tx, run_id).await?;
+            if let Some(item) = frozen_items.iter().find(|i| carried.contains(&i.as_str())) {
+                return Err(StoreError::Conflict(format!(
+                    "item {item} pays an entry frozen while the run was exported"
+                )));
+            }
+        }
         for f in files {
             let r = &f.file;
             sqlx::query(&format!(
@@ -1199,6 +1203,22 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| r.try_get("item_id")).transpose()?)
+    }
+
+    /// The ids of the items a run's file carries, sorted.
+    pub async fn file_item_ids(&self, run_id: &str, file_name: &str) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = sqlx::query(
+            "SELECT item_id FROM payout_file_items WHERE run_id = $1 AND file_name = $2",
+        )
+        .bind(run_id)
+        .bind(file_name)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get("item_id"))
+        .collect::<std::result::Result<_, _>>()?;
+        ids.sort();
+        Ok(ids)
     }
 
     /// Notices of a program (or one partner), newest first: `(kind, partner, subject,
@@ -1501,6 +1521,26 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The ids of a run's items whose entries include one frozen now.
+async fn frozen_items<'e, E: sqlx::Executor<'e, Database = Any>>(
+    executor: E,
+    run_id: &str,
+) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT pie.item_id FROM payout_item_entries pie
+         JOIN payout_items i ON i.id = pie.item_id
+         WHERE i.run_id = $1 AND EXISTS (
+             SELECT 1 FROM entry_events f WHERE f.entry_id = pie.entry_id AND f.event = 'frozen'
+             AND NOT EXISTS (SELECT 1 FROM entry_events r WHERE r.entry_id = pie.entry_id
+                             AND r.event = 'released' AND r.id > f.id))
+         ORDER BY pie.item_id",
+    )
+    .bind(run_id)
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("item_id")?)).collect()
 }
 
 async fn insert_run_event(

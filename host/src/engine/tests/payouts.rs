@@ -2546,7 +2546,7 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
         .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &report, "admin-1")
         .await
         .expect("pain.002");
-    assert_eq!(applied.applied, vec![id("e1"), id("e2")]);
+    assert_eq!(applied.applied, vec![id("e1"), id("e2")], "{applied:?}");
     assert_eq!(applied.pending, vec![id("e3")]);
     assert!(applied.rejected.is_empty(), "{applied:?}");
     let after = f.items(&run.id).await;
