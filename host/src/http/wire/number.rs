@@ -85,8 +85,15 @@ pub struct PayDay(pub u32);
 
 impl<'de> Deserialize<'de> for PayDay {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = whole(d, 1, 28)?;
-        Ok(Self(u32::try_from(n).unwrap_or(1)))
+        let n = whole(d, i64::MIN, i64::MAX)?;
+        match u32::try_from(n) {
+            Ok(day) if (1..=28).contains(&day) => Ok(Self(day)),
+            // The schedule's own problem type, as for its other rules.
+            _ => Err(reject(
+                "payout-schedule-invalid",
+                format!("{n} is not a pay day: a weekday 1 to 7, or a day of the month 1 to 28"),
+            )),
+        }
     }
 }
 
