@@ -246,6 +246,8 @@ struct Dead;
 #[derive(Debug, Default)]
 struct Progress {
     phase: AtomicUsize,
+    /// The request count when the phase began.
+    phase_start: AtomicUsize,
     /// Requests sent so far in this life.
     requests: AtomicUsize,
     /// Whether one is waiting for its answer.
@@ -718,6 +720,9 @@ async fn close(s: &Svc<'_>, c: &Cycle, run_id: &str, w: &World) -> Result<(), De
 /// Drive the cycle from where it stopped to its end, or until the service dies.
 async fn drive(s: &Svc<'_>, c: &mut Cycle, w: &mut World) -> Result<(), Dead> {
     while c.next < DONE {
+        s.progress
+            .phase_start
+            .store(s.progress.requests.load(Ordering::SeqCst), Ordering::SeqCst);
         s.progress.phase.store(c.next, Ordering::SeqCst);
         let run_id = c.run_id.clone().unwrap_or_default();
         match c.next {
@@ -753,7 +758,7 @@ fn killer(
         while progress.phase.load(Ordering::SeqCst) < target {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
-        let from = progress.requests.load(Ordering::SeqCst);
+        let from = progress.phase_start.load(Ordering::SeqCst);
         while progress.requests.load(Ordering::SeqCst) <= from + skip
             && progress.phase.load(Ordering::SeqCst) == target
         {
@@ -1017,10 +1022,20 @@ async fn payout_crash_kill_9_never_pays_twice_or_loses_an_entry() {
             } else {
                 c.next + rng.below((last + 1 - c.next) as u64) as usize
             };
-            let skip = rng.below(4) as usize;
-            // Within 4 ms of a request most often (inside it, for the short ones), up to
-            // 40 ms otherwise (the commit of a long one: a run's creation, an export).
-            let span = if rng.below(2) == 0 { 4_000 } else { 40_000 };
+            // Which of the phase's first requests (a run's creation is one request).
+            let skip = rng.below(match target {
+                CREATE => 1,
+                APPROVE | EXPORT | RETURNS => 2,
+                _ => 4,
+            }) as usize;
+            // Within 4 ms of a request half the time (inside it, for the short ones), up
+            // to 40 ms otherwise (the commit of a longer one, an export).
+            let span = match (target, rng.below(2)) {
+                // A run's creation is one long transaction: reach its commit too.
+                (CREATE, _) => 300_000,
+                (_, 0) => 4_000,
+                _ => 40_000,
+            };
             let jitter_us = rng.below(span);
             let k = kill.then(|| killer(server.pid(), progress.clone(), target, skip, jitter_us));
             let svc = Svc {
@@ -1095,6 +1110,167 @@ async fn payout_crash_kill_9_never_pays_twice_or_loses_an_entry() {
             .get("n");
     assert_eq!(runs, iter as i64, "one run per cycle");
     w.pool.close().await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// Draft and approve a run of program `p` through `server` after crediting `eu`, `us`
+/// and `pp` once more; returns its id.
+async fn approved_run(server: &Server, tag: &str) -> String {
+    credit(server, tag, "100.00", &["eu", "us", "pp"]).await;
+    let store_wait = Instant::now();
+    // The approval loop runs each second: wait for it to have approved the new entries.
+    loop {
+        let c = server
+            .admin_get("/v1/commissions?program_id=p&limit=1000")
+            .await;
+        let all = c.body["items"].as_array().cloned().unwrap_or_default();
+        if all.iter().all(|e| e["status"] != "pending") {
+            break;
+        }
+        assert!(store_wait.elapsed() < Duration::from_secs(20), "approval");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = server
+        .admin(Method::POST, "/v1/payout-runs", json!({"program_id": "p"}))
+        .await;
+    let id = run["id"].as_str().expect("run id").to_owned();
+    server
+        .admin(
+            Method::POST,
+            &format!("/v1/payout-runs/{id}/approve"),
+            json!(null),
+        )
+        .await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_services_racing_one_run_never_pay_an_entry_twice() {
+    let db = postgres().await;
+    let env = [
+        ("ACCRUE_SECRETS_KEY", SECRETS_KEY),
+        ("ACCRUE_APPROVE_EVERY_S", "1"),
+    ];
+    let one = Server::start(&db.url, &env).await;
+    let two = Server::start(&db.url, &env).await;
+    payout_world(&one).await;
+    let store = accrue::store::Store::connect(&db.url, 2)
+        .await
+        .expect("store");
+    // A cancellation and an export of one run at once, through two services: one wins.
+    // (Both used to: the files went to the bank while the cancellation made the entries
+    // payable again, for the next run to pay a second time.)
+    for n in 0..6 {
+        let id = approved_run(&one, &format!("x{n}")).await;
+        let (cancel, export) = (
+            format!("/v1/payout-runs/{id}/cancel"),
+            format!("/v1/payout-runs/{id}/export"),
+        );
+        let (c, e) = tokio::join!(
+            one.call(
+                Method::POST,
+                &cancel,
+                Some(ADMIN_KEY),
+                Some(json!({"note": "race"}))
+            ),
+            two.call(Method::POST, &export, Some(ADMIN_KEY), None)
+        );
+        let run = one.admin_get(&format!("/v1/payout-runs/{id}")).await.body;
+        let files = one
+            .admin_get(&format!("/v1/payout-runs/{id}/files"))
+            .await
+            .body;
+        let files = files["items"].as_array().map_or(0, Vec::len);
+        match (c.status.as_u16(), e.status.as_u16()) {
+            (200, 409) => {
+                assert_eq!(run["status"], "cancelled", "{run}");
+                assert_eq!(files, 0, "a cancelled run has no files");
+            }
+            (409, 200) => {
+                assert_eq!(run["status"], "exported", "{run}");
+                assert_eq!(files, 3);
+                // Settle it: the bank rejects everything.
+                let items = one.admin_get(&format!("/v1/payout-runs/{id}/items")).await;
+                for i in items.body["items"].as_array().expect("items") {
+                    assert_eq!(i["status"], "pending", "{i}");
+                    let r = one
+                        .call(
+                            Method::POST,
+                            &format!(
+                                "/v1/payout-runs/{id}/items/{}/outcome",
+                                i["id"].as_str().unwrap_or_default()
+                            ),
+                            Some(ADMIN_KEY),
+                            Some(json!({"outcome": "failed"})),
+                        )
+                        .await;
+                    assert_eq!(r.status, 200, "{}", r.body);
+                }
+            }
+            other => panic!("cancel and export both answered {other:?}: {run}"),
+        }
+        assert_eq!(
+            store.check_payout_invariants().await.expect("check"),
+            Vec::<String>::new()
+        );
+    }
+    // `paid` and `failed` for one item at once, through two services: one wins, the
+    // other is refused. (Both used to be recorded: the item's entries were paid and
+    // payable again.)
+    for n in 0..3 {
+        let id = approved_run(&one, &format!("y{n}")).await;
+        one.admin(
+            Method::POST,
+            &format!("/v1/payout-runs/{id}/export"),
+            json!(null),
+        )
+        .await;
+        let items = one.admin_get(&format!("/v1/payout-runs/{id}/items")).await;
+        for i in items.body["items"].as_array().expect("items") {
+            let path = format!(
+                "/v1/payout-runs/{id}/items/{}/outcome",
+                i["id"].as_str().unwrap_or_default()
+            );
+            let (paid, failed) = tokio::join!(
+                one.call(
+                    Method::POST,
+                    &path,
+                    Some(ADMIN_KEY),
+                    Some(json!({"outcome": "paid"}))
+                ),
+                two.call(
+                    Method::POST,
+                    &path,
+                    Some(ADMIN_KEY),
+                    Some(json!({"outcome": "failed"}))
+                )
+            );
+            let mut statuses = [paid.status.as_u16(), failed.status.as_u16()];
+            statuses.sort();
+            assert_eq!(statuses, [200, 409], "{} {}", paid.body, failed.body);
+            let loser = if paid.status == 409 { &paid } else { &failed };
+            loser.assert_problem(409, "conflict", "the outcome that lost");
+        }
+        let items = one.admin_get(&format!("/v1/payout-runs/{id}/items")).await;
+        for i in items.body["items"].as_array().expect("items") {
+            assert_eq!(
+                i["events"].as_array().map(Vec::len),
+                Some(1),
+                "one outcome: {i}"
+            );
+        }
+        assert_eq!(
+            store.check_payout_invariants().await.expect("check"),
+            Vec::<String>::new()
+        );
+    }
+    assert_eq!(
+        store.check_invariants().await.expect("check"),
+        Vec::<String>::new()
+    );
+    drop(one);
+    drop(two);
     store.close().await;
     db.drop_db().await;
 }
