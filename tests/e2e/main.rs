@@ -7,6 +7,7 @@ mod edge;
 mod integrity;
 mod isolation;
 mod money;
+mod payout_crash;
 mod payout_profiles;
 mod payouts;
 mod rejections;

@@ -167,22 +167,28 @@ pub async fn payout_world(server: &Server) {
         .admin(
             Method::PUT,
             "/v1/programs/p/payout-schedule",
-            json!({
-                "frequency": "weekly", "day": 1,
-                "default_minimum": "1.00",
-                "currencies": {"USD": {"minimum": "10.00", "fee_below": "50.00", "fee": "1.00"}},
-                "second_approval_above": {"USD": "1000000.00"},
-                "payer": {
-                    "name": "Accrue Demo GmbH", "iban": "DE75512108001245126199",
-                    "bic": "SOGEDEFFXXX",
-                    "ach": {"immediate_destination": "021000021", "immediate_destination_name": "JPMORGAN CHASE",
-                            "immediate_origin": "1234567890", "immediate_origin_name": "ACCRUE DEMO",
-                            "company_name": "ACCRUE DEMO", "company_id": "1234567890",
-                            "odfi_routing": "021000021", "entry_description": "PAYOUT"}
-                }
-            }),
+            schedule(1, "1000000.00"),
         )
         .await;
+}
+
+/// Program `p`'s schedule: weekly on ISO `weekday`, a second admin above `second_above`
+/// USD, minimum 10 USD with a 1 USD fee below 50, and the payer's accounts.
+pub fn schedule(weekday: u32, second_above: &str) -> Value {
+    json!({
+        "frequency": "weekly", "day": weekday,
+        "default_minimum": "1.00",
+        "currencies": {"USD": {"minimum": "10.00", "fee_below": "50.00", "fee": "1.00"}},
+        "second_approval_above": {"USD": second_above},
+        "payer": {
+            "name": "Accrue Demo GmbH", "iban": "DE75512108001245126199",
+            "bic": "SOGEDEFFXXX",
+            "ach": {"immediate_destination": "021000021", "immediate_destination_name": "JPMORGAN CHASE",
+                    "immediate_origin": "1234567890", "immediate_origin_name": "ACCRUE DEMO",
+                    "company_name": "ACCRUE DEMO", "company_id": "1234567890",
+                    "odfi_routing": "021000021", "entry_description": "PAYOUT"}
+        }
+    })
 }
 
 /// Post one conversion crediting each of `partners` once, `amount` USD each.

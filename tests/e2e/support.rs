@@ -133,6 +133,21 @@ impl Server {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Response {
+        self.try_call_with(method, path, key, body, headers)
+            .await
+            .expect("request")
+    }
+
+    /// A request with extra headers; an error when no answer came (the process died, or
+    /// was killed, before or while answering).
+    pub async fn try_call_with(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, reqwest::Error> {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -143,7 +158,13 @@ impl Server {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Response::from(req.send().await.expect("request")).await
+        Ok(Response::from(req.send().await?).await)
+    }
+
+    /// The process id, for a test that kills it (SIGKILL) from another task; valid until
+    /// the `Server` is dropped, which reaps the process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A raw body with a content type.

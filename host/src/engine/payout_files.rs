@@ -303,7 +303,11 @@ fn push_outcome(
             ),
         ),
         Outcome::Returned { code, meaning } => {
-            let paid = item.is_some_and(|i| ItemStatus::of(i) == ItemStatus::Paid);
+            // Paid once (and returned already, for a list sent again): a return. A
+            // return of an item never paid is its failure.
+            let paid = item.is_some_and(|i| {
+                matches!(ItemStatus::of(i), ItemStatus::Paid | ItemStatus::Returned)
+            });
             (
                 if paid {
                     ItemOutcomeKind::Returned

@@ -712,14 +712,16 @@ impl Engine {
             .into_iter()
             .map(|i| (i.id, format!("run cancelled: {note}")))
             .collect();
-        // Items first: a crash between the two leaves a run whose items are failed and
-        // which a retry cancels.
+        // One transaction under the run's lock: a crash leaves the run either cancelled
+        // with its items failed or untouched, and an export at the same time either
+        // comes first (the cancellation is refused) or is refused.
         self.store
-            .record_item_outcomes(ItemOutcomeKind::Failed, actor, &items)
-            .await?;
-        self.store
-            .run_step(run_id, "cancelled", actor, note, &[])
-            .await?;
+            .cancel_run(run_id, actor, note, &items)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => EngineError::Conflict(m),
+                e => e.into(),
+            })?;
         self.run_view(self.load_run(run_id).await?).await
     }
 
@@ -800,11 +802,33 @@ impl Engine {
                     .store
                     .record_item_outcomes(outcome, actor, &list)
                     .await?;
+                let lost: Vec<String> = list
+                    .iter()
+                    .filter(|(id, _)| done.binary_search(id).is_err())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                // Not done: it got this outcome meanwhile (unchanged), or another one
+                // that excludes it (rejected).
+                let now: HashMap<String, ItemRecord> = self
+                    .store
+                    .payout_items_by_id(&lost)
+                    .await?
+                    .into_iter()
+                    .map(|i| (i.id.clone(), i))
+                    .collect();
                 for (id, _) in &list {
                     if done.binary_search(id).is_ok() {
                         report.applied.push(id.clone());
-                    } else {
+                    } else if now
+                        .get(id)
+                        .is_some_and(|i| i.events.iter().any(|(ev, ..)| ev == name))
+                    {
                         report.unchanged.push(id.clone());
+                    } else {
+                        report.rejected.push((
+                            id.clone(),
+                            format!("item took another outcome meanwhile: it cannot become {name}"),
+                        ));
                     }
                 }
             }

@@ -892,9 +892,10 @@ impl Store {
     }
 
     /// Record a run event (`approval`, `exported`, `cancelled`); a repeated step is
-    /// [`StoreError::Conflict`]. With `files`, stores them in the same transaction (the
-    /// export), after checking again that no item they carry pays a frozen entry
-    /// ([`StoreError::Conflict`] if one does: the export is asked again).
+    /// [`StoreError::Conflict`], and so is the export of a cancelled run. With `files`,
+    /// stores them in the same transaction (the export), after checking again that no
+    /// item they carry pays a frozen entry ([`StoreError::Conflict`] if one does: the
+    /// export is asked again). A cancellation is [`Store::cancel_run`].
     pub async fn run_step(
         &self,
         run_id: &str,
@@ -906,6 +907,18 @@ impl Store {
         let dialect = self.dialect();
         let mut tx = self.pool().begin().await?;
         let now = now_ms();
+        // A cancellation and an export exclude each other (see `cancel_run`).
+        if event == "exported"
+            && self
+                .lock_run(&mut tx, run_id)
+                .await?
+                .iter()
+                .any(|e| e == "cancelled")
+        {
+            return Err(StoreError::Conflict(format!(
+                "run {run_id} is cancelled already"
+            )));
+        }
         insert_run_event(&mut tx, run_id, event, actor, note, now).await?;
         if !files.is_empty() {
             // The export's check of frozen entries, again inside the transaction that
@@ -964,17 +977,137 @@ impl Store {
     /// to its withholding and fee entries; a failure or a return puts the entries back
     /// in the payable set (a return with a `returned` event) and undoes the withholding
     /// and fee with entries of the opposite sign. An outcome an item already has is
-    /// skipped (retries and repeated bank reports change nothing); returns the ids that
-    /// got it now.
+    /// skipped (retries and repeated bank reports change nothing), and so is one the item
+    /// cannot take any more (another outcome won a race: see [`Store::lock_items`]);
+    /// returns the ids that got it now.
     pub async fn record_item_outcomes(
         &self,
         outcome: ItemOutcomeKind,
         actor: &str,
         items: &[(String, String)],
     ) -> Result<Vec<String>> {
-        let dialect = self.dialect();
+        let mut tx = self.pool().begin().await?;
+        let done = self
+            .outcomes_in(&mut tx, outcome, actor, items, now_ms())
+            .await?;
+        tx.commit().await.map_err(StoreError::from_db)?;
+        Ok(done)
+    }
+
+    /// Cancel a run: its `cancelled` event and the failure of `items` (their entries
+    /// payable again), in one transaction under the run's lock, so that neither a crash
+    /// nor a concurrent export can leave a run both exported and with its entries
+    /// released. A run exported or cancelled already is [`StoreError::Conflict`].
+    pub async fn cancel_run(
+        &self,
+        run_id: &str,
+        actor: &str,
+        note: &str,
+        items: &[(String, String)],
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         let now = now_ms();
+        let events = self.lock_run(&mut tx, run_id).await?;
+        if let Some(e) = events
+            .iter()
+            .find(|e| *e == "exported" || *e == "cancelled")
+        {
+            return Err(StoreError::Conflict(format!("run {run_id} is {e} already")));
+        }
+        insert_run_event(&mut tx, run_id, "cancelled", actor, note, now).await?;
+        self.outcomes_in(&mut tx, ItemOutcomeKind::Failed, actor, items, now)
+            .await?;
+        tx.commit().await.map_err(StoreError::from_db)?;
+        Ok(())
+    }
+
+    /// Lock a run's row until `tx` ends (PostgreSQL; SQLite's one writer serializes
+    /// already) and read its step events: its export and its cancellation are decided one
+    /// at a time, whatever replica asks.
+    async fn lock_run(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        run_id: &str,
+    ) -> Result<Vec<String>> {
+        let lock = if self.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        sqlx::query(&format!("SELECT id FROM payout_runs WHERE id = $1{lock}"))
+            .bind(run_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        sqlx::query("SELECT event FROM payout_run_events WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("event")?))
+            .collect()
+    }
+
+    /// Lock `items`' rows until `tx` ends (PostgreSQL, in id order) and keep those that
+    /// can take `outcome` now: `sent`, `paid` or `failed` before any final outcome (and
+    /// `sent` once), `returned` after `paid`. The engine checks this before asking, but
+    /// outside the transaction: two requests (`paid` and `failed` for one item, from two
+    /// replicas or two bank reports) could both pass it, and the item would end paid
+    /// with its entries payable again, to be paid a second time.
+    async fn lock_items<'i>(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        outcome: ItemOutcomeKind,
+        items: &'i [(String, String)],
+    ) -> Result<Vec<&'i (String, String)>> {
+        let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+        let mut events: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        for chunk in sorted.chunks(CHUNK) {
+            if self.backend() == Backend::Postgres {
+                let mut qb = QueryBuilder::<Any>::new("SELECT id FROM payout_items WHERE id IN (");
+                push_texts(&mut qb, chunk);
+                qb.push(" ORDER BY id FOR UPDATE");
+                let (sql, args) = self.dialect().statement(&mut qb)?;
+                sqlx::query_with(&sql, args).fetch_all(&mut **tx).await?;
+            }
+            let mut qb = QueryBuilder::<Any>::new(
+                "SELECT item_id, event FROM payout_item_events WHERE item_id IN (",
+            );
+            push_texts(&mut qb, chunk);
+            let (sql, args) = self.dialect().statement(&mut qb)?;
+            for r in sqlx::query_with(&sql, args).fetch_all(&mut **tx).await? {
+                events
+                    .entry(r.try_get("item_id")?)
+                    .or_default()
+                    .push(r.try_get("event")?);
+            }
+        }
+        Ok(items
+            .iter()
+            .filter(|(id, _)| {
+                let has = |e: &str| events.get(id).is_some_and(|v| v.iter().any(|x| x == e));
+                let closed = has("paid") || has("failed") || has("returned");
+                match outcome {
+                    ItemOutcomeKind::Sent => !closed && !has("sent"),
+                    ItemOutcomeKind::Paid | ItemOutcomeKind::Failed => !closed,
+                    ItemOutcomeKind::Returned => has("paid") && !has("failed") && !has("returned"),
+                }
+            })
+            .collect())
+    }
+
+    /// [`Store::record_item_outcomes`] within `tx`.
+    async fn outcomes_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        outcome: ItemOutcomeKind,
+        actor: &str,
+        items: &[(String, String)],
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let dialect = self.dialect();
+        let items = self.lock_items(tx, outcome, items).await?;
         let mut done = Vec::new();
         for chunk in items.chunks(CHUNK / 4) {
             let mut qb = QueryBuilder::<Any>::new(
@@ -990,7 +1123,7 @@ impl Store {
             qb.push(" ON CONFLICT (item_id, event) DO NOTHING RETURNING item_id");
             let (sql, args) = dialect.statement(&mut qb)?;
             for r in sqlx::query_with(&sql, args)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await
                 .map_err(StoreError::from_db)?
             {
@@ -1002,29 +1135,22 @@ impl Store {
             match outcome {
                 ItemOutcomeKind::Sent => {}
                 ItemOutcomeKind::Paid => {
-                    self.entry_events_for_items(&mut tx, chunk, EventKind::Paid, now, true)
+                    self.entry_events_for_items(tx, chunk, EventKind::Paid, now, true)
                         .await?;
-                    let ids = self.item_entry_ids(&mut tx, chunk).await?;
-                    payable_remove(dialect, &mut tx, &ids).await?;
+                    let ids = self.item_entry_ids(tx, chunk).await?;
+                    payable_remove(dialect, tx, &ids).await?;
                 }
                 ItemOutcomeKind::Failed | ItemOutcomeKind::Returned => {
                     if outcome == ItemOutcomeKind::Returned {
-                        self.entry_events_for_items(
-                            &mut tx,
-                            chunk,
-                            EventKind::Returned,
-                            now,
-                            false,
-                        )
-                        .await?;
+                        self.entry_events_for_items(tx, chunk, EventKind::Returned, now, false)
+                            .await?;
                     }
-                    let ids = self.item_entry_ids(&mut tx, chunk).await?;
-                    payable_add(dialect, &mut tx, &ids, now).await?;
-                    self.undo_kept_back(&mut tx, chunk, outcome, now).await?;
+                    let ids = self.item_entry_ids(tx, chunk).await?;
+                    payable_add(dialect, tx, &ids, now).await?;
+                    self.undo_kept_back(tx, chunk, outcome, now).await?;
                 }
             }
         }
-        tx.commit().await.map_err(StoreError::from_db)?;
         Ok(done)
     }
 
