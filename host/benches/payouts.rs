@@ -96,7 +96,7 @@ fn iban(k: usize) -> String {
 
 /// Partner `k`'s payout method: SEPA for even `k` (EUR), ACH for odd (USD).
 fn method(k: usize) -> Method {
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         Method::Sepa {
             iban: iban(k),
             bic: None,
@@ -105,7 +105,7 @@ fn method(k: usize) -> Method {
         Method::Ach {
             routing: if k % 4 == 1 { "021000021" } else { "011000015" }.into(),
             account: format!("{:012}", 100_000_000 + k),
-            account_type: if k % 3 == 0 {
+            account_type: if k.is_multiple_of(3) {
                 AccountType::Savings
             } else {
                 AccountType::Checking
@@ -249,7 +249,14 @@ async fn load_methods(db: &TestDb, sealer: &Sealer, partners: usize) {
             masks.push(serde_json::to_string(&masked(&m)).expect("mask as JSON"));
             kinds.push(m.name().to_owned());
             names.push(format!("Partner {k}"));
-            party.push(if k % 10 == 0 { "company" } else { "individual" }.to_owned());
+            party.push(
+                if k.is_multiple_of(10) {
+                    "company"
+                } else {
+                    "individual"
+                }
+                .to_owned(),
+            );
             ids.push(id);
         }
         sqlx::query(
