@@ -331,6 +331,7 @@ fn settings() -> Settings {
             }),
             wise_source_currency: None,
         }),
+        nec_threshold: None,
     }
 }
 
