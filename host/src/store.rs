@@ -93,9 +93,10 @@ impl StoreError {
     }
 }
 
-/// How a PostgreSQL batch write proves the references its rows make (ingest batches only;
-/// every other write, and every other writer, is checked row by row by the declared
-/// foreign keys).
+/// How a PostgreSQL batch write proves the references its rows make (ingest batches, and
+/// the rows a payout run writes, whose references hold by construction: see
+/// `Store::create_run`; every other write, and every other writer, is checked row by row
+/// by the declared foreign keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BatchChecks {
     /// One set-based query per batch locks and counts the programs and partners the batch
