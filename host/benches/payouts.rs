@@ -44,13 +44,13 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use accrue::domain::payout::{AchOrigin, CurrencyRule, Frequency, Payer, Settings};
-use accrue::engine::{Engine, RunRequest, Sealer};
+use accrue::engine::{Engine, RunRequest, Sealer, masked_method};
 use accrue::plugins::{Limits, Runtime};
 use accrue::store::payouts::ItemRecord;
 use accrue::store::{BatchChecks, Store};
 use accrue::testing::TestDb;
 use accrue_payfiles::accounts::AccountType;
-use accrue_payfiles::{Item, Method, PartyKind, mask};
+use accrue_payfiles::{Item, Method, PartyKind};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -111,27 +111,6 @@ fn method(k: usize) -> Method {
                 AccountType::Checking
             },
         }
-    }
-}
-
-/// The method as every API answer shows it (the engine's own masking, restated: the
-/// account number or IBAN masked to its last four).
-fn masked(m: &Method) -> Method {
-    match m.clone() {
-        Method::Sepa { iban, bic } => Method::Sepa {
-            iban: mask(&iban),
-            bic,
-        },
-        Method::Ach {
-            routing,
-            account,
-            account_type,
-        } => Method::Ach {
-            routing,
-            account: mask(&account),
-            account_type,
-        },
-        other => other,
     }
 }
 
@@ -246,7 +225,7 @@ async fn load_methods(db: &TestDb, sealer: &Sealer, partners: usize) {
             let m = method(k);
             let plain = serde_json::to_vec(&m).expect("method as JSON");
             sealed.push(sealer.seal(&id, &plain));
-            masks.push(serde_json::to_string(&masked(&m)).expect("mask as JSON"));
+            masks.push(serde_json::to_string(&masked_method(&m)).expect("mask as JSON"));
             kinds.push(m.name().to_owned());
             names.push(format!("Partner {k}"));
             party.push(

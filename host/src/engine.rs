@@ -37,6 +37,7 @@ pub use error::EngineError;
 pub use ingest::{BatchItem, IngestOutcome};
 pub use keys::hash_secret;
 pub use payout_files::FeedbackFormat;
+pub use payout_profiles::masked as masked_method;
 pub use payout_profiles::{
     NewPayoutMethod, NewTaxProfile, NewWithholdingRule, PayoutMethodView, ProfileError,
     TaxProfileView,

@@ -259,7 +259,7 @@ fn mask_email(email: &str) -> String {
 }
 
 /// The destination with every account number, IBAN, e-mail and recipient id masked.
-pub(crate) fn masked(method: &Method) -> Method {
+pub fn masked(method: &Method) -> Method {
     match method.clone() {
         Method::Sepa { iban, bic } => Method::Sepa {
             iban: mask(&iban),
