@@ -3,7 +3,7 @@
 //! payable entries into one payment. The engine gathers the facts and stores what these
 //! functions decide.
 
-use super::money::{Currency, round_minor};
+use super::money::Currency;
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -508,11 +508,6 @@ pub fn decide(
         fee,
         net,
     })
-}
-
-/// Rounds half-even to the currency (used where a figure comes from outside).
-pub fn to_minor(amount: Decimal, currency: Currency) -> Decimal {
-    round_minor(amount, currency)
 }
 
 /// The calendar year (UTC) of an instant, for year-end tax data.

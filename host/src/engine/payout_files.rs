@@ -69,7 +69,7 @@ impl Engine {
 
     async fn export_once(&self, run_id: &str, actor: &str) -> Result<Vec<FileRecord>> {
         let run = self.load_run(run_id).await?;
-        let status = self.payout_run(&super::Scope::Admin, run_id).await?.status;
+        let status = self.run_view(run.clone()).await?.status;
         match status {
             RunStatus::Approved => {}
             RunStatus::Draft => {

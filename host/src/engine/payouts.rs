@@ -322,6 +322,11 @@ impl Engine {
                 actor: "scheduler".into(),
                 dry_run: false,
             };
+            // A pay day already run costs one look-up by key: the partners' methods and
+            // tax forms are read only for a run to create.
+            if self.store.payout_run_by_key(&run.run_key).await?.is_some() {
+                continue;
+            }
             match self.create_run(&run, &s.settings).await {
                 Ok((RunCreation::Created { .. }, ..)) => {
                     tracing::info!(program = %s.program_id, run = %run.id, "payout run created");
@@ -484,7 +489,8 @@ impl Engine {
         Ok(out)
     }
 
-    async fn run_view(&self, run: RunRecord) -> Result<RunView> {
+    /// A stored run as the API shows it, its status derived from its events and items.
+    pub(super) async fn run_view(&self, run: RunRecord) -> Result<RunView> {
         let drafted = run
             .events
             .iter()

@@ -742,6 +742,15 @@ impl Store {
             .collect())
     }
 
+    /// The id of the run with this key, if one exists.
+    pub async fn payout_run_by_key(&self, run_key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT id FROM payout_runs WHERE run_key = $1")
+            .bind(run_key)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
     /// One run with its events.
     pub async fn payout_run(&self, id: &str) -> Result<Option<RunRecord>> {
         Ok(self.payout_runs(None, Some(id), 1, None).await?.pop())

@@ -1,5 +1,6 @@
 //! Payout schedules, runs, items, files, bank feedback and notices.
 
+use super::programs::CurrencyCode;
 use super::text::NonBlank;
 use super::{Amount, DecimalAnswer, Id, Instant, Text, format_time};
 use crate::domain::payout::{AchOrigin, CurrencyRule, Frequency, Payer, Settings};
@@ -98,7 +99,7 @@ pub struct PayerIn {
     /// NACHA origination details, for ACH files.
     pub ach: Option<AchOriginIn>,
     /// The currency Wise batches are funded in (default: each payment's).
-    pub wise_source_currency: Option<Text<3>>,
+    pub wise_source_currency: Option<CurrencyCode>,
 }
 
 /// `PUT /v1/programs/{id}/payout-schedule`.
@@ -115,14 +116,14 @@ pub struct ScheduleIn {
     pub default_minimum: Option<Amount>,
     /// Per currency (ISO 4217 code → rule).
     #[serde(default)]
-    pub currencies: BTreeMap<String, CurrencyRuleIn>,
+    pub currencies: BTreeMap<CurrencyCode, CurrencyRuleIn>,
     /// Methods paid with; empty or absent: all.
     #[serde(default)]
     pub methods: Vec<MethodName>,
     /// Per currency: a run whose total is above this needs a second admin.
     #[serde(default)]
     #[schema(value_type = BTreeMap<String, super::decimal::Amount>)]
-    pub second_approval_above: BTreeMap<String, Amount>,
+    pub second_approval_above: BTreeMap<CurrencyCode, Amount>,
     /// Who pays (needed to export SEPA, wire and NACHA files).
     pub payer: Option<PayerIn>,
     /// The 1099-NEC reporting threshold in USD (default: the year's statutory threshold,
@@ -146,7 +147,7 @@ impl ScheduleIn {
                 .into_iter()
                 .map(|(code, r)| {
                     (
-                        code,
+                        code.0.code().to_owned(),
                         CurrencyRule {
                             minimum: r.minimum.0,
                             fee_below: r.fee_below.map_or(Decimal::ZERO, |a| a.0),
@@ -160,7 +161,7 @@ impl ScheduleIn {
             second_approval_above: self
                 .second_approval_above
                 .into_iter()
-                .map(|(c, a)| (c, a.0.to_string()))
+                .map(|(c, a)| (c.0.code().to_owned(), a.0.to_string()))
                 .collect(),
             payer: self.payer.map(|p| Payer {
                 name: p.name.0,
@@ -176,7 +177,7 @@ impl ScheduleIn {
                     odfi_routing: a.odfi_routing.0,
                     entry_description: a.entry_description.0,
                 }),
-                wise_source_currency: p.wise_source_currency.map(|t| t.0),
+                wise_source_currency: p.wise_source_currency.map(|c| c.0.code().to_owned()),
             }),
             nec_threshold: self.nec_threshold.map(|a| a.0),
         };

@@ -14,8 +14,8 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-/// An ISO 4217 code of a current currency in a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An ISO 4217 code of a current currency in a request (also as a map key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CurrencyCode(pub Currency);
 
 impl<'de> Deserialize<'de> for CurrencyCode {
