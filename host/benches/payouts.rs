@@ -192,7 +192,7 @@ fn payable_rebuild() -> String {
 /// Undo a run (not timed): the state of the database after loading, again.
 fn restore_statements() -> Vec<String> {
     vec![
-        "TRUNCATE payout_file_items, payout_files, payout_item_events, payout_item_entries, payout_items,
+        "TRUNCATE payout_file_items, payout_files, payout_item_events, payout_item_entry_lists, payout_items,
                   payout_run_events, payout_runs, notices"
             .into(),
         // Without the foreign-key triggers for the two deletes: `reverses_entry_id` has no
@@ -550,6 +550,12 @@ fn main() {
         partners > 0 && entries >= partners * 5,
         "at least 5 entries per partner, so every balance is above the minimum"
     );
+    // `ACCRUE_LOG=info` shows the engine's log lines, among them each run's phases.
+    if let Ok(filter) = std::env::var("ACCRUE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

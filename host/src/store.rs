@@ -188,6 +188,10 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0008_plugin_registrations.sql"),
     ),
     (9, include_str!("../migrations/postgres/0009_payouts.sql")),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_item_entry_lists.sql"),
+    ),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),

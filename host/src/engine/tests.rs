@@ -270,7 +270,7 @@ use payouts::{
     payout_export_writes_sepa_and_a_wire_file_per_currency,
     payout_holds_methods_the_schedule_or_currency_cannot_pay,
     payout_nacha_returns_name_items_of_their_own_run,
-    payout_withholds_w8_payees_by_rule_and_treaty,
+    payout_release_during_the_draft_keeps_the_claim, payout_withholds_w8_payees_by_rule_and_treaty,
 };
 use payouts::{
     payout_dry_run_writes_nothing, payout_histories_keep_their_properties,
@@ -329,6 +329,7 @@ on_both!(
     payout_bank_feedback_pays_fails_and_returns,
     payout_holds_methods_the_schedule_or_currency_cannot_pay,
     payout_nacha_returns_name_items_of_their_own_run,
+    payout_release_during_the_draft_keeps_the_claim,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {

@@ -145,7 +145,14 @@ impl Store {
                 .map_err(StoreError::from_db)?
                 .rows_affected();
             // Approved entries join the payable set in the same transaction.
-            super::payouts::payable_add(dialect, &mut tx, &approve, now_ms).await?;
+            super::payouts::payable_add(
+                dialect,
+                &mut tx,
+                &approve,
+                now_ms,
+                super::payouts::Claims::NoneOpen,
+            )
+            .await?;
             settled.extend(approve);
         }
         if !settled.is_empty() {

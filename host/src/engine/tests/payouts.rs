@@ -2451,6 +2451,61 @@ pub(super) async fn payout_export_fails_an_item_frozen_after_the_draft(f: Fixtur
     f.finish().await;
 }
 
+/// Case 17: an entry disputed after its run was drafted and released before the export
+/// stays claimed by its item: the release does not put it back in the payable set (a
+/// second run would pay it twice), and the export pays it with the rest.
+pub(super) async fn payout_release_during_the_draft_keeps_the_claim(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.payee("a", Tax::W9 { tin: true }).await;
+    for id in ["o1", "o2"] {
+        f.ingest(&conversion("p", id, "200.00", &[("a", 1)])).await;
+    }
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        2
+    );
+    let run = f.run("p", "k1").await.run;
+    let items = f.items(&run.id).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(f.payable_count().await, 0, "both entries are claimed");
+    let dispute = f
+        .engine
+        .open_dispute(&admin_dispute("p", "o1"))
+        .await
+        .expect("dispute after the draft");
+    f.engine
+        .resolve_dispute(
+            &dispute.id,
+            DisputeOutcome::Rejected,
+            "key_admin",
+            "fine",
+            None,
+        )
+        .await
+        .expect("reject");
+    assert_eq!(
+        f.payable_count().await,
+        0,
+        "the released entry is still its item's"
+    );
+    f.assert_invariants().await;
+    // A second run finds nothing to pay.
+    let second = f.run("p", "k2").await.run;
+    assert!(f.items(&second.id).await.is_empty());
+    // The export pays both entries, in one payment.
+    let files = f.approve_and_export(&run.id).await;
+    assert_eq!(files.len(), 1, "{files:#?}");
+    assert_eq!(files[0].total, dec("60.00"));
+    f.outcome(&run.id, ItemOutcomeKind::Paid, &[&items[0].id])
+        .await;
+    let bal = f.usd("a").await;
+    assert_eq!((bal.paid, bal.payable), (dec("60.00"), dec("0.00")));
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
 /// A `pain.002` status report on message `message_id`, with one transaction per
 /// `(end-to-end id, status, reason code)`.
 fn pain002(message_id: &str, transactions: &[(&str, &str, Option<&str>)]) -> String {
