@@ -379,13 +379,13 @@ async fn one_run(
     let run_id = started.run.id.clone();
     let clock = Instant::now();
     engine
-        .approve_payout_run(&run_id, "admin-1")
+        .approve_payout_run(&run_id, "admin-1", None)
         .await
         .expect("approve");
     t.approve = clock.elapsed();
     let clock = Instant::now();
     let files = engine
-        .export_payout_run(&run_id, "admin-1")
+        .export_payout_run(&run_id, "admin-1", None)
         .await
         .expect("export");
     t.export = clock.elapsed();

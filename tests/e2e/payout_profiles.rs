@@ -181,14 +181,29 @@ async fn payout_methods_are_sealed_masked_and_private() {
         )
         .await;
     assert_eq!(added.status.as_u16(), 201, "{}", added.body);
+    // The same rule again (a retry) answers the first answer; another rate for the same
+    // situation, country and instant is a conflict: rules are history.
+    let again = s
+        .call(
+            Method::POST,
+            "/v1/programs/p/withholding-rules",
+            Some(ADMIN_KEY),
+            Some(rule),
+        )
+        .await;
+    assert_eq!(
+        (again.status.as_u16(), &again.body),
+        (201, &added.body),
+        "the same rule again"
+    );
     s.call(
         Method::POST,
         "/v1/programs/p/withholding-rules",
         Some(ADMIN_KEY),
-        Some(rule),
+        Some(json!({"situation": "w8", "country": "IN", "effective_from": "2026-01-01T00:00:00Z", "rate": "0.20"})),
     )
     .await
-    .assert_problem(409, "conflict", "the same rule again");
+    .assert_problem(409, "conflict", "another rate for the same instant");
     let listed = s
         .call(
             Method::GET,

@@ -4,7 +4,7 @@
 //! feedback (a `pain.002` and a NACHA return list), balances and partner isolation.
 
 use crate::support::{ADMIN_KEY, SECRETS_KEY, Server, conversion, postgres};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
@@ -369,14 +369,26 @@ async fn a_run_pays_partners_through_real_files_and_bank_feedback() {
             json!(null),
         )
         .await;
-    let files = server
-        .admin(
+    let export_path = format!("/v1/payout-runs/{run_id}/export");
+    let export = || {
+        server.call_with(
             Method::POST,
-            &format!("/v1/payout-runs/{run_id}/export"),
-            json!(null),
+            &export_path,
+            Some(ADMIN_KEY),
+            None,
+            &[("Idempotency-Key", "export-1")],
         )
-        .await;
-    let files = files["items"].as_array().expect("files").clone();
+    };
+    let first = export().await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    // A retry under the same key answers the first answer, not "exported already".
+    let retried = export().await;
+    assert_eq!(
+        (retried.status, &retried.body),
+        (StatusCode::OK, &first.body),
+        "retried export"
+    );
+    let files = first.body["items"].as_array().expect("files").clone();
     let names: Vec<&str> = files.iter().filter_map(|f| f["name"].as_str()).collect();
     assert_eq!(names.len(), 3, "SEPA, NACHA, PayPal: {names:?}");
 

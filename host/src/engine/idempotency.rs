@@ -103,3 +103,47 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// Run `step` under the client's key: a key used before answers its stored answer
+    /// (or is a conflict with another payload); a new one runs the step and stores what it
+    /// answered. For steps whose effect is its own transaction in the store (a payout run's
+    /// approval, export, cancellation), the answer is stored just after it; when a retry
+    /// finds the step refused as done already ([`EngineError::Conflict`]) and no answer
+    /// stored (the first attempt's answer was lost, or the service stopped in between),
+    /// `done` says whether the step's effect is there, and gives the answer to store then.
+    pub(super) async fn keyed<T, S>(
+        &self,
+        cmd: Option<Command>,
+        step: S,
+        done: impl AsyncFnOnce() -> Result<Option<T>>,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        S: std::future::Future<Output = Result<T>>,
+    {
+        if let Some(answer) = self.answered(cmd.as_ref()).await? {
+            return Ok(answer);
+        }
+        let answer = match step.await {
+            Ok(answer) => answer,
+            Err(EngineError::Conflict(why)) if cmd.is_some() => match done().await? {
+                Some(answer) => answer,
+                None => return Err(EngineError::Conflict(why)),
+            },
+            Err(e) => return Err(e),
+        };
+        let Some(cmd) = cmd else {
+            return Ok(answer);
+        };
+        match self.store.put_command_result(&cmd.record(&answer)?).await {
+            Ok(()) => Ok(answer),
+            // A concurrent retry stored its answer first: answer that one.
+            Err(crate::store::StoreError::Conflict(_)) => self
+                .answered(Some(&cmd))
+                .await?
+                .ok_or_else(|| EngineError::Internal("a command result vanished".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -45,7 +45,30 @@ impl Engine {
     /// Export an approved run: fail the items that hold an entry frozen since the draft
     /// (a frozen or disputed entry is never paid; their other entries are payable again),
     /// write the files, store them and the `exported` event.
-    pub async fn export_payout_run(&self, run_id: &str, actor: &str) -> Result<Vec<FileRecord>> {
+    ///
+    /// With the client's `key`, a retry answers the first answer (the files are the same
+    /// whenever they are listed).
+    pub async fn export_payout_run(
+        &self,
+        run_id: &str,
+        actor: &str,
+        key: Option<&str>,
+    ) -> Result<Vec<FileRecord>> {
+        let cmd = self
+            .run_command(run_id, "export-payout-run", key, actor, "")
+            .await?;
+        self.keyed(cmd, self.export_with_retries(run_id, actor), async || {
+            let run = self.load_run(run_id).await?;
+            if run.events.iter().any(|(e, ..)| e == "exported") {
+                Ok(Some(self.store.payout_files(run_id).await?))
+            } else {
+                Ok(None)
+            }
+        })
+        .await
+    }
+
+    async fn export_with_retries(&self, run_id: &str, actor: &str) -> Result<Vec<FileRecord>> {
         // A dispute opened while the files were being written makes the store refuse
         // them; the next attempt fails that item first.
         let mut attempt = 0;
@@ -172,7 +195,30 @@ impl Engine {
 
     /// Apply a bank's feedback on a run's files: each item the report names becomes
     /// paid, failed or returned; items it leaves undecided are listed as pending.
+    ///
+    /// With the client's `key`, a retry answers the first report (without one, a report
+    /// sent again answers its outcomes as unchanged).
     pub async fn apply_bank_feedback(
+        &self,
+        run_id: &str,
+        format: FeedbackFormat,
+        content: &str,
+        actor: &str,
+        key: Option<&str>,
+    ) -> Result<FeedbackReport> {
+        let detail = format!("{format:?}\n{content}");
+        let cmd = self
+            .run_command(run_id, "payout-feedback", key, actor, &detail)
+            .await?;
+        self.keyed(
+            cmd,
+            self.apply_feedback_once(run_id, format, content, actor),
+            async || Ok(None),
+        )
+        .await
+    }
+
+    async fn apply_feedback_once(
         &self,
         run_id: &str,
         format: FeedbackFormat,

@@ -592,6 +592,17 @@ impl Engine {
             .await
         {
             Ok(()) => Ok(rule),
+            // The same rule again (a retry) is answered as the first time: rules are
+            // history, and this one is in it.
+            Err(StoreError::Conflict(_))
+                if self
+                    .store
+                    .withholding_rules(&input.program_id)
+                    .await?
+                    .contains(&rule) =>
+            {
+                Ok(rule)
+            }
             Err(StoreError::Conflict(_)) => Err(EngineError::Conflict(format!(
                 "program {:?} already has a {} rule{} effective from that instant: rules are \
                  history, add one effective from another instant",

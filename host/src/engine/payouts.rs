@@ -658,7 +658,58 @@ impl Engine {
 
     /// An admin approves a run. A run whose total in some currency is above the
     /// program's second-approval amount needs two different admins.
-    pub async fn approve_payout_run(&self, run_id: &str, actor: &str) -> Result<RunView> {
+    ///
+    /// With the client's `key`, a retry by the same admin answers the first answer.
+    pub async fn approve_payout_run(
+        &self,
+        run_id: &str,
+        actor: &str,
+        key: Option<&str>,
+    ) -> Result<RunView> {
+        let cmd = self
+            .run_command(run_id, "approve-payout-run", key, actor, "")
+            .await?;
+        self.keyed(cmd, self.approve_once(run_id, actor), async || {
+            let run = self.load_run(run_id).await?;
+            if run
+                .events
+                .iter()
+                .any(|(e, a, ..)| e == "approval" && a == actor)
+            {
+                Ok(Some(self.run_view(run).await?))
+            } else {
+                Ok(None)
+            }
+        })
+        .await
+    }
+
+    /// A keyed command on a run (`None` without a key): its payload is the run, the
+    /// actor and `detail`, so another admin's retry under the same key is a conflict.
+    pub(super) async fn run_command(
+        &self,
+        run_id: &str,
+        operation: &'static str,
+        key: Option<&str>,
+        actor: &str,
+        detail: &str,
+    ) -> Result<Option<super::idempotency::Command>> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let run = self.load_run(run_id).await?;
+        let mut payload = crate::plugins::InputHasher::default();
+        payload.str(run_id).str(actor).str(detail);
+        Ok(Some(super::idempotency::Command::new(
+            &run.program_id,
+            &Scope::Admin,
+            operation,
+            key.to_owned(),
+            payload,
+        )))
+    }
+
+    async fn approve_once(&self, run_id: &str, actor: &str) -> Result<RunView> {
         let run = self.load_run(run_id).await?;
         match run_status(&run, false) {
             RunStatus::Draft => {}
@@ -696,12 +747,30 @@ impl Engine {
 
     /// Cancel a run before export: its items fail with the reason, their entries are
     /// payable again and their withholding and fees are undone.
+    ///
+    /// With the client's `key`, a retry answers the first answer.
     pub async fn cancel_payout_run(
         &self,
         run_id: &str,
         actor: &str,
         note: &str,
+        key: Option<&str>,
     ) -> Result<RunView> {
+        let cmd = self
+            .run_command(run_id, "cancel-payout-run", key, actor, note)
+            .await?;
+        self.keyed(cmd, self.cancel_once(run_id, actor, note), async || {
+            let run = self.load_run(run_id).await?;
+            if run.events.iter().any(|(e, ..)| e == "cancelled") {
+                Ok(Some(self.run_view(run).await?))
+            } else {
+                Ok(None)
+            }
+        })
+        .await
+    }
+
+    async fn cancel_once(&self, run_id: &str, actor: &str, note: &str) -> Result<RunView> {
         let run = self.load_run(run_id).await?;
         match run_status(&run, false) {
             RunStatus::Draft | RunStatus::Approved => {}
@@ -741,6 +810,31 @@ impl Engine {
     /// Record outcomes on a run's items (over the API or from bank feedback). Each must
     /// be possible now: `sent`, `paid` or `failed` after export and before a final
     /// outcome, `returned` after `paid`; an outcome the item has already is unchanged.
+    ///
+    /// With the client's `key`, a retry answers the first report.
+    pub async fn record_payout_outcomes_keyed(
+        &self,
+        run_id: &str,
+        actor: &str,
+        outcomes: &[ItemOutcome],
+        key: Option<&str>,
+    ) -> Result<FeedbackReport> {
+        let detail: Vec<String> = outcomes
+            .iter()
+            .map(|o| format!("{}\t{}\t{}", o.item_id, o.outcome.as_str(), o.reason))
+            .collect();
+        let cmd = self
+            .run_command(run_id, "payout-outcome", key, actor, &detail.join("\n"))
+            .await?;
+        self.keyed(
+            cmd,
+            self.record_payout_outcomes(run_id, actor, outcomes),
+            async || Ok(None),
+        )
+        .await
+    }
+
+    /// Record outcomes without a client key (bank feedback, tests).
     pub async fn record_payout_outcomes(
         &self,
         run_id: &str,

@@ -270,7 +270,9 @@ use payouts::{
     payout_export_writes_sepa_and_a_wire_file_per_currency,
     payout_holds_methods_the_schedule_or_currency_cannot_pay,
     payout_nacha_returns_name_items_of_their_own_run,
-    payout_release_during_the_draft_keeps_the_claim, payout_withholds_w8_payees_by_rule_and_treaty,
+    payout_release_during_the_draft_keeps_the_claim,
+    payout_steps_answer_a_retry_with_the_first_answer,
+    payout_withholds_w8_payees_by_rule_and_treaty,
 };
 use payouts::{
     payout_dry_run_writes_nothing, payout_histories_keep_their_properties,
@@ -330,6 +332,7 @@ on_both!(
     payout_holds_methods_the_schedule_or_currency_cannot_pay,
     payout_nacha_returns_name_items_of_their_own_run,
     payout_release_during_the_draft_keeps_the_claim,
+    payout_steps_answer_a_retry_with_the_first_answer,
 );
 
 async fn each_attribution_model_to_the_cent(f: Fixture) {

@@ -369,7 +369,7 @@ impl ItemOutcomeKind {
 }
 
 /// A stored file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileRecord {
     /// Run.
     pub run_id: String,

@@ -446,6 +446,10 @@ pub(super) async fn tax_profiles_and_withholding_rules_are_checked(mut f: Fixtur
         ),
         "conflict"
     );
+    // The same rule again is a retry, answered as the first time.
+    e.add_withholding_rule(&admin, &rule("w8", "DE", "0.10"))
+        .await
+        .expect("the same rule again");
     let rules = e.store().withholding_rules("p").await.expect("rules");
     assert_eq!(
         rules,

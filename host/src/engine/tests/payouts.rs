@@ -197,12 +197,12 @@ impl Fixture {
     async fn approve_and_export(&self, run_id: &str) -> Vec<FileRecord> {
         let run = self
             .engine
-            .approve_payout_run(run_id, "admin-1")
+            .approve_payout_run(run_id, "admin-1", None)
             .await
             .expect("approve");
         if run.approvals_required > 1 {
             self.engine
-                .approve_payout_run(run_id, "admin-2")
+                .approve_payout_run(run_id, "admin-2", None)
                 .await
                 .expect("second approval");
         }
@@ -213,7 +213,7 @@ impl Fixture {
     async fn export(&self, run_id: &str) -> Vec<FileRecord> {
         let listed = self
             .engine
-            .export_payout_run(run_id, "admin-1")
+            .export_payout_run(run_id, "admin-1", None)
             .await
             .expect("export");
         let mut files = Vec::new();
@@ -990,7 +990,7 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     assert_eq!(small.approvals_required, 1);
     let small = f
         .engine
-        .approve_payout_run(&small.id, "admin-1")
+        .approve_payout_run(&small.id, "admin-1", None)
         .await
         .expect("approve");
     assert_eq!(small.status, RunStatus::Approved);
@@ -999,7 +999,7 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     assert_eq!(run.approvals_required, 2);
     let once = f
         .engine
-        .approve_payout_run(&run.id, "admin-1")
+        .approve_payout_run(&run.id, "admin-1", None)
         .await
         .expect("first approval");
     assert_eq!(
@@ -1008,13 +1008,13 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     );
     let same = f
         .engine
-        .approve_payout_run(&run.id, "admin-1")
+        .approve_payout_run(&run.id, "admin-1", None)
         .await
         .expect_err("the same admin twice");
     assert_eq!(same.kind(), "conflict");
     let twice = f
         .engine
-        .approve_payout_run(&run.id, "admin-2")
+        .approve_payout_run(&run.id, "admin-2", None)
         .await
         .expect("second approval");
     assert_eq!(
@@ -1026,7 +1026,7 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     );
     let third = f
         .engine
-        .approve_payout_run(&run.id, "admin-3")
+        .approve_payout_run(&run.id, "admin-3", None)
         .await
         .expect_err("approved already");
     assert_eq!(third.kind(), "conflict");
@@ -1038,7 +1038,7 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     // Cancelled before export: entries payable again, withholding undone.
     let cancelled = f
         .engine
-        .cancel_payout_run(&run.id, "admin-1", "wrong period")
+        .cancel_payout_run(&run.id, "admin-1", "wrong period", None)
         .await
         .expect("cancel");
     assert_eq!(cancelled.status, RunStatus::Cancelled);
@@ -1063,11 +1063,11 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     }
     for e in [
         f.engine
-            .cancel_payout_run(&run.id, "admin-1", "again")
+            .cancel_payout_run(&run.id, "admin-1", "again", None)
             .await
             .expect_err("cancelled already"),
         f.engine
-            .approve_payout_run(&run.id, "admin-4")
+            .approve_payout_run(&run.id, "admin-4", None)
             .await
             .expect_err("a cancelled run is not approved"),
     ] {
@@ -1080,7 +1080,7 @@ pub(super) async fn payout_second_approval_and_cancel(f: Fixture) {
     f.approve_and_export(&next.id).await;
     let late = f
         .engine
-        .cancel_payout_run(&next.id, "admin-1", "too late")
+        .cancel_payout_run(&next.id, "admin-1", "too late", None)
         .await
         .expect_err("exported");
     assert_eq!(late.kind(), "conflict");
@@ -1498,7 +1498,7 @@ impl Play<'_> {
         match fate {
             Fate::Cancelled => {
                 f.engine
-                    .cancel_payout_run(&run.id, "admin-1", "property")
+                    .cancel_payout_run(&run.id, "admin-1", "property", None)
                     .await
                     .expect("cancel");
             }
@@ -2272,7 +2272,7 @@ pub(super) async fn payout_export_writes_sepa_and_a_wire_file_per_currency(f: Fi
     // Exported once.
     let e = f
         .engine
-        .export_payout_run(&run.id, "admin-1")
+        .export_payout_run(&run.id, "admin-1", None)
         .await
         .expect_err("exported already");
     assert_eq!(e.kind(), "conflict");
@@ -2506,6 +2506,129 @@ pub(super) async fn payout_release_during_the_draft_keeps_the_claim(f: Fixture) 
     f.finish().await;
 }
 
+/// Case 18: the run's steps under the client's `Idempotency-Key`: a retry answers the
+/// first answer (not "approved already"), even after later steps changed the run; the
+/// same key from another admin, or for another note, is a conflict; a step done without a
+/// stored answer (the answer lost, the service stopped in between) answers the state it
+/// left, once its retry comes with a key.
+pub(super) async fn payout_steps_answer_a_retry_with_the_first_answer(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.schedule("p", paying()).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.payee("a", Tax::W9 { tin: true }).await;
+    f.ingest(&conversion("p", "o1", "200.00", &[("a", 1)]))
+        .await;
+    assert_eq!(
+        f.engine.approve_due(T0 + 15 * DAY).await.expect("approve"),
+        1
+    );
+    let run = f.run("p", "k1").await.run;
+    let approved = f
+        .engine
+        .approve_payout_run(&run.id, "admin-1", Some("ap-1"))
+        .await
+        .expect("approve");
+    assert_eq!(approved.status, RunStatus::Approved);
+    let files = f
+        .engine
+        .export_payout_run(&run.id, "admin-1", Some("ex-1"))
+        .await
+        .expect("export");
+    assert_eq!(files.len(), 1);
+    // Retries: the first answers, though the run is exported now.
+    let again = f
+        .engine
+        .approve_payout_run(&run.id, "admin-1", Some("ap-1"))
+        .await
+        .expect("retried approval");
+    assert_eq!(again, approved);
+    assert_eq!(again.status, RunStatus::Approved, "as first answered");
+    let files_again = f
+        .engine
+        .export_payout_run(&run.id, "admin-1", Some("ex-1"))
+        .await
+        .expect("retried export");
+    assert_eq!(files_again, files);
+    // Without the key a retry is refused as before.
+    let bare = f
+        .engine
+        .export_payout_run(&run.id, "admin-1", None)
+        .await
+        .expect_err("exported already");
+    assert_eq!(bare.kind(), "conflict");
+    // The same key from another admin is not that admin's answer.
+    let other = f
+        .engine
+        .approve_payout_run(&run.id, "admin-2", Some("ap-1"))
+        .await
+        .expect_err("another admin's key reuse");
+    assert_eq!(other.kind(), "idempotency-conflict");
+    // Outcomes: the retry answers "applied", not "unchanged".
+    let item = f.items(&run.id).await.remove(0);
+    let paid = |key| {
+        let engine = f.engine.clone();
+        let (run_id, item_id) = (run.id.clone(), item.id.clone());
+        async move {
+            engine
+                .record_payout_outcomes_keyed(
+                    &run_id,
+                    "admin-1",
+                    &[ItemOutcome {
+                        item_id,
+                        outcome: ItemOutcomeKind::Paid,
+                        reason: String::new(),
+                    }],
+                    key,
+                )
+                .await
+                .expect("outcome")
+        }
+    };
+    let first = paid(Some("out-1")).await;
+    assert_eq!(first.applied, vec![item.id.clone()]);
+    assert_eq!(paid(Some("out-1")).await, first);
+    assert_eq!(paid(None).await.unchanged, vec![item.id.clone()]);
+    // A step done without an answer stored: the keyed retry answers what it left.
+    f.ingest(&conversion("p", "o2", "100.00", &[("a", 1)]))
+        .await;
+    assert_eq!(
+        f.engine.approve_due(T0 + 30 * DAY).await.expect("approve"),
+        1
+    );
+    let second = f.run("p", "k2").await.run;
+    f.engine
+        .approve_payout_run(&second.id, "admin-1", None)
+        .await
+        .expect("approve, answer lost");
+    let recovered = f
+        .engine
+        .approve_payout_run(&second.id, "admin-1", Some("ap-2"))
+        .await
+        .expect("the retry finds the approval done");
+    assert_eq!(recovered.approved_by, vec!["admin-1".to_owned()]);
+    let cancelled = f
+        .engine
+        .cancel_payout_run(&second.id, "admin-1", "wrong", Some("ca-1"))
+        .await
+        .expect("cancel");
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert_eq!(
+        f.engine
+            .cancel_payout_run(&second.id, "admin-1", "wrong", Some("ca-1"))
+            .await
+            .expect("retried cancel"),
+        cancelled
+    );
+    let changed = f
+        .engine
+        .cancel_payout_run(&second.id, "admin-1", "another note", Some("ca-1"))
+        .await
+        .expect_err("another payload");
+    assert_eq!(changed.kind(), "idempotency-conflict");
+    f.assert_invariants().await;
+    f.finish().await;
+}
+
 /// A `pain.002` status report on message `message_id`, with one transaction per
 /// `(end-to-end id, status, reason code)`.
 fn pain002(message_id: &str, transactions: &[(&str, &str, Option<&str>)]) -> String {
@@ -2598,7 +2721,7 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
     );
     let applied = f
         .engine
-        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &report, "admin-1")
+        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &report, "admin-1", None)
         .await
         .expect("pain.002");
     assert_eq!(applied.applied, vec![id("e1"), id("e2")], "{applied:?}");
@@ -2626,7 +2749,7 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
     // The same report again: nothing new.
     let again = f
         .engine
-        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &report, "admin-1")
+        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &report, "admin-1", None)
         .await
         .expect("pain.002 again");
     assert!(again.applied.is_empty(), "{again:?}");
@@ -2635,7 +2758,7 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
     let other = pain002("SOMEONE-ELSES-MSG", &[(&id("e3"), "ACSC", None)]);
     let e = f
         .engine
-        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &other, "admin-1")
+        .apply_bank_feedback(&run.id, FeedbackFormat::Pain002, &other, "admin-1", None)
         .await
         .expect_err("another message");
     assert_eq!(e.kind(), "bank-feedback-mismatch");
@@ -2664,7 +2787,13 @@ pub(super) async fn payout_bank_feedback_pays_fails_and_returns(f: Fixture) {
     );
     let applied = f
         .engine
-        .apply_bank_feedback(&run.id, FeedbackFormat::NachaReturns, &returns, "admin-1")
+        .apply_bank_feedback(
+            &run.id,
+            FeedbackFormat::NachaReturns,
+            &returns,
+            "admin-1",
+            None,
+        )
         .await
         .expect("returns");
     let mut both = vec![id("u1"), id("u2")];
@@ -2862,7 +2991,7 @@ pub(super) async fn payout_nacha_returns_name_items_of_their_own_run(f: Fixture)
     let returns = format!("trace_number,return_code\n{trace},R03\n");
     let report = f
         .engine
-        .apply_bank_feedback(run, FeedbackFormat::NachaReturns, &returns, "admin-1")
+        .apply_bank_feedback(run, FeedbackFormat::NachaReturns, &returns, "admin-1", None)
         .await
         .expect("returns");
     assert_eq!(report.applied, vec![item.clone()], "{report:?}");

@@ -193,7 +193,8 @@ pub async fn delete_tax(
 /// Without a rule the defaults apply: W-9 with a TIN 0 %, W-9 without 24 % (backup
 /// withholding), W-8 0 %. A W-8 rule may name the payee country; the newest rule in force
 /// at a payout applies, and a lower treaty rate claimed on the payee's W-8 wins. Rules are
-/// history: the same situation, country and instant again is 409 `conflict`.
+/// history: the same situation, country and instant again with another rate is 409
+/// `conflict`; the same rule again (a retry) answers 201 with the rule.
 ///
 /// Rules the document cannot express: a country only on `w8` rules
 /// (`withholding-country-invalid`, 422).

@@ -271,20 +271,26 @@ pub async fn list_items(
 /// most once (409).
 #[utoipa::path(
     post, path = "/v1/payout-runs/{id}/approve", tag = "payouts", operation_id = "approve_payout_run",
-    params(("id" = Key, Path, description = "The run's id")),
+    params(("id" = Key, Path, description = "The run's id"), ("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this step: a retry with it answers the first answer")),
     responses((status = 200, description = "The run", body = RunOut)),
     security(("bearer" = []))
 )]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiPath(path): ApiPath<RunPath>,
 ) -> Result<Json<RunOut>, ApiError> {
     caller.require_admin()?;
+    let key = idempotency_key(&headers)?;
     Ok(Json(
         state
             .engine
-            .approve_payout_run(&path.id.0, &caller.key_id)
+            .approve_payout_run(
+                &path.id.0,
+                &caller.key_id,
+                key.as_ref().map(|k| k.0.as_str()),
+            )
             .await?
             .into(),
     ))
@@ -294,7 +300,7 @@ pub async fn approve(
 /// withholding and fees are undone. Admin only.
 #[utoipa::path(
     post, path = "/v1/payout-runs/{id}/cancel", tag = "payouts", operation_id = "cancel_payout_run",
-    params(("id" = Key, Path, description = "The run's id")),
+    params(("id" = Key, Path, description = "The run's id"), ("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this step: a retry with it answers the first answer")),
     request_body = CancelIn,
     responses((status = 200, description = "The run", body = RunOut)),
     security(("bearer" = []))
@@ -302,14 +308,21 @@ pub async fn approve(
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiPath(path): ApiPath<RunPath>,
     ApiJson(body): ApiJson<CancelIn>,
 ) -> Result<Json<RunOut>, ApiError> {
     caller.require_admin()?;
+    let key = idempotency_key(&headers)?;
     Ok(Json(
         state
             .engine
-            .cancel_payout_run(&path.id.0, &caller.key_id, &body.note.0)
+            .cancel_payout_run(
+                &path.id.0,
+                &caller.key_id,
+                &body.note.0,
+                key.as_ref().map(|k| k.0.as_str()),
+            )
             .await?
             .into(),
     ))
@@ -323,19 +336,25 @@ pub async fn cancel(
 /// schedule names a payer for SEPA, wire and NACHA files (422 `payout-payer-missing`).
 #[utoipa::path(
     post, path = "/v1/payout-runs/{id}/export", tag = "payouts", operation_id = "export_payout_run",
-    params(("id" = Key, Path, description = "The run's id")),
+    params(("id" = Key, Path, description = "The run's id"), ("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this step: a retry with it answers the first answer")),
     responses((status = 200, description = "The files", body = Items<FileOut>)),
     security(("bearer" = []))
 )]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiPath(path): ApiPath<RunPath>,
 ) -> Result<Json<Items<FileOut>>, ApiError> {
     caller.require_admin()?;
+    let key = idempotency_key(&headers)?;
     let files = state
         .engine
-        .export_payout_run(&path.id.0, &caller.key_id)
+        .export_payout_run(
+            &path.id.0,
+            &caller.key_id,
+            key.as_ref().map(|k| k.0.as_str()),
+        )
         .await?;
     Ok(Json(Items {
         items: files.into_iter().map(Into::into).collect(),
@@ -401,7 +420,7 @@ fn attachment(media_type: &str, name: &str, content: Vec<u8>) -> Response {
 /// Admin only.
 #[utoipa::path(
     post, path = "/v1/payout-runs/{id}/feedback", tag = "payouts", operation_id = "apply_payout_feedback",
-    params(("id" = Key, Path, description = "The run's id")),
+    params(("id" = Key, Path, description = "The run's id"), ("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this step: a retry with it answers the first answer")),
     request_body = FeedbackIn,
     responses((status = 200, description = "What was applied", body = FeedbackOut)),
     security(("bearer" = []))
@@ -409,17 +428,25 @@ fn attachment(media_type: &str, name: &str, content: Vec<u8>) -> Response {
 pub async fn feedback(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiPath(path): ApiPath<RunPath>,
     ApiJson(body): ApiJson<FeedbackIn>,
 ) -> Result<Json<FeedbackOut>, ApiError> {
     caller.require_admin()?;
+    let key = idempotency_key(&headers)?;
     let format = match body.format {
         FeedbackFormatText::Pain002 => crate::engine::FeedbackFormat::Pain002,
         FeedbackFormatText::NachaReturns => crate::engine::FeedbackFormat::NachaReturns,
     };
     let report = state
         .engine
-        .apply_bank_feedback(&path.id.0, format, &body.content.0, &caller.key_id)
+        .apply_bank_feedback(
+            &path.id.0,
+            format,
+            &body.content.0,
+            &caller.key_id,
+            key.as_ref().map(|k| k.0.as_str()),
+        )
         .await?;
     Ok(Json(report.into()))
 }
@@ -429,7 +456,7 @@ pub async fn feedback(
 #[utoipa::path(
     post, path = "/v1/payout-runs/{id}/items/{item_id}/outcome", tag = "payouts",
     operation_id = "record_payout_outcome",
-    params(("id" = Key, Path, description = "The run's id"), ("item_id" = Key, Path, description = "The item's id")),
+    params(("id" = Key, Path, description = "The run's id"), ("item_id" = Key, Path, description = "The item's id"), ("Idempotency-Key" = Option<Key>, Header, description = "The client's key for this step: a retry with it answers the first answer")),
     request_body = OutcomeIn,
     responses((status = 200, description = "What was applied", body = FeedbackOut)),
     security(("bearer" = []))
@@ -437,13 +464,15 @@ pub async fn feedback(
 pub async fn outcome(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiPath(path): ApiPath<ItemPath>,
     ApiJson(body): ApiJson<OutcomeIn>,
 ) -> Result<Json<FeedbackOut>, ApiError> {
     caller.require_admin()?;
+    let key = idempotency_key(&headers)?;
     let report = state
         .engine
-        .record_payout_outcomes(
+        .record_payout_outcomes_keyed(
             &path.id.0,
             &caller.key_id,
             &[ItemOutcome {
@@ -451,6 +480,7 @@ pub async fn outcome(
                 outcome: body.outcome.into(),
                 reason: body.reason.map(|r| r.0).unwrap_or_default(),
             }],
+            key.as_ref().map(|k| k.0.as_str()),
         )
         .await?;
     if let Some((_, reason)) = report.rejected.first() {
