@@ -151,6 +151,7 @@ fn conversion(phase: &str, n: usize) -> ConversionInput {
                 campaign: None,
             })
             .collect(),
+        signals: Default::default(),
     }
 }
 

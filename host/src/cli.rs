@@ -174,6 +174,11 @@ pub struct ServeArgs {
     /// Seconds between looks for scheduled payout runs whose pay day has come.
     #[arg(long, env = "ACCRUE_PAYOUT_EVERY_S", default_value_t = 60)]
     pub payout_every_s: u64,
+    /// Milliseconds between runs of the analytics job, which takes new conversions,
+    /// entries and refunds into the rollups (any replica; each fact once). This bounds
+    /// how far analytics lag behind the ledger.
+    #[arg(long, env = "ACCRUE_ANALYTICS_EVERY_MS", default_value_t = 1000)]
+    pub analytics_every_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "ACCRUE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -2,6 +2,7 @@
 //! the commission calculation and the ledger's vocabulary. Nothing here knows of axum,
 //! sqlx or wasmtime; the engine feeds it facts and stores what it decides.
 
+pub mod analytics;
 pub mod calc;
 pub mod conversion;
 pub mod error;

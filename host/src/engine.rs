@@ -6,12 +6,14 @@
 
 mod adjust;
 mod admin;
+mod analytics;
 mod bonus;
 mod bootstrap;
 mod breaker;
 mod disputes;
 mod error;
 mod evaluations;
+mod events;
 mod idempotency;
 mod ingest;
 mod keys;
@@ -34,6 +36,7 @@ pub use bonus::{BonusFailure, BonusOutcome, BonusStatus};
 pub use bootstrap::{BUILTIN_VERSION, LoadReport};
 pub use disputes::{DisputeOutcome, OpenDispute};
 pub use error::EngineError;
+pub use events::{EventInput, EventKind, EventOutcome, MAX_EVENT_BATCH, USER_AGENT_CLASSES};
 pub use ingest::{BatchItem, IngestOutcome};
 pub use keys::hash_secret;
 pub use payout_files::FeedbackFormat;
@@ -93,6 +96,14 @@ pub struct Engine {
     evals: Arc<evaluations::EvalPool>,
     /// Seals payout destinations and TINs; `None` until a key is configured.
     secrets: Option<Arc<Sealer>>,
+    /// The key of visitor and e-mail hashes, read once from the store.
+    identity_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
+    /// Per program, a counter bumped whenever this process changes its rollups: part of
+    /// every cached analytics answer's key, so a change here is seen at once.
+    analytics_generations: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+    /// Hot analytics answers (JSON), by request and generation; kept a few seconds, which
+    /// bounds how long another replica's changes go unseen.
+    analytics_cache: moka::sync::Cache<String, Arc<serde_json::Value>>,
 }
 
 impl Engine {
@@ -108,6 +119,12 @@ impl Engine {
                 .time_to_live(std::time::Duration::from_secs(5))
                 .build(),
             secrets: None,
+            identity_key: Arc::new(tokio::sync::OnceCell::new()),
+            analytics_generations: Arc::default(),
+            analytics_cache: moka::sync::Cache::builder()
+                .max_capacity(2_000)
+                .time_to_live(std::time::Duration::from_secs(5))
+                .build(),
         }
     }
 

@@ -111,11 +111,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine.clone(),
         Duration::from_secs(args.payout_every_s.max(1)),
     ));
+    let analyst = tokio::spawn(analytics_loop(
+        engine.clone(),
+        Duration::from_millis(args.analytics_every_ms.max(10)),
+    ));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     approver.abort();
     payer.abort();
+    analyst.abort();
     engine.store().close().await;
     tracing::info!("stopped");
     Ok(())
@@ -150,6 +155,22 @@ async fn payout_loop(engine: Engine, every: Duration) {
             Ok(runs) if runs.is_empty() => {}
             Ok(runs) => tracing::info!(runs = runs.len(), "scheduled payout runs created"),
             Err(e) => tracing::warn!("scheduled payouts failed: {e}"),
+        }
+    }
+}
+
+/// Take new facts into the analytics rollups, every `every` (see
+/// `Engine::run_analytics`: each step claims its own queue rows, so replicas share the
+/// work and never take a fact twice).
+async fn analytics_loop(engine: Engine, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        match engine.run_analytics().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(facts = n, "analytics rollups updated"),
+            Err(e) => tracing::warn!("analytics job failed: {e}"),
         }
     }
 }

@@ -20,6 +20,7 @@ mod ledger;
 mod payout_profiles;
 pub mod payouts;
 mod programs;
+pub mod rollups;
 mod secrets;
 
 #[cfg(test)]
@@ -192,6 +193,10 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/postgres/0010_item_entry_lists.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_analytics.sql"),
+    ),
 ];
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -220,6 +225,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0007_plugin_registrations.sql"),
     ),
     (8, include_str!("../migrations/sqlite/0008_payouts.sql")),
+    (9, include_str!("../migrations/sqlite/0009_analytics.sql")),
 ];
 
 /// The first line of a SQLite migration that rebuilds a referenced table: the runner turns

@@ -29,6 +29,28 @@ pub struct ConversionInput {
     pub attributes: Vec<(String, String)>,
     /// Touchpoints in client order.
     pub touchpoints: Vec<TouchpointInput>,
+    /// What analytics and the fraud rules read, and pricing does not.
+    pub signals: Signals,
+}
+
+/// What a conversion may say beyond what prices it: the click it came from, the visitor
+/// and the customer's e-mail address. The visitor id and the address are stored only as
+/// keyed hashes; pricing never reads any of them, so they change no commission.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// The id of the click event (`POST /v1/events`) the conversion came from.
+    pub click_id: Option<String>,
+    /// The visitor (a cookie or device id), as posted.
+    pub visitor_id: Option<String>,
+    /// The customer's e-mail address, as posted.
+    pub customer_email: Option<String>,
+}
+
+impl Signals {
+    /// Whether it says anything.
+    pub fn is_empty(&self) -> bool {
+        self.click_id.is_none() && self.visitor_id.is_none() && self.customer_email.is_none()
+    }
 }
 
 /// A touchpoint as a client posts it (and as it is stored).

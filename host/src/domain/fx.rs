@@ -59,6 +59,38 @@ pub fn convert(amount: Decimal, rate: Decimal, to: Currency) -> Result<Decimal, 
     Ok(out)
 }
 
+/// Recorded rates of some currency pairs, for converting many facts at their instants
+/// without a look-up each (the analytics job converts a batch to program currencies).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FxHistory {
+    /// `(base, quote)` to its rates by effective instant.
+    rates: std::collections::BTreeMap<(String, String), std::collections::BTreeMap<i64, Decimal>>,
+}
+
+impl FxHistory {
+    /// Record a rate.
+    pub fn insert(&mut self, base: &str, quote: &str, effective_from_ms: i64, rate: Decimal) {
+        self.rates
+            .entry((base.to_owned(), quote.to_owned()))
+            .or_default()
+            .insert(effective_from_ms, rate);
+    }
+
+    /// The rate from `from` to `to` in force at `at_ms`, as pricing finds it: the pair's
+    /// own rate, else the inverse of the opposite pair's; 1 for a currency to itself.
+    pub fn rate_at(&self, from: &str, to: &str, at_ms: i64) -> Option<Decimal> {
+        if from == to {
+            return Some(Decimal::ONE);
+        }
+        let at = |base: &str, quote: &str| {
+            self.rates
+                .get(&(base.to_owned(), quote.to_owned()))
+                .and_then(|r| r.range(..=at_ms).next_back().map(|(_, v)| *v))
+        };
+        at(from, to).or_else(|| at(to, from).and_then(|r| inverse(r).ok()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,8 @@ impl Engine {
                     .price(&state, input, &Overrides::default(), &mut lookups)
                     .await
                 {
-                    Ok(Priced { result, record }) => {
+                    Ok(Priced { result, mut record }) => {
+                        self.hash_signals(&mut record).await?;
                         priced.push((i, result));
                         records.push(record);
                     }

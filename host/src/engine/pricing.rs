@@ -192,6 +192,13 @@ pub(super) fn payload_hash(i: &ConversionInput) -> String {
             .i64(t.occurred_at_ms)
             .opt(t.campaign.as_deref());
     }
+    // Only when present, so that a payload without them hashes as it always did.
+    if !i.signals.is_empty() {
+        h.str("signals")
+            .opt(i.signals.click_id.as_deref())
+            .opt(i.signals.visitor_id.as_deref())
+            .opt(i.signals.customer_email.as_deref());
+    }
     hex::encode(h.finish())
 }
 
@@ -493,6 +500,9 @@ impl Engine {
             attributions,
             entries,
             created_at_ms: crate::store::now_ms(),
+            // Set by ingestion, which holds the hashing key.
+            visitor_hash: None,
+            email_hash: None,
         };
         Ok(Priced { result, record })
     }

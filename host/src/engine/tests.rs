@@ -14,6 +14,7 @@ use pricing::{Lookups, Overrides};
 use rust_decimal::Decimal;
 use std::sync::{Arc, OnceLock};
 
+mod analytics;
 mod approval;
 mod payout_profiles;
 mod payouts;
@@ -232,6 +233,7 @@ fn conversion(program: &str, id: &str, amount: &str, touches: &[(&str, i64)]) ->
                 campaign: None,
             })
             .collect(),
+        signals: Default::default(),
     }
 }
 
@@ -259,6 +261,7 @@ macro_rules! on_both {
     )*};
 }
 
+use analytics::rollups_equal_a_scan_of_the_raw_tables;
 use approval::approves_exactly_what_came_due;
 use payout_profiles::{
     partners_reach_only_their_own_profiles, payout_methods_are_checked_sealed_and_masked,
@@ -284,6 +287,7 @@ use payouts::{
 };
 
 on_both!(
+    rollups_equal_a_scan_of_the_raw_tables,
     approves_exactly_what_came_due,
     each_attribution_model_to_the_cent,
     idempotent_replay_and_conflict,

@@ -41,6 +41,10 @@ pub struct NewConversion {
     pub entries: Vec<NewEntry>,
     /// When written (ms).
     pub created_at_ms: i64,
+    /// The visitor's keyed hash (`Engine::identity_hash`), if the conversion names one.
+    pub visitor_hash: Option<String>,
+    /// The customer's e-mail address's keyed hash, if given.
+    pub email_hash: Option<String>,
 }
 
 /// A stored conversion with its touchpoints.
@@ -133,6 +137,11 @@ impl Store {
         for chunk in written.chunks(CHUNK) {
             self.insert_idempotency_rows(&mut tx, chunk).await?;
         }
+        let keys: Vec<(&str, &str)> = written
+            .iter()
+            .map(|c| (c.conversion.program_id.as_str(), c.conversion.id.as_str()))
+            .collect();
+        super::rollups::enqueue_conversions(self.dialect(), &mut tx, &keys).await?;
         if self.take_fail_point() {
             self.lose_connection(&mut tx).await?;
         }
@@ -201,7 +210,7 @@ impl Store {
     ) -> Result<Vec<(String, String)>> {
         let numeric = self.dialect().numeric();
         let mut qb = QueryBuilder::<Any>::new(
-            "INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes) ",
+            "INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes, click_id, visitor_hash, email_hash) ",
         );
         qb.push_values(chunk, |mut row, c| {
             let conversion = &c.conversion;
@@ -216,7 +225,10 @@ impl Store {
                 .push_bind(conversion.region.as_deref())
                 .push_bind(conversion.new_customer)
                 .push_bind(c.created_at_ms)
-                .push_bind(attributes_json(&conversion.attributes));
+                .push_bind(attributes_json(&conversion.attributes))
+                .push_bind(conversion.signals.click_id.as_deref())
+                .push_bind(c.visitor_hash.as_deref())
+                .push_bind(c.email_hash.as_deref());
         });
         qb.push(" ON CONFLICT (program_id, id) DO NOTHING RETURNING program_id, id");
         let (sql, args) = self.dialect().statement(&mut qb)?;

@@ -214,6 +214,8 @@ pub(super) async fn insert_entries(
             .collect::<Result<Vec<(i64, i64)>>>()?;
         // Plain entries carry no events: each waits for its approval.
         super::approvals::enqueue(dialect, tx, &due).await?;
+        let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
+        super::rollups::enqueue_entries(dialect, tx, &ids).await?;
     }
     let mut ids = Vec::new();
     for e in evented {
@@ -272,6 +274,7 @@ pub(super) async fn insert_one(
         .await
         .map_err(StoreError::from_db)?;
     let id: i64 = row.try_get("id")?;
+    super::rollups::enqueue_entries(dialect, tx, &[id]).await?;
     if super::approvals::awaits_approval(&e.initial_events) {
         super::approvals::enqueue(dialect, tx, &[(id, e.hold_until_ms)]).await?;
     }
@@ -366,6 +369,8 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from_db)?;
+            super::rollups::enqueue_refund(self.dialect(), &mut tx, program, conversion, id)
+                .await?;
         }
         if let Some(d) = &w.dispute {
             sqlx::query(

@@ -2101,6 +2101,7 @@ async fn insert_kept_back(
             .iter()
             .map(|r| Ok(r.try_get("id")?))
             .collect::<Result<_>>()?;
+        super::rollups::enqueue_entries(dialect, tx, &ids).await?;
         for event in events {
             let rows: Vec<EventRow<'_>> = ids
                 .iter()

@@ -104,6 +104,18 @@ pub struct ConversionIn {
     #[serde(default)]
     #[schema(max_items = 1000)]
     pub touchpoints: Vec<TouchpointIn>,
+    /// The id of the click (`POST /v1/events`) the sale came from: gives the
+    /// click-to-conversion time, the channel and campaign of the sale, and the visitor.
+    #[serde(default)]
+    pub click_id: Option<Key>,
+    /// The visitor (a cookie or device id); stored only as a keyed hash, for the fraud
+    /// rules.
+    #[serde(default)]
+    pub visitor_id: Option<Text<200>>,
+    /// The customer's e-mail address; stored only as a keyed hash of its lower-cased form,
+    /// for the self-referral rule.
+    #[serde(default)]
+    pub customer_email: Option<Text<320>>,
 }
 
 impl ConversionIn {
@@ -167,6 +179,11 @@ impl ConversionIn {
                     campaign: t.campaign.map(|c| c.0),
                 })
                 .collect(),
+            signals: crate::domain::conversion::Signals {
+                click_id: self.click_id.map(|k| k.0),
+                visitor_id: self.visitor_id.map(|t| t.0),
+                customer_email: self.customer_email.map(|t| t.0),
+            },
         })
     }
 }

@@ -64,8 +64,8 @@ impl Encode<'_, Postgres> for Amount {
 }
 
 const WRITE: &str = "WITH new_conversions AS (
-    INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::bigint[], $42::text[])
+    INSERT INTO conversions (program_id, id, amount, currency, occurred_at_ms, customer_id, country, region, new_customer, created_at_ms, attributes, click_id, visitor_hash, email_hash)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::bigint[], $42::text[], $43::text[], $44::text[], $45::text[])
     ON CONFLICT (program_id, id) DO NOTHING
     RETURNING program_id, id
 ), idempotency AS (
@@ -103,6 +103,11 @@ const WRITE: &str = "WITH new_conversions AS (
     RETURNING id, hold_until_ms
 ), due AS (
     INSERT INTO approval_queue (entry_id, due_ms) SELECT id, hold_until_ms FROM new_entries
+), entries_to_roll_up AS (
+    INSERT INTO analytics_queue (kind, ref_id) SELECT 'entry', id FROM new_entries
+), conversions_to_roll_up AS (
+    INSERT INTO analytics_queue (kind, program_id, ref)
+    SELECT 'conversion', program_id, id FROM new_conversions ORDER BY program_id, id
 )
 SELECT program_id, id FROM new_conversions";
 
@@ -137,6 +142,9 @@ struct Columns<'a> {
     conv_payload_hash: Vec<&'a str>,
     conv_result: Vec<&'a str>,
     conv_attributes: Vec<String>,
+    conv_click: Vec<Option<&'a str>>,
+    conv_visitor: Vec<Option<&'a str>>,
+    conv_email: Vec<Option<&'a str>>,
     tp_program: Vec<&'a str>,
     tp_conversion: Vec<&'a str>,
     tp_seq: Vec<i64>,
@@ -188,6 +196,9 @@ impl<'a> Columns<'a> {
             c.conv_result.push(&n.result);
             c.conv_attributes
                 .push(super::attributes_json(&conv.attributes));
+            c.conv_click.push(conv.signals.click_id.as_deref());
+            c.conv_visitor.push(n.visitor_hash.as_deref());
+            c.conv_email.push(n.email_hash.as_deref());
             for (seq, t) in conv.touchpoints.iter().enumerate() {
                 c.tp_program.push(&conv.program_id);
                 c.tp_conversion.push(&conv.id);
@@ -228,7 +239,7 @@ impl<'a> Columns<'a> {
         c
     }
 
-    /// [`WRITE`] with every parameter bound, `$1` to `$42`.
+    /// [`WRITE`] with every parameter bound, `$1` to `$45`.
     fn statement(&self) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
         sqlx::query(WRITE)
             .bind(&self.conv_program)
@@ -273,6 +284,9 @@ impl<'a> Columns<'a> {
             .bind(&self.entry_hold_until)
             .bind(&self.entry_created)
             .bind(&self.conv_attributes)
+            .bind(&self.conv_click)
+            .bind(&self.conv_visitor)
+            .bind(&self.conv_email)
     }
 }
 

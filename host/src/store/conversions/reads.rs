@@ -30,6 +30,12 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(format!("attributes: {e}")))?
                 },
                 touchpoints: Vec::new(),
+                // The click is kept as posted; the visitor and the e-mail address only as
+                // keyed hashes, which are not what was posted.
+                signals: crate::domain::conversion::Signals {
+                    click_id: row.try_get("click_id")?,
+                    ..Default::default()
+                },
             },
             refunded: Decimal::ZERO,
         })
@@ -38,7 +44,7 @@ impl Store {
     /// The columns [`Store::conversion_row`] reads.
     fn conversion_columns(&self) -> String {
         format!(
-            "program_id, id, amount{} AS amount, currency, occurred_at_ms, customer_id, country, region, new_customer, attributes",
+            "program_id, id, amount{} AS amount, currency, occurred_at_ms, customer_id, country, region, new_customer, attributes, click_id",
             self.dialect().text()
         )
     }

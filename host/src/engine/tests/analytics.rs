@@ -1,0 +1,524 @@
+//! Analytics conformance: the rollups the job and the event ingest keep equal a scan of
+//! the raw tables (conversions, attributions, entries, refunds, events), computed here
+//! independently of the rollup code; every grain adds up to the same totals; a rebuild
+//! from the raw tables gives the same rows; new against returning customers and cohorts
+//! follow the customers' first purchases whatever the order they arrive in.
+
+use super::*;
+use crate::domain::conversion::Signals;
+use crate::engine::{EventInput, EventKind, EventOutcome};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// (partner, currency, converted, day) to the sales columns, read from the rollup.
+type SalesRows = BTreeMap<(String, String, i64, i64), Vec<i64>>;
+
+const SALES: [&str; 12] = crate::domain::analytics::rollup::SALES_COLUMNS;
+
+async fn rollup_sales(f: &Fixture, grain: &str) -> SalesRows {
+    let cols = SALES.join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT partner_id, currency, converted, bucket_ms, {cols} FROM rollup_sales
+         WHERE program_id = 'p' AND grain = $1"
+    ))
+    .bind(grain)
+    .fetch_all(f.engine.store().pool())
+    .await
+    .expect("rollup rows");
+    let mut out = SalesRows::new();
+    for r in rows {
+        let bucket: i64 = r.get("bucket_ms");
+        let key = (
+            r.get::<String, _>("partner_id"),
+            r.get::<String, _>("currency"),
+            r.get::<i64, _>("converted"),
+            bucket.div_euclid(DAY) * DAY,
+        );
+        let v: Vec<i64> = SALES.iter().map(|c| r.get::<i64, _>(*c)).collect();
+        let slot = out.entry(key).or_insert_with(|| vec![0; SALES.len()]);
+        for (a, b) in slot.iter_mut().zip(v) {
+            *a += b;
+        }
+    }
+    out.retain(|_, v| v.iter().any(|x| *x != 0));
+    out
+}
+
+fn minor(d: Decimal) -> i64 {
+    crate::engine::analytics::minor(d, "USD")
+}
+
+fn day(ms: i64) -> i64 {
+    ms.div_euclid(DAY) * DAY
+}
+
+/// The independent scan: sales columns by (partner or "", currency, 0, day), from the raw
+/// tables (every currency here has two decimals).
+async fn scan(f: &Fixture) -> SalesRows {
+    let pool = f.engine.store().pool();
+    let t = f.engine.store().dialect().text();
+    let mut out = SalesRows::new();
+    let mut add = |partner: &str, currency: &str, at: i64, column: &str, v: i64| {
+        let i = SALES.iter().position(|c| *c == column).expect("column");
+        let slot = out
+            .entry((partner.to_owned(), currency.to_owned(), 0, day(at)))
+            .or_insert_with(|| vec![0; SALES.len()]);
+        slot[i] += v;
+    };
+    // Conversions and attributed revenue, per credited partner and once for the program.
+    let rows = sqlx::query(&format!(
+        "SELECT a.conversion_id, a.partner_id, a.attributed_amount{t} AS amount, c.currency, c.occurred_at_ms
+         FROM revenue_attributions a JOIN conversions c ON c.program_id = a.program_id AND c.id = a.conversion_id
+         WHERE a.program_id = 'p' AND a.weight > 0"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("attributions");
+    let mut by_conversion: BTreeMap<String, (String, i64, i64)> = BTreeMap::new();
+    for r in &rows {
+        let amount = minor(dec(&r.get::<String, _>("amount")));
+        let currency: String = r.get("currency");
+        let at: i64 = r.get("occurred_at_ms");
+        add(
+            &r.get::<String, _>("partner_id"),
+            &currency,
+            at,
+            "conversions",
+            1,
+        );
+        add(
+            &r.get::<String, _>("partner_id"),
+            &currency,
+            at,
+            "revenue",
+            amount,
+        );
+        let c = by_conversion
+            .entry(r.get("conversion_id"))
+            .or_insert((currency, at, 0));
+        c.2 += amount;
+    }
+    for (currency, at, amount) in by_conversion.values() {
+        add("", currency, *at, "conversions", 1);
+        add("", currency, *at, "revenue", *amount);
+    }
+    // Entries by kind: commissions at their conversion's instant, the rest at their own.
+    let rows = sqlx::query(&format!(
+        "SELECT e.partner_id, e.kind, e.amount{t} AS amount, e.currency, e.created_at_ms, c.occurred_at_ms
+         FROM ledger_entries e LEFT JOIN conversions c ON c.program_id = e.program_id AND c.id = e.conversion_id
+         WHERE e.program_id = 'p'"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("entries");
+    for r in rows {
+        let kind: String = r.get("kind");
+        let column = match kind.as_str() {
+            "commission" => "commissions",
+            "bonus" => "bonuses",
+            "reversal" => "reversals",
+            "adjustment" => "adjustments",
+            "fee" => "fees",
+            _ => "withholding",
+        };
+        let at: i64 = if kind == "commission" {
+            r.get("occurred_at_ms")
+        } else {
+            r.get("created_at_ms")
+        };
+        let amount = minor(dec(&r.get::<String, _>("amount")));
+        let currency: String = r.get("currency");
+        add(
+            &r.get::<String, _>("partner_id"),
+            &currency,
+            at,
+            column,
+            amount,
+        );
+        add("", &currency, at, column, amount);
+    }
+    // Refunds: the program's whole amount (the partners' shares are checked apart).
+    let rows = sqlx::query(&format!(
+        "SELECT r.amount{t} AS amount, r.created_at_ms, c.currency FROM refunds r
+         JOIN conversions c ON c.program_id = r.program_id AND c.id = r.conversion_id WHERE r.program_id = 'p'"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("refunds");
+    for r in rows {
+        let amount = minor(dec(&r.get::<String, _>("amount")));
+        add(
+            "",
+            &r.get::<String, _>("currency"),
+            r.get("created_at_ms"),
+            "refunded",
+            amount,
+        );
+    }
+    out.retain(|_, v| v.iter().any(|x| *x != 0));
+    out
+}
+
+fn click(id: &str, partner: &str, at: i64, channel: &str, campaign: Option<&str>) -> EventInput {
+    EventInput {
+        program_id: "p".into(),
+        id: id.into(),
+        kind: EventKind::Click,
+        partner_id: partner.into(),
+        occurred_at_ms: at,
+        visitor_id: Some(format!("visitor-{id}")),
+        campaign: campaign.map(Into::into),
+        channel: Some(channel.into()),
+        landing_page: Some("/spring".into()),
+        country: Some("us".into()),
+        user_agent_class: Some("mobile".into()),
+        click_id: None,
+    }
+}
+
+fn sale(
+    id: &str,
+    amount: &str,
+    currency: &str,
+    at: i64,
+    customer: Option<&str>,
+    touches: &[&str],
+) -> ConversionInput {
+    let mut c = conversion("p", id, amount, &[]);
+    c.currency = currency.into();
+    c.occurred_at_ms = at;
+    c.customer_id = customer.map(Into::into);
+    c.touchpoints = touches
+        .iter()
+        .enumerate()
+        .map(|(k, p)| TouchpointInput {
+            partner_id: (*p).into(),
+            channel: if *p == "a" { "email" } else { "social" }.into(),
+            occurred_at_ms: at - DAY + k as i64,
+            campaign: Some("spring".into()),
+        })
+        .collect();
+    c
+}
+
+/// Case: the rollups equal the raw tables, at every grain, incrementally and rebuilt.
+pub(super) async fn rollups_equal_a_scan_of_the_raw_tables(f: Fixture) {
+    f.program("p", "linear", serde_json::json!({})).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.partner("b", "p", "starter", "EUR").await;
+    for (base, quote, rate) in [("EUR", "USD", "1.10"), ("USD", "EUR", "0.90")] {
+        f.engine
+            .put_fx_rate(&FxRate {
+                base: Currency::parse(base).expect("currency"),
+                quote: Currency::parse(quote).expect("currency"),
+                rate: dec(rate),
+                effective_from_ms: T0 - 100 * DAY,
+            })
+            .await
+            .expect("rate");
+    }
+    // Funnel events: a's clicks by e-mail, b's by social; a lead; one click twice.
+    let mut events: Vec<EventInput> = (0..5)
+        .map(|i| {
+            click(
+                &format!("ka{i}"),
+                "a",
+                T0 + i * 3_600_000,
+                "email",
+                Some("spring"),
+            )
+        })
+        .collect();
+    events.extend((0..3).map(|i| {
+        click(
+            &format!("kb{i}"),
+            "b",
+            T0 + 2 * DAY + i * 60_000,
+            "social",
+            None,
+        )
+    }));
+    events.push(EventInput {
+        kind: EventKind::Lead,
+        click_id: Some("ka0".into()),
+        ..click("lead-1", "a", T0 + 600_000, "email", Some("spring"))
+    });
+    events.push(click("ka0", "a", T0, "email", Some("spring")));
+    let outcomes = f.engine.record_events(&events).await.expect("events");
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(EventOutcome::Created)))
+            .count(),
+        9
+    );
+    assert!(
+        matches!(outcomes[9], Ok(EventOutcome::Duplicate)),
+        "{:?}",
+        outcomes[9]
+    );
+    let again = f
+        .engine
+        .record_events(&events[..2])
+        .await
+        .expect("events again");
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o, Ok(EventOutcome::Duplicate)))
+    );
+    // A bad event fails alone.
+    let bad = f
+        .engine
+        .record_events(&[
+            click("kx", "nobody", T0, "email", None),
+            click("ky", "a", T0, "email", None),
+        ])
+        .await
+        .expect("events");
+    assert_eq!(
+        bad[0].as_ref().expect_err("unknown partner").kind(),
+        "unknown-partner"
+    );
+    assert!(matches!(bad[1], Ok(EventOutcome::Created)));
+    // Sales: c1's first purchase is o1; c2's first, o3, arrives last.
+    let mut with_click = sale("o4", "30.00", "USD", T0 + 2 * DAY, Some("c2"), &["a"]);
+    with_click.signals = Signals {
+        click_id: Some("ka4".into()),
+        visitor_id: Some("visitor-x".into()),
+        customer_email: Some("Ann@Example.com".into()),
+    };
+    for c in [
+        sale("o1", "100.00", "USD", T0, Some("c1"), &["a", "b"]),
+        sale("o2", "80.00", "EUR", T0 + DAY, Some("c1"), &["b"]),
+        with_click,
+        sale("o5", "10.00", "USD", T0 + 3 * DAY, None, &["b"]),
+        sale("o6", "20.00", "USD", T0 + 3 * DAY, Some("c3"), &[]),
+        sale("o3", "60.00", "USD", T0 - 40 * DAY, Some("c2"), &["a"]),
+    ] {
+        f.ingest(&c).await;
+    }
+    f.engine
+        .refund("p", "o1", "r1", Some(dec("20.00")))
+        .await
+        .expect("refund");
+    let dispute = f
+        .engine
+        .open_dispute(&OpenDispute {
+            program_id: "p".into(),
+            conversion_id: "o5".into(),
+            entry_id: None,
+            opened_by: "key_admin".into(),
+            scope: Scope::Admin,
+            reason: "fraud".into(),
+            idempotency_key: None,
+        })
+        .await
+        .expect("dispute");
+    f.engine
+        .resolve_dispute(
+            &dispute.id,
+            DisputeOutcome::Upheld,
+            "key_admin",
+            "confirmed",
+            None,
+        )
+        .await
+        .expect("uphold");
+    assert!(f.engine.store().analytics_backlog().await.expect("backlog") > 0);
+    let taken = f.engine.run_analytics().await.expect("job");
+    assert!(taken > 0);
+    assert_eq!(
+        f.engine.store().analytics_backlog().await.expect("backlog"),
+        0
+    );
+    assert_eq!(
+        f.engine.run_analytics().await.expect("job again"),
+        0,
+        "each fact once"
+    );
+
+    // Native rows (converted = 0) against the scan; customers' counts compared below.
+    let strip = |rows: &SalesRows| -> SalesRows {
+        rows.iter()
+            .filter(|(k, _)| k.2 == 0)
+            .map(|(k, v)| {
+                let mut v = v.clone();
+                for c in ["new_customers", "returning_customers", "unconverted"] {
+                    v[SALES.iter().position(|x| *x == c).expect("column")] = 0;
+                }
+                // The partners' refunded shares are checked apart.
+                if !k.0.is_empty() {
+                    v[4] = 0;
+                }
+                (k.clone(), v)
+            })
+            .filter(|(_, v)| v.iter().any(|x| *x != 0))
+            .collect()
+    };
+    let days = rollup_sales(&f, "d").await;
+    assert_eq!(
+        strip(&days),
+        scan(&f).await,
+        "the day rollup equals the scan"
+    );
+    for grain in ["h", "q"] {
+        assert_eq!(
+            rollup_sales(&f, grain).await,
+            days,
+            "grain {grain} sums to the days"
+        );
+    }
+    // Refunded revenue: 20.00 of o1, split 10.00 / 10.00 between a and b.
+    let refunded = |partner: &str| -> i64 {
+        days.iter()
+            .filter(|(k, _)| k.0 == partner && k.2 == 0)
+            .map(|(_, v)| v[4])
+            .sum()
+    };
+    assert_eq!(
+        (refunded("a"), refunded("b"), refunded("")),
+        (1000, 1000, 2000)
+    );
+    // o2 (80.00 EUR) converted to the program's USD at 1.10: 88.00.
+    let converted: i64 = days
+        .iter()
+        .filter(|(k, _)| k.0.is_empty() && k.2 == 1)
+        .map(|(_, v)| v[3])
+        .sum();
+    assert_eq!(converted, 8800);
+    // New against returning, credited conversions only: o1 and o3 new (c1, c2 first
+    // purchases; o3 arrived after o4), o2 and o4 returning; o5 has no customer, o6 no
+    // partner.
+    let program_counts: (i64, i64) = days
+        .iter()
+        .filter(|(k, _)| k.0.is_empty() && k.2 == 0)
+        .fold((0, 0), |acc, (_, v)| (acc.0 + v[1], acc.1 + v[2]));
+    assert_eq!(program_counts, (2, 2));
+    let new_on = |d: i64| -> i64 {
+        days.iter()
+            .filter(|(k, _)| k.0.is_empty() && k.3 == day(d))
+            .map(|(_, v)| v[1])
+            .sum()
+    };
+    assert_eq!(new_on(T0 - 40 * DAY), 1, "o3 is new");
+    assert_eq!(new_on(T0 + 2 * DAY), 0, "o4 was demoted to returning");
+    // Cohorts: three customers; c2 in o3's month, acquired by a.
+    let cohorts = sqlx::query(
+        "SELECT partner_id, cohort_ms, month_ms, customers, orders, revenue FROM rollup_cohorts
+         WHERE program_id = 'p' AND customers <> 0 ORDER BY partner_id, cohort_ms, month_ms",
+    )
+    .fetch_all(f.engine.store().pool())
+    .await
+    .expect("cohorts");
+    let firsts: i64 = cohorts
+        .iter()
+        .filter(|r| {
+            r.get::<String, _>("partner_id").is_empty()
+                && r.get::<i64, _>("cohort_ms") == r.get::<i64, _>("month_ms")
+        })
+        .map(|r| r.get::<i64, _>("customers"))
+        .sum();
+    let dump: Vec<(String, i64, i64, i64, i64, i64)> = cohorts
+        .iter()
+        .map(|r| {
+            (
+                r.get("partner_id"),
+                r.get("cohort_ms"),
+                r.get("month_ms"),
+                r.get("customers"),
+                r.get("orders"),
+                r.get("revenue"),
+            )
+        })
+        .collect();
+    assert_eq!(firsts, 3, "c1, c2, c3 in their first months: {dump:?}");
+    let c2_cohort = crate::domain::analytics::buckets::month_start(T0 - 40 * DAY);
+    assert!(
+        cohorts
+            .iter()
+            .any(|r| r.get::<String, _>("partner_id") == "a"
+                && r.get::<i64, _>("cohort_ms") == c2_cohort),
+        "c2 acquired by a in o3's month"
+    );
+    // The funnel: clicks and leads from the events, sales from the conversions, the
+    // click-to-conversion time of o4.
+    let funnel = sqlx::query(
+        "SELECT partner_id, channel, campaign, CAST(SUM(clicks) AS BIGINT) AS clicks, CAST(SUM(leads) AS BIGINT) AS leads, CAST(SUM(sales) AS BIGINT) AS sales,
+             CAST(SUM(ttc_0 + ttc_1 + ttc_2 + ttc_3 + ttc_4 + ttc_5 + ttc_6 + ttc_7) AS BIGINT) AS timed
+         FROM rollup_funnel WHERE program_id = 'p' AND grain = 'd'
+         GROUP BY partner_id, channel, campaign ORDER BY partner_id, channel, campaign",
+    )
+    .fetch_all(f.engine.store().pool())
+    .await
+    .expect("funnel");
+    let got: Vec<(String, String, String, i64, i64, i64, i64)> = funnel
+        .iter()
+        .map(|r| {
+            (
+                r.get("partner_id"),
+                r.get("channel"),
+                r.get("campaign"),
+                r.get("clicks"),
+                r.get("leads"),
+                r.get("sales"),
+                r.get("timed"),
+            )
+        })
+        .collect();
+    let raw_clicks = sqlx::query(
+        "SELECT COUNT(*) AS n FROM analytics_events WHERE program_id = 'p' AND kind = 'click'",
+    )
+    .fetch_one(f.engine.store().pool())
+    .await
+    .expect("clicks")
+    .get::<i64, _>("n");
+    let program_clicks: i64 = got.iter().filter(|g| g.0.is_empty()).map(|g| g.3).sum();
+    assert_eq!(program_clicks, raw_clicks);
+    assert!(
+        got.contains(&("a".into(), "email".into(), "spring".into(), 5, 1, 3, 1)),
+        "{got:#?}"
+    );
+    assert!(
+        got.contains(&("a".into(), "email".into(), String::new(), 1, 0, 0, 0)),
+        "ky has no campaign: {got:#?}"
+    );
+    assert!(
+        got.contains(&("b".into(), "social".into(), String::new(), 3, 0, 0, 0)),
+        "{got:#?}"
+    );
+    let b_sales: i64 = got.iter().filter(|g| g.0 == "b").map(|g| g.5).sum();
+    assert_eq!(b_sales, 3, "o1, o2, o5");
+
+    // Rebuilt from the raw tables: the same rows.
+    let before = (rollup_sales(&f, "q").await, got.clone());
+    f.engine.rebuild_analytics().await.expect("rebuild");
+    let funnel_after = sqlx::query(
+        "SELECT partner_id, channel, campaign, CAST(SUM(clicks) AS BIGINT) AS clicks, CAST(SUM(leads) AS BIGINT) AS leads, CAST(SUM(sales) AS BIGINT) AS sales,
+             CAST(SUM(ttc_0 + ttc_1 + ttc_2 + ttc_3 + ttc_4 + ttc_5 + ttc_6 + ttc_7) AS BIGINT) AS timed
+         FROM rollup_funnel WHERE program_id = 'p' AND grain = 'd'
+         GROUP BY partner_id, channel, campaign ORDER BY partner_id, channel, campaign",
+    )
+    .fetch_all(f.engine.store().pool())
+    .await
+    .expect("funnel")
+    .iter()
+    .map(|r| {
+        (
+            r.get("partner_id"),
+            r.get("channel"),
+            r.get("campaign"),
+            r.get("clicks"),
+            r.get("leads"),
+            r.get("sales"),
+            r.get("timed"),
+        )
+    })
+    .collect::<Vec<(String, String, String, i64, i64, i64, i64)>>();
+    assert_eq!(
+        (rollup_sales(&f, "q").await, funnel_after),
+        before,
+        "rebuilt the same"
+    );
+    f.finish().await;
+}
