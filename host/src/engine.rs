@@ -32,6 +32,7 @@ mod tests;
 
 pub use adjust::{AdjustmentAsk, AdjustmentChange, AdjustmentReport, AdjustmentRequest};
 pub use admin::{DEFAULT_TIER, NewPartner, PluginRef};
+pub use analytics::*;
 pub use bonus::{BonusFailure, BonusOutcome, BonusStatus};
 pub use bootstrap::{BUILTIN_VERSION, LoadReport};
 pub use disputes::{DisputeOutcome, OpenDispute};
@@ -103,7 +104,10 @@ pub struct Engine {
     analytics_generations: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
     /// Hot analytics answers (JSON), by request and generation; kept a few seconds, which
     /// bounds how long another replica's changes go unseen.
-    analytics_cache: moka::sync::Cache<String, Arc<serde_json::Value>>,
+    analytics_cache: moka::sync::Cache<String, Arc<dyn std::any::Any + Send + Sync>>,
+    /// Analytics cache hits and misses, for `/metrics`.
+    analytics_hits: Arc<std::sync::atomic::AtomicU64>,
+    analytics_misses: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -125,7 +129,18 @@ impl Engine {
                 .max_capacity(2_000)
                 .time_to_live(std::time::Duration::from_secs(5))
                 .build(),
+            analytics_hits: Arc::default(),
+            analytics_misses: Arc::default(),
         }
+    }
+
+    /// Analytics cache `(hits, misses)` so far.
+    pub fn analytics_cache_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.analytics_hits.load(Relaxed),
+            self.analytics_misses.load(Relaxed),
+        )
     }
 
     /// This engine with `sealer` for secrets at rest (`ACCRUE_SECRETS_KEY`).

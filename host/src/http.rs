@@ -39,10 +39,7 @@ impl AppState {
     pub async fn new(engine: Engine) -> Result<Self, crate::store::StoreError> {
         let key = engine.store().instance_secret("cursor-key").await?;
         Ok(Self {
-            metrics: Arc::new(metrics::Metrics::new(
-                engine.runtime().clone(),
-                engine.store().clone(),
-            )),
+            metrics: Arc::new(metrics::Metrics::new(engine.clone())),
             engine,
             keys: Arc::default(),
             cursors: Arc::new(cursor::Cursors::new(&key)),

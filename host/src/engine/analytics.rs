@@ -12,6 +12,14 @@
 //! adds the refunded revenue, split among the credited partners by weight (exactly: the
 //! largest remainder), at the refund's instant.
 
+mod queries;
+
+pub use queries::{
+    AnalyticsAsk, CLV_HORIZON_MONTHS, ChurnReport, Cohort, CustomersReport, ForecastReport,
+    FunnelReport, InCurrency, MAX_RANGE_DAYS, PartnerChurn, PartnerCustomers, PartnerRevenue,
+    Period, Ranked, Ranking, RevenuePoint, RevenueReport, Roi, RoiReport, Subject,
+};
+
 use super::{Engine, EngineError, Result};
 use crate::domain::Currency;
 use crate::domain::analytics::buckets::month_start;

@@ -32,12 +32,18 @@ use utoipa::openapi::{
         (name = "ledger", description = "Commissions, adjustments, disputes"),
         (name = "keys", description = "API keys"),
         (name = "payouts", description = "Payouts: partners' methods and tax profiles, withholding rules, schedules, runs, payment files, bank feedback, statements and tax data"),
-        (name = "operations", description = "Health, metrics, this document"),
+        (name = "events", description = "Click and lead events for the funnel"),
+        (name = "analytics", description = "The reporting paths: revenue, the funnel, customers, ROI, ranking, forecast, churn"),
+        (name = "fraud", description = "Fraud alerts and their resolution"),
+        (name = "reports", description = "Asynchronous reports as CSV and XLSX"),
+        (name = "operations", description = "Health, metrics, this document, the dashboard"),
     ),
     modifiers(&Bearer),
     // Types that only parameters use, so that their references resolve.
     components(schemas(
-        Problem, Id, Key, Instant, Text<50>, Text<100>, Text<200>, CursorText, StatusText
+        Problem, Id, Key, Instant, Text<50>, Text<100>, Text<200>, CursorText, StatusText,
+        crate::http::wire::analytics::Date, crate::http::wire::analytics::IntervalText,
+        crate::http::wire::analytics::GroupBy, crate::http::wire::analytics::RankBy
     ))
 )]
 struct Header;

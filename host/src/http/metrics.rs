@@ -4,6 +4,7 @@
 //! scrape, plug-in evaluations, failures by kind, cache hits and misses, compilations, and
 //! how ingest batches checked their references.
 
+use crate::engine::Engine;
 use crate::plugins::{Runtime, RuntimeMetrics};
 use crate::store::{CheckCounts, Store};
 use prometheus_client::collector::Collector;
@@ -44,6 +45,7 @@ pub struct Metrics {
     in_flight: Gauge,
     created: Counter,
     replayed: Counter,
+    events: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -53,8 +55,9 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// Metrics that also read `runtime` and `store` at each scrape.
-    pub fn new(runtime: Arc<Runtime>, store: Store) -> Self {
+    /// Metrics that also read `engine`'s runtime, store and caches at each scrape.
+    pub fn new(engine: Engine) -> Self {
+        let (runtime, store) = (engine.runtime().clone(), engine.store().clone());
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -87,7 +90,17 @@ impl Metrics {
             "Conversions answered from their idempotency record",
             replayed.clone(),
         );
-        registry.register_collector(Box::new(Scraped { runtime, store }));
+        let events = Counter::default();
+        registry.register(
+            "accrue_events_created",
+            "Click and lead events stored",
+            events.clone(),
+        );
+        registry.register_collector(Box::new(Scraped {
+            runtime,
+            store,
+            engine,
+        }));
         Self {
             registry,
             requests,
@@ -95,7 +108,13 @@ impl Metrics {
             in_flight,
             created,
             replayed,
+            events,
         }
+    }
+
+    /// Count stored click and lead events.
+    pub fn count_events(&self, n: u64) {
+        self.events.inc_by(n);
     }
 
     /// A request started; the guard counts it in flight until dropped.
@@ -153,6 +172,7 @@ impl Drop for InFlight {
 struct Scraped {
     runtime: Arc<Runtime>,
     store: Store,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for Scraped {
@@ -268,6 +288,19 @@ impl Collector for Scraped {
         for (kind, n) in &failures {
             ConstCounter::new(*n).encode(family.encode_family(&[("kind", kind.as_str())])?)?;
         }
+        let (hits, misses) = self.engine.analytics_cache_counts();
+        counter(
+            e,
+            "accrue_analytics_cache_hits",
+            "Analytics answers served from the cache",
+            hits,
+        )?;
+        counter(
+            e,
+            "accrue_analytics_cache_misses",
+            "Analytics answers computed from the rollups",
+            misses,
+        )?;
         let CheckCounts { statement, row } = self.store.check_counts();
         let mut family = e.encode_descriptor(
             "accrue_store_conversion_writes",

@@ -1,7 +1,10 @@
 //! The routes, each registered together with its documentation (utoipa-axum), and the
 //! middleware every request passes through.
 
+mod analytics;
 mod conversions;
+mod dashboard;
+mod events;
 mod keys;
 mod ledger;
 mod ops;
@@ -38,6 +41,9 @@ pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(ops::openapi))
         .routes(routes!(ops::docs))
         .routes(routes!(ops::docs_script))
+        .routes(routes!(dashboard::page))
+        .routes(routes!(dashboard::script))
+        .routes(routes!(dashboard::style))
         .routes(routes!(programs::create, programs::list))
         .routes(routes!(programs::show, programs::update))
         .routes(routes!(programs::close_period))
@@ -58,6 +64,7 @@ pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::resolve_dispute))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke))
+        .routes(routes!(keys::me))
         .routes(routes!(payouts::put_schedule, payouts::get_schedule))
         .routes(routes!(payouts::create_run, payouts::list_runs))
         .routes(routes!(payouts::get_run))
@@ -87,6 +94,15 @@ pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
             payout_profiles::add_rule,
             payout_profiles::list_rules
         ))
+        .routes(routes!(events::create))
+        .routes(routes!(events::batch))
+        .routes(routes!(analytics::revenue))
+        .routes(routes!(analytics::conversions))
+        .routes(routes!(analytics::customers))
+        .routes(routes!(analytics::roi))
+        .routes(routes!(analytics::ranking))
+        .routes(routes!(analytics::forecast))
+        .routes(routes!(analytics::churn))
 }
 
 /// Build the router from the routes and their document (see [`super::router`]).

@@ -7,8 +7,10 @@
 //! Answer types are this module's own (not the engine's), converted from engine results,
 //! so the document describes exactly what is serialised.
 
+pub mod analytics;
 pub mod conversions;
 pub mod decimal;
+pub mod events;
 pub mod keys;
 pub mod ledger;
 pub mod number;

@@ -15,8 +15,9 @@
 use super::dialect::{Dialect, JsonColumn};
 use super::payouts::push_ids;
 use super::{Backend, Result, Store, StoreError, dec};
+use crate::domain::analytics::buckets::Span;
 use crate::domain::analytics::customers::{CohortDelta, CohortKey, CustomerState};
-use crate::domain::analytics::rollup::{FunnelDelta, Rollup, SALES_COLUMNS};
+use crate::domain::analytics::rollup::{FunnelDelta, Rollup, SALES_COLUMNS, SalesDelta};
 use crate::domain::fx::FxHistory;
 use crate::domain::ledger::EntryKind;
 use rust_decimal::Decimal;
@@ -504,8 +505,7 @@ impl Store {
     ) -> Result<AnalyticsFacts> {
         let t = self.dialect().text();
         let mut facts = AnalyticsFacts::default();
-        let mut attributions: ByConversion<Credit> =
-            HashMap::new();
+        let mut attributions: ByConversion<Credit> = HashMap::new();
         if claimed.conversions + claimed.refunds > 0 {
             for r in self
                 .over_claimed(
@@ -637,8 +637,7 @@ impl Store {
         facts: &mut AnalyticsFacts,
         attributions: &ByConversion<Credit>,
     ) -> Result<()> {
-        let mut touchpoints: ByConversion<Touch> =
-            HashMap::new();
+        let mut touchpoints: ByConversion<Touch> = HashMap::new();
         for r in self
             .over_claimed(
                 tx,
@@ -1043,4 +1042,263 @@ async fn write_customers(
         json_insert(tx, &sql, &cohorts).await?;
     }
     Ok(())
+}
+
+/// Sales rollup rows summed: `(index, group, currency, converted, figures)`.
+pub type SalesSums = Vec<(usize, String, String, bool, SalesDelta)>;
+
+/// Funnel rollup rows summed: `(index, group, figures)`.
+pub type FunnelSums = Vec<(usize, String, FunnelDelta)>;
+
+/// How summed rollup rows are grouped beside the span index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupGroup {
+    /// Not at all (the group is `""`).
+    None,
+    /// By partner (the program's own rows left out).
+    Partner,
+    /// By channel (funnel only).
+    Channel,
+    /// By campaign (funnel only).
+    Campaign,
+}
+
+#[derive(serde::Serialize)]
+struct SpanRow {
+    idx: i64,
+    grain: &'static str,
+    start_ms: i64,
+    end_ms: i64,
+}
+
+const SPAN_COLUMNS: &[(&str, JsonColumn)] = &[
+    ("idx", JsonColumn::Integer),
+    ("grain", JsonColumn::Text),
+    ("start_ms", JsonColumn::Integer),
+    ("end_ms", JsonColumn::Integer),
+];
+
+fn span_doc(spans: &[(usize, Span)]) -> Result<String> {
+    let rows: Vec<SpanRow> = spans
+        .iter()
+        .map(|(i, s)| SpanRow {
+            idx: *i as i64,
+            grain: s.grain.code(),
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("spans: {e}")))
+}
+
+impl Store {
+    /// The sales rollup summed over each of `spans` (an index may repeat: a local day is
+    /// several runs of buckets), for the partner `partner` (`None`: the program's own
+    /// rows), or, with [`RollupGroup::Partner`], for every partner apart.
+    pub async fn sales_sums(
+        &self,
+        program_id: &str,
+        partner: Option<&str>,
+        group: RollupGroup,
+        spans: &[(usize, Span)],
+    ) -> Result<SalesSums> {
+        if spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sums: Vec<String> = SALES_COLUMNS
+            .iter()
+            .map(|c| format!("CAST(SUM(r.{c}) AS BIGINT) AS {c}"))
+            .collect();
+        let (who, group_col) = match group {
+            RollupGroup::Partner => ("r.partner_id <> ''", "r.partner_id"),
+            _ => ("r.partner_id = $3", "''"),
+        };
+        let sql = format!(
+            "SELECT s.idx, {group_col} AS grp, r.currency, r.converted, {sums}
+             FROM ({spans}) s JOIN rollup_sales r ON r.program_id = $2 AND r.grain = s.grain
+                 AND r.bucket_ms >= s.start_ms AND r.bucket_ms < s.end_ms
+             WHERE {who}
+             GROUP BY s.idx, {group_col}, r.currency, r.converted",
+            sums = sums.join(", "),
+            spans = self.dialect().json_rows(SPAN_COLUMNS),
+        );
+        let mut q = sqlx::query(&sql).bind(span_doc(spans)?).bind(program_id);
+        if group != RollupGroup::Partner {
+            q = q.bind(partner.unwrap_or(""));
+        }
+        let mut out = Vec::new();
+        for r in q.fetch_all(self.pool()).await? {
+            let mut d = SalesDelta::default();
+            let v: Vec<i64> = SALES_COLUMNS
+                .iter()
+                .map(|c| {
+                    r.try_get::<Option<i64>, _>(*c)
+                        .map(Option::unwrap_or_default)
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            d.conversions = v[0];
+            d.new_customers = v[1];
+            d.returning_customers = v[2];
+            d.revenue = v[3];
+            d.refunded = v[4];
+            d.commissions = v[5];
+            d.bonuses = v[6];
+            d.reversals = v[7];
+            d.adjustments = v[8];
+            d.fees = v[9];
+            d.withholding = v[10];
+            d.unconverted = v[11];
+            let idx: i64 = r.try_get("idx")?;
+            out.push((
+                usize::try_from(idx).unwrap_or_default(),
+                r.try_get("grp")?,
+                r.try_get("currency")?,
+                r.try_get::<i64, _>("converted")? != 0,
+                d,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The funnel rollup summed over each of `spans`, for `partner` (`None`: the
+    /// program's rows), grouped by `group`.
+    pub async fn funnel_sums(
+        &self,
+        program_id: &str,
+        partner: Option<&str>,
+        group: RollupGroup,
+        spans: &[(usize, Span)],
+    ) -> Result<FunnelSums> {
+        if spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sums: Vec<String> = FUNNEL_COLUMNS
+            .iter()
+            .map(|c| format!("CAST(SUM(r.{c}) AS BIGINT) AS {c}"))
+            .collect();
+        let (who, group_col) = match group {
+            RollupGroup::Partner => ("r.partner_id <> ''", "r.partner_id"),
+            RollupGroup::Channel => ("r.partner_id = $3", "r.channel"),
+            RollupGroup::Campaign => ("r.partner_id = $3", "r.campaign"),
+            RollupGroup::None => ("r.partner_id = $3", "''"),
+        };
+        let sql = format!(
+            "SELECT s.idx, {group_col} AS grp, {sums}
+             FROM ({spans}) s JOIN rollup_funnel r ON r.program_id = $2 AND r.grain = s.grain
+                 AND r.bucket_ms >= s.start_ms AND r.bucket_ms < s.end_ms
+             WHERE {who}
+             GROUP BY s.idx, {group_col}",
+            sums = sums.join(", "),
+            spans = self.dialect().json_rows(SPAN_COLUMNS),
+        );
+        let mut q = sqlx::query(&sql).bind(span_doc(spans)?).bind(program_id);
+        if group != RollupGroup::Partner {
+            q = q.bind(partner.unwrap_or(""));
+        }
+        let mut out = Vec::new();
+        for r in q.fetch_all(self.pool()).await? {
+            let v: Vec<i64> = FUNNEL_COLUMNS
+                .iter()
+                .map(|c| {
+                    r.try_get::<Option<i64>, _>(*c)
+                        .map(Option::unwrap_or_default)
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            let mut ttc = [0; 8];
+            ttc.copy_from_slice(&v[3..]);
+            let idx: i64 = r.try_get("idx")?;
+            out.push((
+                usize::try_from(idx).unwrap_or_default(),
+                r.try_get("grp")?,
+                FunnelDelta {
+                    clicks: v[0],
+                    leads: v[1],
+                    sales: v[2],
+                    ttc,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The cohort matrix of `partner`'s customers (`""`: every customer of the program):
+    /// `(cohort month, month, customers, orders, revenue)`, cohorts from `from_ms` on.
+    pub async fn cohort_cells(
+        &self,
+        program_id: &str,
+        partner: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, i64, i64, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT cohort_ms, month_ms, customers, orders, revenue FROM rollup_cohorts
+             WHERE program_id = $1 AND partner_id = $2 AND cohort_ms >= $3 AND cohort_ms < $4
+             ORDER BY cohort_ms, month_ms",
+        )
+        .bind(program_id)
+        .bind(partner)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("cohort_ms")?,
+                    r.try_get("month_ms")?,
+                    r.try_get("customers")?,
+                    r.try_get("orders")?,
+                    r.try_get("revenue")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Lifetime totals of the customers each partner acquired (`""`: all of the
+    /// program's): `(partner, customers, orders, revenue in the program currency,
+    /// Σ months observed)`, from the cohort matrix.
+    pub async fn acquisition_totals(
+        &self,
+        program_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<(String, i64, i64, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT partner_id, cohort_ms, month_ms, customers, orders, revenue FROM rollup_cohorts
+             WHERE program_id = $1",
+        )
+        .bind(program_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut by: BTreeMap<String, (i64, i64, i64, i64)> = BTreeMap::new();
+        for r in rows {
+            let partner: String = r.try_get("partner_id")?;
+            let (cohort, month): (i64, i64) = (r.try_get("cohort_ms")?, r.try_get("month_ms")?);
+            let customers: i64 = r.try_get("customers")?;
+            let slot = by.entry(partner).or_default();
+            if cohort == month {
+                slot.0 += customers;
+                slot.3 += customers
+                    * (crate::domain::analytics::buckets::months_between(cohort, now_ms) + 1);
+            }
+            slot.1 += r.try_get::<i64, _>("orders")?;
+            slot.2 += r.try_get::<i64, _>("revenue")?;
+        }
+        Ok(by
+            .into_iter()
+            .map(|(p, (c, o, r, m))| (p, c, o, r, m))
+            .collect())
+    }
+}
+
+impl Store {
+    /// The ids of a program's partners.
+    pub async fn partner_ids(&self, program_id: &str) -> Result<Vec<String>> {
+        sqlx::query("SELECT id FROM partners WHERE program_id = $1 ORDER BY id")
+            .bind(program_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("id")?))
+            .collect()
+    }
 }

@@ -95,3 +95,30 @@ pub async fn revoke(
     state.engine.revoke_api_key(&path.id.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Who the caller's key is (any key): its id, scope, and the partner or program it is
+/// bound to. The dashboard signs in with it.
+#[utoipa::path(
+    get, path = "/v1/me", tag = "keys", operation_id = "who_am_i",
+    responses((status = 200, description = "The caller's key", body = crate::http::wire::keys::MeOut)),
+    security(("bearer" = []))
+)]
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::http::wire::keys::MeOut>, ApiError> {
+    let (partner_id, program_id) = match &caller.scope {
+        Scope::Admin => (None, None),
+        Scope::Partner(p) => (
+            Some(p.clone()),
+            Some(state.engine.partner(p).await?.program_id),
+        ),
+        Scope::PluginAuthor(p) => (None, Some(p.clone())),
+    };
+    Ok(Json(crate::http::wire::keys::MeOut {
+        key_id: caller.key_id.clone(),
+        scope: caller.scope.name().to_owned(),
+        partner_id,
+        program_id,
+    }))
+}

@@ -71,3 +71,16 @@ impl From<&ApiKeyRecord> for KeyOut {
         }
     }
 }
+
+/// `GET /v1/me`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MeOut {
+    /// The key's public id.
+    pub key_id: String,
+    /// `admin`, `partner` or `plugin_author`.
+    pub scope: String,
+    /// A partner key's partner.
+    pub partner_id: Option<String>,
+    /// The program a partner or plug-in author key belongs to.
+    pub program_id: Option<String>,
+}
