@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod calc;
 pub mod conversion;
 pub mod error;
+pub mod fraud;
 pub mod fx;
 pub mod ledger;
 pub mod money;

@@ -15,6 +15,7 @@ mod bonuses;
 mod commands;
 mod conversions;
 mod dialect;
+pub mod fraud;
 mod keys;
 mod ledger;
 mod payout_profiles;

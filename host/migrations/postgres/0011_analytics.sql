@@ -150,6 +150,8 @@ CREATE TABLE fraud_alerts (
 );
 CREATE UNIQUE INDEX fraud_alerts_once ON fraud_alerts (program_id, rule, subject);
 CREATE INDEX fraud_alerts_program ON fraud_alerts (program_id, created_at_ms);
+-- What the freeze sweep looks at: alerts about a conversion not yet frozen (few).
+CREATE INDEX fraud_alerts_unfrozen ON fraud_alerts (created_at_ms) WHERE dispute_id IS NULL AND conversion_id IS NOT NULL;
 CREATE TABLE fraud_alert_events (
     id       BIGSERIAL PRIMARY KEY,
     alert_id TEXT NOT NULL REFERENCES fraud_alerts (id),

@@ -432,6 +432,37 @@ impl Engine {
         Ok(())
     }
 
+    /// A conversion that names its click but not its visitor takes the click's visitor,
+    /// so the fraud rules count one visitor's conversions whichever way it came.
+    pub(super) async fn visitors_from_clicks(
+        &self,
+        records: &mut [crate::store::NewConversion],
+    ) -> Result<()> {
+        let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
+        for r in records.iter() {
+            if r.visitor_hash.is_none()
+                && let Some(k) = &r.conversion.signals.click_id
+            {
+                wanted
+                    .entry(r.conversion.program_id.clone())
+                    .or_default()
+                    .push(k.clone());
+            }
+        }
+        for (program, clicks) in wanted {
+            let found = self.store.click_visitors(&program, &clicks).await?;
+            for r in records.iter_mut() {
+                if r.visitor_hash.is_none()
+                    && r.conversion.program_id == program
+                    && let Some(k) = &r.conversion.signals.click_id
+                {
+                    r.visitor_hash = found.get(k).cloned();
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Take what is waiting in the analytics queue into the rollups, a batch per
     /// transaction, until it is empty (or after a bounded number of steps). Returns the
     /// queue rows taken in. Any replica may run it: each step claims its own rows.
@@ -462,6 +493,12 @@ impl Engine {
             done += n;
             if n < ANALYTICS_BATCH as usize {
                 break;
+            }
+        }
+        if done > 0 || self.store.has_alerts_to_freeze().await? {
+            let frozen = self.freeze_alerted().await?;
+            if frozen > 0 {
+                tracing::info!(frozen, "conversions frozen by fraud alerts");
             }
         }
         Ok(done)

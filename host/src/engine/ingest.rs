@@ -148,6 +148,7 @@ impl Engine {
                     Err(e) => outcomes[i] = Some(Err(e)),
                 }
             }
+            self.visitors_from_clicks(&mut records).await?;
             let priced_in = started.elapsed();
             // Keys another writer stored first are skipped, and answered next round from
             // that writer's record (a replay, or a conflict if its payload differs).

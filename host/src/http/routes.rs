@@ -5,6 +5,7 @@ mod analytics;
 mod conversions;
 mod dashboard;
 mod events;
+mod fraud;
 mod keys;
 mod ledger;
 mod ops;
@@ -96,6 +97,11 @@ pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(events::create))
         .routes(routes!(events::batch))
+        .routes(routes!(fraud::list))
+        .routes(routes!(fraud::show))
+        .routes(routes!(fraud::resolve))
+        .routes(routes!(fraud::get_rules, fraud::put_rules))
+        .routes(routes!(fraud::get_identity, fraud::put_identity))
         .routes(routes!(analytics::revenue))
         .routes(routes!(analytics::conversions))
         .routes(routes!(analytics::customers))

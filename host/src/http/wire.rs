@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod conversions;
 pub mod decimal;
 pub mod events;
+pub mod fraud;
 pub mod keys;
 pub mod ledger;
 pub mod number;

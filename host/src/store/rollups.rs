@@ -181,6 +181,12 @@ pub struct ConversionFact {
     pub touchpoints: Vec<(String, String, Option<String>, i64)>,
     /// The click it names, if that click is stored.
     pub click: Option<ClickFact>,
+    /// The visitor's keyed hash: the sale's own, else its click's.
+    pub visitor_hash: Option<String>,
+    /// The customer's e-mail address's keyed hash.
+    pub email_hash: Option<String>,
+    /// Queued again by a rebuild (the fraud rules judged it when it came).
+    pub rebuilt: bool,
 }
 
 /// A ledger entry as the rollups take it in.
@@ -215,6 +221,8 @@ pub struct RefundFact {
     pub at_ms: i64,
     /// The conversion's credited partners: `(partner, weight, attributed revenue)`.
     pub attributions: Vec<(String, Decimal, Decimal)>,
+    /// Queued again by a rebuild.
+    pub rebuilt: bool,
 }
 
 /// What one step of the analytics job reads, for the engine to decide on.
@@ -456,6 +464,8 @@ impl Store {
         let writes = plan(&facts).map_err(StoreError::Corrupt)?;
         apply(&mut tx, dialect, &writes.rollup).await?;
         write_customers(&mut tx, dialect, &writes).await?;
+        // After the rollups: the refund-rate rule reads them with this step's refunds in.
+        super::fraud::judge(&mut tx, &facts).await?;
         for chunk in claimed.ids.chunks(2_000) {
             let mut qb = QueryBuilder::<Any>::new("DELETE FROM analytics_queue WHERE id IN (");
             push_ids(&mut qb, chunk);
@@ -575,7 +585,8 @@ impl Store {
                     tx,
                     claimed,
                     &format!(
-                        "SELECT r.program_id, r.conversion_id, r.amount{t} AS amount, r.created_at_ms, c.currency
+                        "SELECT r.program_id, r.conversion_id, r.amount{t} AS amount, r.created_at_ms, c.currency,
+                             q.ref_id AS rebuilt
                          FROM analytics_queue q
                          JOIN refunds r ON r.program_id = q.program_id AND r.conversion_id = q.ref AND r.id = q.ref2
                          JOIN conversions c ON c.program_id = r.program_id AND c.id = r.conversion_id
@@ -592,6 +603,7 @@ impl Store {
                     amount: dec(&r, "amount")?,
                     currency: r.try_get("currency")?,
                     at_ms: r.try_get("created_at_ms")?,
+                    rebuilt: r.try_get::<Option<i64>, _>("rebuilt")?.is_some(),
                 });
             }
         }
@@ -666,7 +678,8 @@ impl Store {
                 claimed,
                 &format!("SELECT c.program_id, c.id, c.amount{t} AS amount, c.currency, c.occurred_at_ms, c.customer_id,
                      k.partner_id AS click_partner, k.channel AS click_channel,
-                     k.campaign AS click_campaign, k.occurred_at_ms AS click_at
+                     k.campaign AS click_campaign, k.occurred_at_ms AS click_at,
+                     COALESCE(c.visitor_hash, k.visitor_hash) AS visitor_hash, c.email_hash, q.ref2 AS rebuilt
                  FROM analytics_queue q JOIN conversions c ON c.program_id = q.program_id AND c.id = q.ref
                  LEFT JOIN analytics_events k ON k.program_id = c.program_id AND k.id = c.click_id
                      AND k.kind = 'click'
@@ -693,6 +706,9 @@ impl Store {
                 occurred_at_ms: r.try_get("occurred_at_ms")?,
                 customer_id: text_opt(&r, "customer_id")?,
                 click,
+                visitor_hash: text_opt(&r, "visitor_hash")?,
+                email_hash: text_opt(&r, "email_hash")?,
+                rebuilt: text_opt(&r, "rebuilt")?.is_some(),
                 program_id: key.0,
                 id: key.1,
             });
@@ -861,9 +877,9 @@ impl Store {
                 .await?;
         }
         for sql in [
-            "INSERT INTO analytics_queue (kind, program_id, ref) SELECT 'conversion', program_id, id FROM conversions ORDER BY occurred_at_ms, program_id, id",
+            "INSERT INTO analytics_queue (kind, program_id, ref, ref2) SELECT 'conversion', program_id, id, 'rebuild' FROM conversions ORDER BY occurred_at_ms, program_id, id",
             "INSERT INTO analytics_queue (kind, ref_id) SELECT 'entry', id FROM ledger_entries ORDER BY id",
-            "INSERT INTO analytics_queue (kind, program_id, ref, ref2) SELECT 'refund', program_id, conversion_id, id FROM refunds ORDER BY created_at_ms",
+            "INSERT INTO analytics_queue (kind, program_id, ref, ref2, ref_id) SELECT 'refund', program_id, conversion_id, id, 1 FROM refunds ORDER BY created_at_ms",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

@@ -522,3 +522,264 @@ pub(super) async fn rollups_equal_a_scan_of_the_raw_tables(f: Fixture) {
     );
     f.finish().await;
 }
+
+/// Case: the fraud rules raise one alert per finding, with evidence; with `freeze`, the
+/// alert's conversion is frozen through a dispute, which resolving the alert upholds or
+/// rejects.
+pub(super) async fn fraud_rules_raise_alerts_and_freeze(f: Fixture) {
+    f.program("p", "first-touch", serde_json::json!({})).await;
+    f.partner("a", "p", "professional", "USD").await;
+    f.partner("b", "p", "professional", "USD").await;
+    let mut rules = f
+        .engine
+        .fraud_rules(&Scope::Admin, "p")
+        .await
+        .expect("rules");
+    rules.freeze = true;
+    rules.visitor_many_conversions.max_conversions = 2;
+    f.engine
+        .set_fraud_rules(&Scope::Admin, "p", &rules)
+        .await
+        .expect("set rules");
+    assert_eq!(
+        f.engine
+            .set_fraud_rules(&Scope::Partner("a".into()), "p", &rules)
+            .await
+            .expect_err("a partner")
+            .kind(),
+        "forbidden"
+    );
+    f.engine
+        .set_partner_identity(
+            &Scope::Admin,
+            "a",
+            Some("a-as-customer"),
+            Some(" A@Shop.example "),
+        )
+        .await
+        .expect("identity");
+    f.engine
+        .record_events(&[click("k1", "b", T0 - 5_000, "email", None)])
+        .await
+        .expect("click");
+    // o1: a's own e-mail; o2: 5 s after its click; o3..o5: one visitor three times.
+    let mut own = sale("o1", "50.00", "USD", T0, Some("c9"), &["a"]);
+    own.signals.customer_email = Some("a@shop.example".into());
+    let mut fast = sale("o2", "40.00", "USD", T0, Some("c8"), &["b"]);
+    fast.signals.click_id = Some("k1".into());
+    f.ingest(&own).await;
+    f.ingest(&fast).await;
+    for (i, id) in ["o3", "o4", "o5"].iter().enumerate() {
+        let mut c = sale(id, "10.00", "USD", T0 + i as i64 * 60_000, None, &["b"]);
+        c.signals.visitor_id = Some("same-visitor".into());
+        f.ingest(&c).await;
+    }
+    f.engine.run_analytics().await.expect("job");
+    let alerts = f
+        .engine
+        .fraud_alerts(&Scope::Admin, "p", None, None, None, None, 100)
+        .await
+        .expect("alerts");
+    let mut rules_seen: Vec<&str> = alerts.iter().map(|a| a.rule.as_str()).collect();
+    rules_seen.sort_unstable();
+    assert_eq!(
+        rules_seen,
+        vec![
+            "click_to_conversion_too_short",
+            "self_referral",
+            "visitor_many_conversions"
+        ],
+        "{alerts:#?}"
+    );
+    // Raised once: the job again, or the same facts again, raise nothing new.
+    f.engine.rebuild_analytics().await.expect("rebuild");
+    assert_eq!(
+        f.engine
+            .fraud_alerts(&Scope::Admin, "p", None, None, None, None, 100)
+            .await
+            .expect("alerts")
+            .len(),
+        3
+    );
+    let selfref = alerts
+        .iter()
+        .find(|a| a.rule == "self_referral")
+        .expect("self-referral");
+    assert_eq!(selfref.partner_id.as_deref(), Some("a"));
+    assert!(selfref.evidence.contains("email"), "{}", selfref.evidence);
+    // Frozen: a's entry of o1 is disputed.
+    let dispute = selfref.dispute_id.clone().expect("frozen");
+    let entries = f
+        .engine
+        .store()
+        .entries(&EntryFilter {
+            program_id: Some("p".into()),
+            partner_id: Some("a".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("entries");
+    assert!(
+        entries.iter().any(|e| e.status == Status::Frozen),
+        "{entries:#?}"
+    );
+    // Confirmed: the dispute is upheld, the commission reversed.
+    let resolved = f
+        .engine
+        .resolve_fraud_alert(
+            &Scope::Admin,
+            &selfref.id,
+            AlertOutcome::Confirmed,
+            "key_admin",
+            "own purchase",
+        )
+        .await
+        .expect("resolve");
+    assert_eq!(
+        resolved.resolution.as_ref().map(|r| r.0.as_str()),
+        Some("confirmed")
+    );
+    let d = f
+        .engine
+        .store()
+        .dispute(&dispute)
+        .await
+        .expect("dispute")
+        .expect("stored");
+    assert_eq!(d.status, crate::domain::ledger::DisputeStatus::Upheld);
+    // The same outcome again answers the alert; another is a conflict.
+    f.engine
+        .resolve_fraud_alert(
+            &Scope::Admin,
+            &selfref.id,
+            AlertOutcome::Confirmed,
+            "key_admin",
+            "again",
+        )
+        .await
+        .expect("same outcome");
+    assert_eq!(
+        f.engine
+            .resolve_fraud_alert(
+                &Scope::Admin,
+                &selfref.id,
+                AlertOutcome::Dismissed,
+                "key_admin",
+                "no"
+            )
+            .await
+            .expect_err("another outcome")
+            .kind(),
+        "conflict"
+    );
+    // Dismissed: the fast conversion's freeze is released.
+    let fast_alert = alerts
+        .iter()
+        .find(|a| a.rule == "click_to_conversion_too_short")
+        .expect("fast");
+    let fast_dispute = f
+        .engine
+        .fraud_alert(&Scope::Admin, &fast_alert.id)
+        .await
+        .expect("alert")
+        .dispute_id
+        .expect("frozen");
+    f.engine
+        .resolve_fraud_alert(
+            &Scope::Admin,
+            &fast_alert.id,
+            AlertOutcome::Dismissed,
+            "key_admin",
+            "fine",
+        )
+        .await
+        .expect("dismiss");
+    let d = f
+        .engine
+        .store()
+        .dispute(&fast_dispute)
+        .await
+        .expect("dispute")
+        .expect("stored");
+    assert_eq!(d.status, crate::domain::ledger::DisputeStatus::Rejected);
+    assert_eq!(
+        f.engine
+            .fraud_alerts(&Scope::Partner("a".into()), "p", None, None, None, None, 10)
+            .await
+            .expect_err("partner")
+            .kind(),
+        "forbidden"
+    );
+    // The partner-level rules: a burst (velocity), a refund rate, one customer credited
+    // to two partners within a day.
+    let mut rules = f
+        .engine
+        .fraud_rules(&Scope::Admin, "p")
+        .await
+        .expect("rules");
+    rules.conversion_velocity_spike.min_conversions = 3;
+    rules.refund_rate_high.min_conversions = 1;
+    rules.customer_many_partners.max_partners = 1;
+    f.engine
+        .set_fraud_rules(&Scope::Admin, "p", &rules)
+        .await
+        .expect("set rules");
+    f.partner("c", "p", "professional", "USD").await;
+    f.partner("d", "p", "professional", "USD").await;
+    // Now-ish: a refund counts at its own (real) instant, the revenue at the sale's.
+    let later = crate::store::now_ms() - 2 * 3_600_000;
+    for i in 0..3 {
+        f.ingest(&sale(
+            &format!("v{i}"),
+            "10.00",
+            "USD",
+            later + i * 60_000,
+            None,
+            &["c"],
+        ))
+        .await;
+    }
+    f.ingest(&sale("m1", "30.00", "USD", later, Some("c7"), &["c"]))
+        .await;
+    f.ingest(&sale(
+        "m2",
+        "30.00",
+        "USD",
+        later + 3_600_000,
+        Some("c7"),
+        &["d"],
+    ))
+    .await;
+    f.engine.run_analytics().await.expect("job");
+    f.engine
+        .refund("p", "m2", "r9", None)
+        .await
+        .expect("refund");
+    f.engine.run_analytics().await.expect("job");
+    let rules_of = |p: &str, alerts: &[crate::store::fraud::AlertRecord]| -> Vec<String> {
+        let mut v: Vec<String> = alerts
+            .iter()
+            .filter(|a| a.partner_id.as_deref() == Some(p))
+            .map(|a| a.rule.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    let all = f
+        .engine
+        .fraud_alerts(&Scope::Admin, "p", Some("open"), None, None, None, 100)
+        .await
+        .expect("alerts");
+    assert_eq!(
+        rules_of("c", &all),
+        vec!["conversion_velocity_spike".to_owned()],
+        "{all:#?}"
+    );
+    assert!(
+        rules_of("d", &all).contains(&"customer_many_partners".to_owned())
+            && rules_of("d", &all).contains(&"refund_rate_high".to_owned()),
+        "{all:#?}"
+    );
+    f.finish().await;
+}

@@ -167,6 +167,19 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+// Rates are also answered where a request's shape is the answer's (fraud rules).
+impl serde::Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl serde::Serialize for FxRateText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
 /// An FX rate in a request (> 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FxRateText(pub Decimal);
