@@ -1010,6 +1010,7 @@
   }
 
   async function start(key) {
+    document.body.dataset.ready = 'false';
     let me;
     try {
       me = await api('/v1/me', { key });

@@ -374,6 +374,7 @@ pub fn velocity_alert(
 
 /// The refund-rate rule for one partner in one currency over the window: `conversions`,
 /// `revenue` and `refunded` (minor units).
+#[allow(clippy::too_many_arguments)]
 pub fn refund_rate_alert(
     config: &FraudConfig,
     program_id: &str,

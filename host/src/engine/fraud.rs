@@ -88,7 +88,8 @@ impl Engine {
         actor: &str,
         note: &str,
     ) -> Result<AlertRecord> {
-        let alert = self.fraud_alert(scope, id).await?;
+        // Known, and the caller may see it.
+        self.fraud_alert(scope, id).await?;
         match self
             .store
             .resolve_alert(id, outcome.as_str(), actor, note)
