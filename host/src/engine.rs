@@ -26,6 +26,7 @@ mod pricing;
 mod programs;
 mod refunds;
 mod replay;
+mod reports;
 mod secrets;
 
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub use pricing::{CommissionLine, ConversionInput, ConversionResult, TouchpointI
 pub use programs::{DEFAULT_HOLD_DAYS, DEFAULT_LOOKBACK_DAYS, NewProgram, ProgramChange};
 pub use refunds::RefundResult;
 pub use replay::{ReplayLine, ReplayReport};
+pub use reports::{REPORT_KINDS, REPORT_LEASE_MS, ReportParams};
 pub use secrets::{KeyTextError, OpenError, SECRETS_KEY_VAR, Sealer};
 
 use crate::domain::program::{Program, RateTable};

@@ -111,6 +111,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine.clone(),
         Duration::from_secs(args.payout_every_s.max(1)),
     ));
+    let reporter = tokio::spawn(report_loop(engine.clone(), Duration::from_secs(1)));
     let analyst = tokio::spawn(analytics_loop(
         engine.clone(),
         Duration::from_millis(args.analytics_every_ms.max(10)),
@@ -121,6 +122,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     approver.abort();
     payer.abort();
     analyst.abort();
+    reporter.abort();
     engine.store().close().await;
     tracing::info!("stopped");
     Ok(())
@@ -171,6 +173,21 @@ async fn analytics_loop(engine: Engine, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(facts = n, "analytics rollups updated"),
             Err(e) => tracing::warn!("analytics job failed: {e}"),
+        }
+    }
+}
+
+/// Build the report jobs that are due, every `every` (any replica: each job is claimed
+/// once, and a job whose replica died is taken over when its lease runs out).
+async fn report_loop(engine: Engine, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        match engine.run_report_jobs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(reports = n, "reports built"),
+            Err(e) => tracing::warn!("report job failed: {e}"),
         }
     }
 }

@@ -21,6 +21,7 @@ mod ledger;
 mod payout_profiles;
 pub mod payouts;
 mod programs;
+pub mod reports;
 pub mod rollups;
 mod secrets;
 

@@ -187,6 +187,19 @@ impl Server {
         Response::from(req.send().await.expect("request")).await
     }
 
+    /// A `GET` of raw bytes with `key` (a download), expecting 200.
+    pub async fn raw_get(&self, path: &str, key: &str) -> Vec<u8> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.bytes().await.expect("body").to_vec()
+    }
+
     /// A `GET` with the admin key, whatever its status (the caller checks it).
     pub async fn admin_get(&self, path: &str) -> Response {
         self.call(Method::GET, path, Some(ADMIN_KEY), None).await

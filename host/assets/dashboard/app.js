@@ -46,6 +46,11 @@
   }
 
   const $ = (id) => document.getElementById(id);
+
+  /** Replace `el`'s children, skipping the absent ones. */
+  function fill(el, ...children) {
+    el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  }
   const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
 
   // ---------------------------------------------------------------- formatting
@@ -92,6 +97,19 @@
       style: 'percent', maximumFractionDigits: 1, signDisplay: 'exceptZero',
     }));
     return f.format(String(ratio));
+  }
+
+  /** A score with exactly `digits` places ("0.30"). */
+  function fixed(value, digits) {
+    if (value === null || value === undefined) return '—';
+    const f = cached(`f:${digits}`, () => new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+    return f.format(String(value));
+  }
+
+  function ago(days) {
+    if (days === null || days === undefined) return 'none in 120 d';
+    if (days === 0) return 'today';
+    return days === 1 ? 'yesterday' : `${count(days)} days ago`;
   }
 
   function decimal(value, digits = 2) {
@@ -276,9 +294,8 @@
    * `band` {lower, upper, cls} (NaN where absent), y labels by `yFormat`, a native
    * tooltip per point by `tip(i)`.
    */
-  function lineChart({ labels, series, band, interval = 'day', yFormat, tip, label, marker }) {
+  function lineChart({ labels, series, band, interval = 'day', yFormat, tip, label, marker, height = PLOT_HEIGHT }) {
     return (width) => {
-      const height = PLOT_HEIGHT;
       const m = { l: 64, r: 16, t: 14, b: 28 };
       const pw = width - m.l - m.r, ph = height - m.t - m.b;
       const n = labels.length;
@@ -340,7 +357,7 @@
   }
 
   /** Columns, stacked when there are several `stacks` of {name, cls, values}. */
-  function columnChart({ labels, stacks, yFormat = count, label, labelOf = (l) => l, tip }) {
+  function columnChart({ labels, stacks, yFormat = count, label, labelOf = (l) => l, tip, everyLabel = false }) {
     return (width) => {
       const height = PLOT_HEIGHT;
       const m = { l: 48, r: 12, t: 14, b: 38 };
@@ -358,11 +375,13 @@
         grid.append(s('line', { x1: m.l, x2: width - m.r, y1: y(t), y2: y(t), class: t === 0 ? 'axis-zero' : 'grid-line' }));
         grid.append(s('text', { x: m.l - 8, y: y(t) + 4, class: 'axis-label', 'text-anchor': 'end', text: yFormat(t) }));
       }
-      const shown = new Set(labelIndices(n, pw, 64));
+      const shown = new Set(everyLabel ? labels.map((_, i) => i) : labelIndices(n, pw, 64));
       labels.forEach((l, i) => {
         if (!shown.has(i)) return;
-        const words = String(labelOf(l)).split(' ');
-        const cut = words.length > 1 ? Math.ceil(words.length / 2) : words.length;
+        const text = String(labelOf(l));
+        const words = text.split(' ');
+        // Two lines when it is long for its column: the first half of the words, the rest.
+        const cut = words.length > 1 && text.length * 6 > band ? Math.ceil(words.length / 2) : words.length;
         const t = s('text', { x: m.l + band * (i + 0.5), y: height - 22, class: 'axis-label', 'text-anchor': 'middle' });
         t.append(s('tspan', { x: m.l + band * (i + 0.5), dy: 0, text: words.slice(0, cut).join(' ') }));
         if (cut < words.length) t.append(s('tspan', { x: m.l + band * (i + 0.5), dy: 13, text: words.slice(cut).join(' ') }));
@@ -421,6 +440,28 @@
     };
   }
 
+  /** Horizontal bars, one per label, with its count at the end. */
+  function barChart({ labels, values, label }) {
+    return (width) => {
+      const rowH = 26, labelW = 104, valueW = 44;
+      const height = labels.length * rowH;
+      const max = Math.max(1, ...values);
+      const pw = Math.max(40, width - labelW - valueW);
+      const svg = svgRoot(width, height, label);
+      labels.forEach((l, i) => {
+        const yy = i * rowH;
+        svg.append(s('text', { x: labelW - 10, y: yy + 17, class: 'axis-label', 'text-anchor': 'end', text: l }));
+        svg.append(s('rect', { x: labelW, y: yy + 5, width: pw, height: 16, rx: 3, class: 'bar track' }));
+        if (values[i] > 0) {
+          svg.append(s('rect', { x: labelW, y: yy + 5, width: Math.max(2, (values[i] / max) * pw), height: 16, rx: 3, class: 'bar c1' },
+            s('title', { text: `${l}: ${count(values[i])} sales` })));
+        }
+        svg.append(s('text', { x: labelW + pw + 8, y: yy + 17, class: 'bar-count', text: count(values[i]) }));
+      });
+      return svg;
+    };
+  }
+
   // ---------------------------------------------------------------- building blocks
 
   function kpi(label, value, { testid, raw, sub, tone } = {}) {
@@ -473,7 +514,9 @@
   function refresh(list) {
     state.memo = new Map();
     document.body.dataset.ready = 'false';
-    return Promise.allSettled(list.map((p) => runPanel(p)));
+    // A fault of the page itself (not an API error) goes to the console, where the browser
+    // test looks for it.
+    return Promise.all(list.map((p) => runPanel(p).catch((e) => console.error('dashboard:', e))));
   }
 
   async function runPanel(p) {
@@ -494,7 +537,7 @@
       const err = e instanceof ApiError ? e : new ApiError(0, { detail: String((e && e.message) || e) });
       if (!(e instanceof ApiError)) console.error(e);
       if (p.fail && p.fail(err)) return;
-      p.panel.body.replaceChildren();
+      fill(p.panel.body);
       p.panel.error.textContent = err.detail;
       p.panel.error.hidden = false;
       state.figures[p.panel.id] = { error: err.detail, status: err.status };
@@ -538,8 +581,8 @@
 
   // ---------------------------------------------------------------- shared panels
 
-  function revenuePanel(get, q, title) {
-    const p = panel('revenue', title, { span: 8 });
+  function revenuePanel(get, q, title, { span = 8, height = PLOT_HEIGHT } = {}) {
+    const p = panel('revenue', title, { span });
     return {
       panel: p,
       fetch: () => get(`/affiliate/analytics/revenue${qs(q())}`),
@@ -557,10 +600,11 @@
           kpi('Conversions', count(t.conversions), { testid: 'conversions-total', raw: String(t.conversions), sub: `${count(t.new_customers)} new · ${count(t.returning_customers)} returning` }));
         const chart = h('div', { class: 'chart-host', 'data-testid': 'revenue-chart' });
         const labels = r.series.map((pt) => pt.from);
-        p.body.replaceChildren(kpis, legend([{ name: 'Net revenue', cls: 'c1' }, { name: 'Earnings', cls: 'c2' }]), chart,
-          r.unconverted ? h('p', { class: 'muted small', text: `${count(r.unconverted)} facts in a currency with no rate recorded are left out.` }) : null);
+        fill(p.body, kpis, legend([{ name: 'Net revenue', cls: 'c1' }, { name: 'Earnings', cls: 'c2' }]), chart);
+        if (r.unconverted) p.body.append(h('p', { class: 'muted small', text: `${count(r.unconverted)} facts in a currency with no rate recorded are left out.` }));
         drawInto(chart, lineChart({
           labels,
+          height,
           interval: r.interval,
           label: `Net revenue and partner earnings per ${r.interval}, ${longDay(r.from)} to ${longDay(r.to)}, in ${c}. Net revenue in all: ${money(t.net_revenue, c)}.`,
           series: [
@@ -587,21 +631,21 @@
 
     const revenue = revenuePanel(get, q, 'Revenue');
 
-    const roiP = panel('roi', 'Return on investment', { span: 4, subtitle: 'Net revenue against commissions, bonuses and fees' });
+    const roiP = panel('roi', 'Return on investment', { span: 3, subtitle: 'Net revenue against what partners cost' });
     const roi = {
       panel: roiP,
       fetch: () => Promise.all([get(`/affiliate/analytics/roi${qs(q())}`)]),
       render([r]) {
         const c = r.program_currency;
         state.figures.roi = r.total;
-        roiP.body.replaceChildren(h('div', { class: 'kpis stack' },
+        fill(roiP.body, h('div', { class: 'kpis stack' },
           kpi('ROI', pct(r.total.roi), { testid: 'roi-value', raw: r.total.roi === null ? '' : r.total.roi, tone: 'big' }),
           kpi('Net revenue', money(r.total.revenue, c), { testid: 'roi-revenue', raw: r.total.revenue }),
           kpi('Cost', money(r.total.cost, c), { testid: 'roi-cost', raw: r.total.cost })));
       },
     };
 
-    const funnelP = panel('funnel', 'Funnel', { span: 6, subtitle: 'Clicks → leads → sales' });
+    const funnelP = panel('funnel', 'Funnel', { span: 5, subtitle: 'Clicks → leads → sales' });
     const funnel = {
       panel: funnelP,
       fetch: () => get(`/affiliate/analytics/conversions${qs(q())}`),
@@ -609,7 +653,7 @@
         const t = r.totals;
         state.figures.funnel = t;
         const chart = h('div', { class: 'chart-host', 'data-testid': 'funnel-chart' });
-        funnelP.body.replaceChildren(chart, h('dl', { class: 'facts' },
+        fill(funnelP.body, chart, h('dl', { class: 'facts' },
           h('div', null, h('dt', { text: 'Clicks' }), h('dd', { 'data-testid': 'funnel-clicks', 'data-value': String(t.clicks), text: count(t.clicks) })),
           h('div', null, h('dt', { text: 'Leads' }), h('dd', { 'data-testid': 'funnel-leads', 'data-value': String(t.leads), text: count(t.leads) })),
           h('div', null, h('dt', { text: 'Sales' }), h('dd', { 'data-testid': 'funnel-sales', 'data-value': String(t.sales), text: count(t.sales) })),
@@ -618,7 +662,7 @@
       },
     };
 
-    const ttcP = panel('ttc', 'Time to convert', { span: 6, subtitle: 'From the click to the sale, for sales that named their click' });
+    const ttcP = panel('ttc', 'Time to convert', { span: 4, subtitle: 'Click to sale, for sales that named their click' });
     const ttc = {
       panel: ttcP,
       fetch: () => get(`/affiliate/analytics/conversions${qs(q())}`),
@@ -626,17 +670,16 @@
         const b = r.time_to_convert;
         state.figures.time_to_convert = b;
         const chart = h('div', { class: 'chart-host', 'data-testid': 'ttc-chart' });
-        ttcP.body.replaceChildren(chart);
-        drawInto(chart, columnChart({
+        fill(ttcP.body, chart);
+        drawInto(chart, barChart({
           labels: b.map((x) => x.bucket),
-          stacks: [{ name: 'Sales', cls: 'c1', values: b.map((x) => x.sales) }],
+          values: b.map((x) => x.sales),
           label: `Sales by time from click to sale: ${b.map((x) => `${x.bucket} ${x.sales}`).join(', ')}.`,
-          tip: (i) => `${b[i].bucket}: ${count(b[i].sales)} sales`,
         }));
       },
     };
 
-    const custP = panel('customers', 'Customers', { span: 6, subtitle: 'First purchases against returning customers' });
+    const custP = panel('customers', 'Customers', { span: 7, subtitle: 'First purchases against returning customers' });
     const customers = {
       panel: custP,
       fetch: () => get(`/affiliate/analytics/customers${qs(q())}`),
@@ -644,15 +687,13 @@
         const clv = r.clv;
         state.figures.customers = { new: r.new, returning: r.returning, customers: r.customers, clv };
         const chart = h('div', { class: 'chart-host', 'data-testid': 'customers-chart' });
-        custP.body.replaceChildren(
+        fill(custP.body, 
           h('div', { class: 'kpis' },
-            kpi('New', count(r.new), { testid: 'customers-new', raw: String(r.new) }),
-            kpi('Returning', count(r.returning), { testid: 'customers-returning', raw: String(r.returning) }),
-            kpi('Lifetime value so far', money(clv.historical, clv.currency), { testid: 'clv-historical', raw: clv.historical, sub: `${money(clv.average_order, clv.currency)} per order` }),
-            kpi(`Projected, ${clv.horizon_months} months`, clv.projected === null ? 'Not enough history' : money(clv.projected, clv.currency), { testid: 'clv-projected', raw: clv.projected ?? '' })),
+            kpi('First purchases', count(r.new), { testid: 'customers-new', raw: String(r.new) }),
+            kpi('Returning purchases', count(r.returning), { testid: 'customers-returning', raw: String(r.returning) }),
+            kpi('Customers to date', count(r.customers), { testid: 'customers-acquired', raw: String(r.customers), sub: 'every cohort, all time' })),
           legend([{ name: 'New', cls: 'c1' }, { name: 'Returning', cls: 'c3' }]),
-          chart,
-          h('p', { class: 'muted small method', 'data-testid': 'clv-method', text: clv.method }));
+          chart);
         drawInto(chart, columnChart({
           labels: r.series.map((pt) => pt.from),
           labelOf: (l) => dayLabel(l, r.interval),
@@ -666,14 +707,25 @@
       },
     };
 
-    const cohortP = panel('cohorts', 'Cohorts', { span: 6, subtitle: 'Customers by first-purchase month, and the share who bought again each month after' });
+    const cohortP = panel('cohorts', 'Lifetime value and cohorts', { span: 5, subtitle: 'Customers by first-purchase month, and the share who bought again in each month after' });
     const cohorts = {
       panel: cohortP,
       fetch: () => get(`/affiliate/analytics/customers${qs(q())}`),
       render(r) {
+        const clv = r.clv;
         state.figures.cohorts = r.cohorts.map((c) => ({ month: c.month, size: c.size, retention: c.retention }));
+        state.figures.clv = clv;
+        const value = [
+          h('div', { class: 'kpis' },
+            kpi('Lifetime value so far', money(clv.historical, clv.currency), { testid: 'clv-historical', raw: clv.historical, sub: `${money(clv.average_order, clv.currency)} per order` }),
+            kpi(`Projected, ${clv.horizon_months} months`, clv.projected === null ? '—' : money(clv.projected, clv.currency), {
+              testid: 'clv-projected', raw: clv.projected ?? '',
+              sub: clv.projected === null ? 'not enough history' : (clv.monthly_retention === null ? null : `${pct(clv.monthly_retention)} kept each month`),
+            })),
+          h('p', { class: 'muted small method', 'data-testid': 'clv-method', text: clv.method }),
+        ];
         if (!r.cohorts.length) {
-          cohortP.body.replaceChildren(empty('No customers acquired in this range.', 'cohort-table'));
+          fill(cohortP.body, ...value, empty('No customers acquired in this range.', 'cohort-table'));
           return;
         }
         const width = Math.max(...r.cohorts.map((c) => c.retention.length));
@@ -690,21 +742,21 @@
           });
         }
         const avg = r.retention.slice(0, width);
-        cohortP.body.replaceChildren(
+        fill(cohortP.body, ...value,
           table({ columns: cols, rows: r.cohorts, testid: 'cohort-table', caption: 'Retention by cohort', rowKey: (c) => c.month }),
           h('p', { class: 'muted small' }, 'Average retention: ',
             avg.map((v, k) => `M${k} ${pct(v, 0)}`).join(' · ')));
       },
     };
 
-    const balanceP = panel('balance-panel', 'Balance', { span: 5, subtitle: 'Commissions by state, per payout currency' });
+    const balanceP = panel('balance-panel', 'Balance', { span: 4, subtitle: 'Commissions by state, per payout currency' });
     const balance = {
       panel: balanceP,
       fetch: () => api(`/v1/partners/${pid}/balance`),
       render(b) {
         state.figures.balance = b.balances;
         if (!b.balances.length) {
-          balanceP.body.replaceChildren(empty('No commissions yet.', 'balance'));
+          fill(balanceP.body, empty('No commissions yet.', 'balance'));
           return;
         }
         const rows = [
@@ -712,7 +764,7 @@
           ['In a payout', 'in_payout'], ['Frozen (disputes)', 'frozen'], ['Paid out', 'paid'],
           ['Tax withheld', 'withheld'], ['Fees', 'fees'], ['Total', 'total'],
         ];
-        balanceP.body.replaceChildren(h('div', { 'data-testid': 'balance', class: 'balances' },
+        fill(balanceP.body, h('div', { 'data-testid': 'balance', class: 'balances' },
           b.balances.map((x) => h('div', { class: 'balance', 'data-currency': x.currency },
             h('div', { class: 'kpis' },
               kpi(`Payable (${x.currency})`, money(x.payable, x.currency), { testid: 'balance-payable', raw: x.payable, tone: 'big' }),
@@ -723,17 +775,17 @@
       },
     };
 
-    const payoutsP = panel('payouts', 'Payouts', { span: 7, subtitle: 'Payout items, newest first' });
+    const payoutsP = panel('payouts', 'Payouts', { span: 12, subtitle: 'Payout items, newest first' });
     const payouts = {
       panel: payoutsP,
       fetch: () => api(`/v1/partners/${pid}/payouts`),
       render(r) {
         state.figures.payouts = r.items.map((i) => ({ id: i.id, net: i.net, currency: i.currency, status: i.status }));
         if (!r.items.length) {
-          payoutsP.body.replaceChildren(empty('No payouts yet. Approved commissions are paid on the program\'s payout schedule.', 'payouts-table'));
+          fill(payoutsP.body, empty('No payouts yet. Approved commissions are paid on the program\'s payout schedule.', 'payouts-table'));
           return;
         }
-        payoutsP.body.replaceChildren(table({
+        fill(payoutsP.body, table({
           testid: 'payouts-table', caption: 'Payouts', rowKey: (i) => i.id,
           rows: r.items,
           columns: [
@@ -750,7 +802,7 @@
       },
     };
 
-    return [revenue, roi, funnel, ttc, customers, cohorts, balance, payouts];
+    return [revenue, balance, roi, funnel, ttc, customers, cohorts, payouts];
   }
 
   function heat(ratio) {
@@ -770,7 +822,7 @@
     const program = () => state.program;
     const q = () => rangeQuery({ program_id: program().id });
 
-    const revenue = revenuePanel(get, q, 'Program revenue');
+    const revenue = revenuePanel(get, q, 'Program revenue', { span: 7, height: 270 });
 
     const byId = 'ranking-by';
     const bySelect = h('select', { id: byId, 'data-testid': 'ranking-by' },
@@ -787,10 +839,10 @@
         const c = r.program_currency;
         state.figures.ranking = { by: r.by, partners: r.partners };
         if (!r.partners.length) {
-          rankP.body.replaceChildren(empty('No partner has figures in this range.', 'ranking-table'));
+          fill(rankP.body, empty('No partner has figures in this range.', 'ranking-table'));
           return;
         }
-        rankP.body.replaceChildren(table({
+        fill(rankP.body, table({
           testid: 'ranking-table', caption: `Partners ranked by ${r.by}`, rowKey: (x) => x.partner_id, rows: r.partners,
           columns: [
             { label: '#', header: true, num: true, cell: (x) => String(x.rank), value: (x) => x.rank },
@@ -810,8 +862,8 @@
     });
 
     const toggle = h('div', { class: 'segmented small', role: 'group', 'aria-label': 'Forecast horizon' },
-      [30, 90].map((d) => h('button', { type: 'button', 'data-horizon': String(d), 'aria-pressed': String(state.horizon === d), text: `${d} days` })));
-    const foreP = panel('forecast', 'Revenue forecast', { span: 4, controls: toggle, subtitle: 'Daily net revenue (UTC), with the forecast\'s interval' });
+      [30, 90].map((d) => h('button', { type: 'button', 'data-horizon': String(d), 'aria-pressed': String(state.horizon === d), 'aria-label': `${d} days`, text: `${d} d` })));
+    const foreP = panel('forecast', 'Revenue forecast', { span: 5, controls: toggle, subtitle: 'Daily net revenue (UTC), with the forecast\'s interval' });
     let lastForecast = null;
     const forecast = {
       panel: foreP,
@@ -820,7 +872,7 @@
         if (err.status !== 409) return false;
         // Too little history: the API's own words instead of a chart.
         state.figures.forecast = { error: err.detail, status: 409 };
-        foreP.body.replaceChildren(empty(err.detail, 'forecast-unavailable'));
+        fill(foreP.body, empty(err.detail, 'forecast-unavailable'));
         return true;
       },
       render(f) {
@@ -846,7 +898,7 @@
       const lastHist = nH ? [Number(history[nH - 1].revenue)] : [];
       const chart = h('div', { class: 'chart-host', 'data-testid': 'forecast-chart' });
       const bt = hz.backtest;
-      foreP.body.replaceChildren(
+      fill(foreP.body, 
         h('div', { class: 'kpis' },
           kpi(`Expected, next ${hz.horizon_days} days`, money(hz.total, f.currency), { testid: 'forecast-total', raw: hz.total, tone: 'big',
             sub: `${pct(hz.level, 0)} interval ${money(hz.total_lower, f.currency)} – ${money(hz.total_upper, f.currency)}` })),
@@ -881,42 +933,44 @@
       if (window.__accrue) window.__accrue.figures = JSON.parse(JSON.stringify(state.figures));
     });
 
-    const churnP = panel('churn', 'Churn risk', { span: 6, subtitle: 'Partners likeliest to stop converting, riskiest first' });
+    const churnP = panel('churn', 'Churn risk', { span: 12, subtitle: 'Partners likeliest to stop converting, riskiest first' });
     const churn = {
       panel: churnP,
       fetch: () => api(`/affiliate/analytics/churn${qs({ program_id: program().id })}`),
       render(r) {
         state.figures.churn = { as_of: r.as_of, partners: r.partners.map((p) => ({ partner_id: p.partner_id, score: p.score, band: p.band })), evaluation: r.evaluation };
         const e = r.evaluation;
-        const evalText = `Checked on history: ${count(e.partners)} partners scored ${count(e.horizon_days)} days ago, ${count(e.churned)} churned since` +
-          (e.auc !== null ? ` · AUC ${decimal(e.auc)}` : '') + (e.brier !== null ? ` · Brier ${decimal(e.brier, 3)}` : '');
+        const scores = [e.auc !== null ? `AUC ${fixed(e.auc, 2)}` : null, e.brier !== null ? `Brier score ${fixed(e.brier, 3)}` : null,
+          e.precision_at_high !== null ? `precision in the high band ${pct(e.precision_at_high, 0)}` : null].filter(Boolean);
+        const evalText = `The score checked on history: of ${count(e.partners)} partners scored ${count(e.horizon_days)} days before, ${count(e.churned)} churned` +
+          (scores.length ? `; ${scores.join(', ')}` : '');
         if (!r.partners.length) {
-          churnP.body.replaceChildren(empty('No partner has conversions in the last 120 days.', 'churn-table'));
+          fill(churnP.body, empty('No partner has conversions in the last 120 days.', 'churn-table'));
           return;
         }
-        churnP.body.replaceChildren(table({
+        fill(churnP.body, table({
           testid: 'churn-table', caption: 'Churn risk by partner', rowKey: (x) => x.partner_id, rows: r.partners,
           columns: [
             { label: 'Partner', header: true, cell: (x) => x.partner_id, value: (x) => x.partner_id },
             { label: 'Risk', cell: (x) => badge(x.band, { high: 'bad', medium: 'warn', low: 'good' }[x.band] || 'info'), value: (x) => x.band },
-            { label: 'Score', num: true, cell: (x) => decimal(x.score), value: (x) => x.score },
-            { label: 'Last sale', num: true, cell: (x) => (x.days_since_last === null ? '—' : `${count(x.days_since_last)} d ago`) },
+            { label: 'Score', num: true, cell: (x) => fixed(x.score, 2), value: (x) => x.score },
+            { label: 'Last sale', num: true, cell: (x) => ago(x.days_since_last) },
             { label: 'Last 30 d', num: true, cell: (x) => count(x.recent_30_days) },
-            { label: 'Prior / month', num: true, cell: (x) => decimal(x.prior_monthly, 1) },
-            { label: 'Why', cell: (x) => x.reasons.join('; '), cls: () => 'wrap' },
+            { label: 'Before, a month', num: true, cell: (x) => decimal(x.prior_monthly, 1) },
+            { label: 'Why', cell: (x) => h('ul', { class: 'reasons' }, x.reasons.map((t) => h('li', { text: t }))), cls: () => 'wrap' },
           ],
         }), h('p', { class: 'muted small', text: `As of ${longDay(r.as_of)}. ${evalText}.` }));
       },
     };
 
-    const fraudP = panel('fraud', 'Fraud alerts', { span: 6, subtitle: 'Open alerts raised by the fraud rules' });
+    const fraudP = panel('fraud', 'Fraud alerts', { span: 12, subtitle: 'Open alerts raised by the fraud rules' });
     const fraud = {
       panel: fraudP,
-      fetch: () => api(`/v1/fraud-alerts${qs({ program_id: program().id, status: 'open' })}`),
+      fetch: () => api(`/v1/fraud-alerts${qs({ program_id: program().id, status: 'open', limit: 25 })}`),
       fail(err) {
         if (err.status === 404 && err.is('no-such-route')) {
           state.figures.fraud = 'unavailable';
-          fraudP.body.replaceChildren(empty('Fraud alerts unavailable on this service.', 'fraud-unavailable'));
+          fill(fraudP.body, empty('Fraud alerts unavailable on this service.', 'fraud-unavailable'));
           return true;
         }
         return false;
@@ -924,15 +978,15 @@
       render(r) {
         state.figures.fraud = { items: r.items.map((a) => ({ id: a.id, partner_id: a.partner_id, rule: a.rule, severity: a.severity, status: a.status })), more: Boolean(r.next_cursor) };
         if (!r.items.length) {
-          fraudP.body.replaceChildren(empty('No open alerts.', 'fraud-table'));
+          fill(fraudP.body, empty('No open alerts.', 'fraud-table'));
           return;
         }
-        fraudP.body.replaceChildren(table({
+        fill(fraudP.body, table({
           testid: 'fraud-table', caption: 'Open fraud alerts', rowKey: (a) => a.id, rows: r.items,
           columns: [
             { label: 'Raised', header: true, cell: (a) => dateTime(a.created_at) },
             { label: 'Partner', cell: (a) => a.partner_id || '—', value: (a) => a.partner_id },
-            { label: 'Rule', cell: (a) => a.rule, value: (a) => a.rule },
+            { label: 'Rule', cell: (a) => String(a.rule).replaceAll('_', ' '), value: (a) => a.rule },
             { label: 'Severity', cell: (a) => badge(a.severity, { high: 'bad', medium: 'warn', low: 'info' }[a.severity] || 'info'), value: (a) => a.severity },
             { label: 'Evidence', cell: (a) => evidence(a), cls: () => 'wrap' },
             { label: 'Resolve', cell: (a) => resolveControls(a) },
@@ -1036,7 +1090,7 @@
     setRangeInputs();
     $('time-zone').textContent = TIME_ZONE;
     if (me.scope === 'admin') {
-      $('view-title').textContent = 'Programs';
+      $('view-title').textContent = 'Program overview';
       $('program-field').hidden = false;
       const sel = $('program');
       try {

@@ -14,6 +14,7 @@ mod payout_profiles;
 mod payouts;
 mod plugins;
 mod programs;
+mod reports;
 
 use super::AppState;
 use super::error::{ApiError, PauseBeforeAnswering, REQUEST_ID};
@@ -102,6 +103,9 @@ pub fn api(plugin_body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(fraud::resolve))
         .routes(routes!(fraud::get_rules, fraud::put_rules))
         .routes(routes!(fraud::get_identity, fraud::put_identity))
+        .routes(routes!(reports::generate))
+        .routes(routes!(reports::show))
+        .routes(routes!(reports::file))
         .routes(routes!(analytics::revenue))
         .routes(routes!(analytics::conversions))
         .routes(routes!(analytics::customers))

@@ -20,6 +20,7 @@ pub mod payout_profiles;
 pub mod payouts;
 pub mod plugins;
 pub mod programs;
+pub mod reports;
 pub mod text;
 pub mod time;
 

@@ -1134,7 +1134,12 @@ impl Store {
              FROM ({spans}) s JOIN rollup_sales r ON r.program_id = $2 AND r.grain = s.grain
                  AND r.bucket_ms >= s.start_ms AND r.bucket_ms < s.end_ms
              WHERE {who}
-             GROUP BY s.idx, {group_col}, r.currency, r.converted",
+             GROUP BY s.idx{group_by}, r.currency, r.converted",
+            group_by = if group == RollupGroup::Partner {
+                ", r.partner_id"
+            } else {
+                ""
+            },
             sums = sums.join(", "),
             spans = self.dialect().json_rows(SPAN_COLUMNS),
         );
@@ -1203,7 +1208,12 @@ impl Store {
              FROM ({spans}) s JOIN rollup_funnel r ON r.program_id = $2 AND r.grain = s.grain
                  AND r.bucket_ms >= s.start_ms AND r.bucket_ms < s.end_ms
              WHERE {who}
-             GROUP BY s.idx, {group_col}",
+             GROUP BY s.idx{group_by}",
+            group_by = if group == RollupGroup::None {
+                String::new()
+            } else {
+                format!(", {group_col}")
+            },
             sums = sums.join(", "),
             spans = self.dialect().json_rows(SPAN_COLUMNS),
         );

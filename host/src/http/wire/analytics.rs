@@ -149,9 +149,9 @@ pub fn money(minor: i64, currency: &str) -> String {
 /// A ratio to four places, or `null` without a denominator.
 fn ratio(num: i64, den: i64) -> Option<String> {
     (den != 0).then(|| {
-        (Decimal::from(num) / Decimal::from(den))
-            .round_dp(4)
-            .to_string()
+        let mut r = (Decimal::from(num) / Decimal::from(den)).round_dp(4);
+        r.rescale(4);
+        r.to_string()
     })
 }
 
