@@ -520,13 +520,18 @@ impl Engine {
                 break;
             }
         }
+        self.forget_analytics_cache();
+        Ok((events, facts))
+    }
+
+    /// Forget every cached analytics answer (benches measure answers computed afresh).
+    pub fn forget_analytics_cache(&self) {
         self.analytics_cache.invalidate_all();
         if let Ok(mut g) = self.analytics_generations.lock() {
             for v in g.values_mut() {
                 *v += 1;
             }
         }
-        Ok((events, facts))
     }
 
     /// Note that `program_id`'s rollups changed: cached answers about it are stale.

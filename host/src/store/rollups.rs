@@ -890,7 +890,7 @@ impl Store {
             let page = sqlx::query(
                 "SELECT program_id, id, kind, partner_id, occurred_at_ms, visitor_hash, campaign, channel,
                      landing_page, country, user_agent_class, click_id, created_at_ms
-                 FROM analytics_events WHERE program_id > $1 OR (program_id = $1 AND id > $2)
+                 FROM analytics_events WHERE (program_id, id) > ($1, $2)
                  ORDER BY program_id, id LIMIT 20000",
             )
             .bind(&after.0)
