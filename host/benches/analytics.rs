@@ -145,7 +145,12 @@ async fn app(engine: &Engine) -> axum::Router {
     router(AppState::new(engine.clone()).await.expect("state"))
 }
 
-async fn request(app: &axum::Router, method: &str, uri: &str, body: Option<&Value>) -> (u16, Value) {
+async fn request(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
@@ -166,7 +171,10 @@ async fn request(app: &axum::Router, method: &str, uri: &str, body: Option<&Valu
     let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
         .await
         .expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -184,7 +192,12 @@ fn date(days_ago: i64) -> String {
 }
 
 /// Time `n` requests of `path(i)`, each a fresh answer; print p50, p95, max.
-async fn time_path(app: &axum::Router, name: &str, n: usize, path: impl Fn(usize) -> String) -> f64 {
+async fn time_path(
+    app: &axum::Router,
+    name: &str,
+    n: usize,
+    path: impl Fn(usize) -> String,
+) -> f64 {
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         let uri = path(i);

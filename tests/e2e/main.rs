@@ -2,7 +2,9 @@
 //! PostgreSQL database (and SQLite for the smoke path), driven over real HTTP.
 //! One test binary, so the world is built once.
 
+mod analytics;
 mod contract;
+mod dashboard;
 mod edge;
 mod integrity;
 mod isolation;

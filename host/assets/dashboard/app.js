@@ -235,6 +235,7 @@
 
   const PLOT_HEIGHT = 240;
   const redraws = new WeakMap();
+  const observed = new Set();
   const resizer = new ResizeObserver((entries) => {
     for (const e of entries) {
       const r = redraws.get(e.target);
@@ -253,7 +254,15 @@
     };
     redraws.set(host, entry);
     entry.draw();
+    // Charts replaced by a newer drawing are no longer watched.
+    for (const old of observed) {
+      if (!old.isConnected) {
+        resizer.unobserve(old);
+        observed.delete(old);
+      }
+    }
     resizer.observe(host);
+    observed.add(host);
   }
 
   /** About five round steps from `lo` to `hi`. */
@@ -380,8 +389,8 @@
         if (!shown.has(i)) return;
         const text = String(labelOf(l));
         const words = text.split(' ');
-        // Two lines when it is long for its column: the first half of the words, the rest.
-        const cut = words.length > 1 && text.length * 6 > band ? Math.ceil(words.length / 2) : words.length;
+        // Two lines when a label of several words is long for its column (a date stays whole).
+        const cut = words.length > 2 && text.length * 6 > band ? Math.ceil(words.length / 2) : words.length;
         const t = s('text', { x: m.l + band * (i + 0.5), y: height - 22, class: 'axis-label', 'text-anchor': 'middle' });
         t.append(s('tspan', { x: m.l + band * (i + 0.5), dy: 0, text: words.slice(0, cut).join(' ') }));
         if (cut < words.length) t.append(s('tspan', { x: m.l + band * (i + 0.5), dy: 13, text: words.slice(cut).join(' ') }));

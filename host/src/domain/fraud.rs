@@ -471,7 +471,7 @@ mod tests {
             "below the minimum"
         );
         assert!(
-            velocity_alert(&cfg, "p", "a", 0, 20, 168).is_none(),
+            velocity_alert(&cfg, "p", "a", 0, 20, 20 * 168).is_none(),
             "its usual rate"
         );
         assert!(

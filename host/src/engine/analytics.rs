@@ -508,10 +508,7 @@ impl Engine {
     /// queue every fact again, rebuild the funnel from the events, and run the job until
     /// the queue is empty. Returns `(events, facts)` taken in.
     pub async fn rebuild_analytics(&self) -> Result<(u64, usize)> {
-        let events = self
-            .store
-            .analytics_reset(|page| events_rollup(page.iter()))
-            .await?;
+        let events = self.store.analytics_reset().await?;
         let mut facts = 0;
         loop {
             let n = self.run_analytics().await?;

@@ -43,7 +43,8 @@ use utoipa::openapi::{
     components(schemas(
         Problem, Id, Key, Instant, Text<50>, Text<100>, Text<200>, CursorText, StatusText,
         crate::http::wire::analytics::Date, crate::http::wire::analytics::IntervalText,
-        crate::http::wire::analytics::GroupBy, crate::http::wire::analytics::RankBy
+        crate::http::wire::analytics::GroupBy, crate::http::wire::analytics::RankBy,
+        crate::http::wire::fraud::AlertStatus
     ))
 )]
 struct Header;
