@@ -235,6 +235,6 @@ impl Engine {
         self.store
             .partner_identity(partner_id)
             .await?
-            .ok_or_else(|| EngineError::UnknownPartner(partner_id.to_owned()))
+            .ok_or_else(|| EngineError::NotFound(format!("partner {partner_id:?}")))
     }
 }

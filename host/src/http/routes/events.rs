@@ -37,7 +37,8 @@ pub async fn create(
     let mut out = state.engine.record_events(&[body.into()]).await?;
     let outcome = out
         .pop()
-        .ok_or_else(|| ApiError::internal("no outcome"))??;
+        .ok_or_else(|| ApiError::internal("no outcome"))?
+        .map_err(event_error)?;
     state.metrics.count_events(1);
     Ok(match outcome {
         EventOutcome::Created => (
@@ -108,7 +109,7 @@ pub async fn batch(
                 duplicates += 1;
                 ok_item(i, EventStatus::Duplicate)
             }
-            Err(e) => error_item(i, &ApiError::from(e)),
+            Err(e) => error_item(i, &event_error(e)),
         });
     }
     state.metrics.count_events(created as u64);
@@ -123,6 +124,19 @@ pub async fn batch(
         errors,
         results,
     }))
+}
+
+/// An event's error: a partner the event cannot name is at fault in `partner_id` (the
+/// same engine errors point at a conversion's `touchpoints`).
+fn event_error(e: crate::engine::EngineError) -> ApiError {
+    use crate::engine::EngineError as E;
+    let partner = matches!(e, E::UnknownPartner(_) | E::PartnerOutsideProgram { .. });
+    let api = ApiError::from(e);
+    if partner {
+        api.with_field("partner_id")
+    } else {
+        api
+    }
 }
 
 fn ok_item(index: usize, status: EventStatus) -> EventItemOut {

@@ -30,6 +30,9 @@ pub struct IdPath {
 
 /// A program's fraud alerts, newest first: each with its rule, the partner and
 /// conversion it is about and its evidence. Admin only.
+///
+/// Rules the document cannot express: `cursor` is the `next_cursor` of this listing (422
+/// otherwise).
 #[utoipa::path(
     get, path = "/v1/fraud-alerts", tag = "fraud", operation_id = "list_fraud_alerts",
     params(AlertQuery),
@@ -167,7 +170,8 @@ pub async fn get_rules(
 /// (an alert about a conversion freezes its commissions through a dispute). Omitted fields
 /// take their defaults. Admin only.
 ///
-/// Rules the document cannot express: thresholds in range (422 naming the field).
+/// Rules the document cannot express: a `spike_factor` of at least 1 and a `max_rate`
+/// within 0..=1 (422 naming the field).
 #[utoipa::path(
     put, path = "/v1/programs/{id}/fraud-rules", tag = "fraud", operation_id = "put_fraud_rules",
     params(("id" = Id, Path, description = "The program's id")),

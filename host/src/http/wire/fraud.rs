@@ -1,5 +1,6 @@
 //! Fraud alerts, the programs' fraud rules and partners' identities on the wire.
 
+use super::number::Count;
 use super::{Id, Text, format_time};
 use crate::domain::fraud::FraudConfig;
 use crate::store::fraud::AlertRecord;
@@ -161,8 +162,7 @@ pub struct FastConversionIo {
     /// Whether it runs.
     pub enabled: bool,
     /// Seconds.
-    #[schema(maximum = 86400)]
-    pub min_seconds: u32,
+    pub min_seconds: Count<0, 86_400>,
 }
 
 /// `conversion_velocity_spike`: a partner's conversions in the window at least
@@ -173,10 +173,9 @@ pub struct VelocityIo {
     /// Whether it runs.
     pub enabled: bool,
     /// Minutes, 1 to 1,440.
-    #[schema(minimum = 1, maximum = 1440)]
-    pub window_minutes: u32,
+    pub window_minutes: Count<1, 1440>,
     /// Conversions.
-    pub min_conversions: u32,
+    pub min_conversions: Count<0, 1_000_000>,
     /// At least 1, a positive decimal string.
     #[schema(value_type = super::FxRateText)]
     pub spike_factor: super::FxRateText,
@@ -189,13 +188,12 @@ pub struct RefundRateIo {
     /// Whether it runs.
     pub enabled: bool,
     /// Days, 1 to 365.
-    #[schema(minimum = 1, maximum = 365)]
-    pub window_days: u32,
+    pub window_days: Count<1, 365>,
     /// A rate in 0..=1.
     #[schema(value_type = super::Rate)]
     pub max_rate: super::Rate,
     /// Conversions in the window for the rate to count.
-    pub min_conversions: u32,
+    pub min_conversions: Count<0, 1_000_000>,
 }
 
 /// `customer_many_partners`: one customer credited to more than `max_partners` partners.
@@ -205,10 +203,9 @@ pub struct CustomerPartnersIo {
     /// Whether it runs.
     pub enabled: bool,
     /// Hours, 1 to 744.
-    #[schema(minimum = 1, maximum = 744)]
-    pub window_hours: u32,
+    pub window_hours: Count<1, 744>,
     /// Partners.
-    pub max_partners: u32,
+    pub max_partners: Count<0, 1_000_000>,
 }
 
 /// `visitor_many_conversions`: one visitor with more than `max_conversions` conversions.
@@ -218,10 +215,9 @@ pub struct VisitorConversionsIo {
     /// Whether it runs.
     pub enabled: bool,
     /// Hours, 1 to 744.
-    #[schema(minimum = 1, maximum = 744)]
-    pub window_hours: u32,
+    pub window_hours: Count<1, 744>,
     /// Conversions.
-    pub max_conversions: u32,
+    pub max_conversions: Count<0, 1_000_000>,
 }
 
 /// A program's fraud rules: every rule's switch and thresholds, and whether an alert
@@ -265,15 +261,15 @@ impl FraudRulesIo {
                 d.click_to_conversion_too_short,
                 |r| f::FastConversion {
                     enabled: r.enabled,
-                    min_seconds: r.min_seconds,
+                    min_seconds: r.min_seconds.0,
                 },
             ),
             conversion_velocity_spike: self.conversion_velocity_spike.map_or(
                 d.conversion_velocity_spike,
                 |r| f::Velocity {
                     enabled: r.enabled,
-                    window_minutes: r.window_minutes,
-                    min_conversions: r.min_conversions,
+                    window_minutes: r.window_minutes.0,
+                    min_conversions: r.min_conversions.0,
                     spike_factor: r.spike_factor.0,
                 },
             ),
@@ -281,24 +277,24 @@ impl FraudRulesIo {
                 .refund_rate_high
                 .map_or(d.refund_rate_high, |r| f::RefundRate {
                     enabled: r.enabled,
-                    window_days: r.window_days,
+                    window_days: r.window_days.0,
                     max_rate: r.max_rate.0,
-                    min_conversions: r.min_conversions,
+                    min_conversions: r.min_conversions.0,
                 }),
             customer_many_partners: self.customer_many_partners.map_or(
                 d.customer_many_partners,
                 |r| f::CustomerPartners {
                     enabled: r.enabled,
-                    window_hours: r.window_hours,
-                    max_partners: r.max_partners,
+                    window_hours: r.window_hours.0,
+                    max_partners: r.max_partners.0,
                 },
             ),
             visitor_many_conversions: self.visitor_many_conversions.map_or(
                 d.visitor_many_conversions,
                 |r| f::VisitorConversions {
                     enabled: r.enabled,
-                    window_hours: r.window_hours,
-                    max_conversions: r.max_conversions,
+                    window_hours: r.window_hours.0,
+                    max_conversions: r.max_conversions.0,
                 },
             ),
             freeze: self.freeze.unwrap_or(d.freeze),
@@ -314,29 +310,29 @@ impl From<FraudConfig> for FraudRulesIo {
             }),
             click_to_conversion_too_short: Some(FastConversionIo {
                 enabled: c.click_to_conversion_too_short.enabled,
-                min_seconds: c.click_to_conversion_too_short.min_seconds,
+                min_seconds: Count(c.click_to_conversion_too_short.min_seconds),
             }),
             conversion_velocity_spike: Some(VelocityIo {
                 enabled: c.conversion_velocity_spike.enabled,
-                window_minutes: c.conversion_velocity_spike.window_minutes,
-                min_conversions: c.conversion_velocity_spike.min_conversions,
+                window_minutes: Count(c.conversion_velocity_spike.window_minutes),
+                min_conversions: Count(c.conversion_velocity_spike.min_conversions),
                 spike_factor: super::FxRateText(c.conversion_velocity_spike.spike_factor),
             }),
             refund_rate_high: Some(RefundRateIo {
                 enabled: c.refund_rate_high.enabled,
-                window_days: c.refund_rate_high.window_days,
+                window_days: Count(c.refund_rate_high.window_days),
                 max_rate: super::Rate(c.refund_rate_high.max_rate),
-                min_conversions: c.refund_rate_high.min_conversions,
+                min_conversions: Count(c.refund_rate_high.min_conversions),
             }),
             customer_many_partners: Some(CustomerPartnersIo {
                 enabled: c.customer_many_partners.enabled,
-                window_hours: c.customer_many_partners.window_hours,
-                max_partners: c.customer_many_partners.max_partners,
+                window_hours: Count(c.customer_many_partners.window_hours),
+                max_partners: Count(c.customer_many_partners.max_partners),
             }),
             visitor_many_conversions: Some(VisitorConversionsIo {
                 enabled: c.visitor_many_conversions.enabled,
-                window_hours: c.visitor_many_conversions.window_hours,
-                max_conversions: c.visitor_many_conversions.max_conversions,
+                window_hours: Count(c.visitor_many_conversions.window_hours),
+                max_conversions: Count(c.visitor_many_conversions.max_conversions),
             }),
             freeze: Some(c.freeze),
         }

@@ -116,6 +116,35 @@ impl ToSchema for PayDay {
     }
 }
 
+/// A count or a duration in whole units within `MIN..=MAX` (a threshold of a rule): its
+/// schema says the bounds, so the document and the parser agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Count<const MIN: u32, const MAX: u32>(pub u32);
+
+impl<'de, const MIN: u32, const MAX: u32> Deserialize<'de> for Count<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = whole(d, i64::from(MIN), i64::from(MAX))?;
+        Ok(Self(u32::try_from(n).unwrap_or(MAX)))
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> PartialSchema for Count<MIN, MAX> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(MIN))
+            .maximum(Some(MAX))
+            .into()
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> ToSchema for Count<MIN, MAX> {
+    fn name() -> Cow<'static, str> {
+        Cow::Owned(format!("Count{MIN}To{MAX}"))
+    }
+}
+
 /// A ledger entry's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryId(pub i64);
