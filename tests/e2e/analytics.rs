@@ -32,8 +32,8 @@ async fn partner_key(s: &Server, partner: &str) -> String {
 }
 
 /// Wait until the analytics job has taken everything in (the revenue total shows
-/// `conversions`).
-async fn settled(s: &Server, conversions: i64) {
+/// `conversions` and the refunds as `refunded`).
+async fn settled(s: &Server, conversions: i64, refunded: &str) {
     let started = Instant::now();
     loop {
         let r = s
@@ -43,7 +43,8 @@ async fn settled(s: &Server, conversions: i64) {
                 day(0)
             ))
             .await;
-        if r.body["program_currency_totals"]["conversions"] == json!(conversions) {
+        let t = &r.body["program_currency_totals"];
+        if t["conversions"] == json!(conversions) && t["refunded"] == json!(refunded) {
             return;
         }
         assert!(
@@ -134,7 +135,7 @@ async fn analytics_answer_each_key_its_own_figures_and_reports_are_built_once() 
         json!({"program_id": "shop", "amount": "10.00"}),
     )
     .await;
-    settled(&s, 3).await;
+    settled(&s, 3, "10.00").await;
 
     let range = format!("from={}&to={}", day(10), day(0));
     let revenue = s
