@@ -261,7 +261,10 @@ macro_rules! on_both {
     )*};
 }
 
-use analytics::{fraud_rules_raise_alerts_and_freeze, rollups_equal_a_scan_of_the_raw_tables};
+use analytics::{
+    fraud_rules_raise_alerts_and_freeze, rebuilt_funnel_buckets_match_the_jobs,
+    rollups_equal_a_scan_of_the_raw_tables,
+};
 use approval::approves_exactly_what_came_due;
 use payout_profiles::{
     partners_reach_only_their_own_profiles, payout_methods_are_checked_sealed_and_masked,
@@ -288,6 +291,7 @@ use payouts::{
 
 on_both!(
     rollups_equal_a_scan_of_the_raw_tables,
+    rebuilt_funnel_buckets_match_the_jobs,
     fraud_rules_raise_alerts_and_freeze,
     approves_exactly_what_came_due,
     each_attribution_model_to_the_cent,

@@ -15,9 +15,11 @@
 use super::dialect::{Dialect, JsonColumn};
 use super::payouts::push_ids;
 use super::{Backend, Result, Store, StoreError, dec};
-use crate::domain::analytics::buckets::Span;
+use crate::domain::analytics::buckets::{GRAINS, Span};
 use crate::domain::analytics::customers::{CohortDelta, CohortKey, CustomerState};
-use crate::domain::analytics::rollup::{FunnelDelta, Rollup, SALES_COLUMNS, SalesDelta};
+use crate::domain::analytics::rollup::{
+    FunnelDelta, PROGRAM_ROW, Rollup, SALES_COLUMNS, SalesDelta,
+};
 use crate::domain::fx::FxHistory;
 use crate::domain::ledger::EntryKind;
 use rust_decimal::Decimal;
@@ -887,31 +889,40 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
-        let from_events = "INSERT INTO rollup_funnel (program_id, grain, partner_id, bucket_ms, channel, campaign, clicks, leads)
-             SELECT program_id, 'q', partner_id, (occurred_at_ms / 900000) * 900000, COALESCE(channel, ''),
-                    COALESCE(campaign, ''), SUM(CASE WHEN kind = 'click' THEN 1 ELSE 0 END),
-                    SUM(CASE WHEN kind = 'lead' THEN 1 ELSE 0 END)
+        // The bucket start as `Grain::floor` computes it: `%` truncates toward zero in both
+        // dialects, so an instant before 1970 needs the Euclidean form.
+        let floor =
+            |col: &str, unit: i64| format!("({col} - ((({col}) % {unit}) + {unit}) % {unit})");
+        let [finest, ..] = GRAINS;
+        let mut statements = vec![format!(
+            "INSERT INTO rollup_funnel (program_id, grain, partner_id, bucket_ms, channel, campaign, clicks, leads)
+             SELECT program_id, '{code}', partner_id, {bucket}, COALESCE(channel, ''), COALESCE(campaign, ''),
+                    SUM(CASE WHEN kind = 'click' THEN 1 ELSE 0 END), SUM(CASE WHEN kind = 'lead' THEN 1 ELSE 0 END)
              FROM analytics_events
-             GROUP BY program_id, partner_id, (occurred_at_ms / 900000) * 900000, COALESCE(channel, ''), COALESCE(campaign, '')";
-        let coarser = |to: &str, unit: i64, from: &str| {
-            format!(
+             GROUP BY program_id, partner_id, {bucket}, COALESCE(channel, ''), COALESCE(campaign, '')",
+            code = finest.code(),
+            bucket = floor("occurred_at_ms", finest.ms()),
+        )];
+        for pair in GRAINS.windows(2) {
+            let (from, to) = (pair[0], pair[1]);
+            statements.push(format!(
                 "INSERT INTO rollup_funnel (program_id, grain, partner_id, bucket_ms, channel, campaign, clicks, leads)
-                 SELECT program_id, '{to}', partner_id, (bucket_ms / {unit}) * {unit}, channel, campaign, SUM(clicks), SUM(leads)
-                 FROM rollup_funnel WHERE grain = '{from}'
-                 GROUP BY program_id, partner_id, (bucket_ms / {unit}) * {unit}, channel, campaign"
-            )
-        };
-        let program_rows = "INSERT INTO rollup_funnel (program_id, grain, partner_id, bucket_ms, channel, campaign, clicks, leads)
-             SELECT program_id, grain, '', bucket_ms, channel, campaign, SUM(clicks), SUM(leads)
-             FROM rollup_funnel WHERE partner_id <> ''
-             GROUP BY program_id, grain, bucket_ms, channel, campaign";
-        for sql in [
-            from_events.to_owned(),
-            coarser("h", 3_600_000, "q"),
-            coarser("d", 86_400_000, "h"),
-            program_rows.to_owned(),
-        ] {
-            sqlx::query(&sql).execute(&mut *tx).await?;
+                 SELECT program_id, '{code}', partner_id, {bucket}, channel, campaign, SUM(clicks), SUM(leads)
+                 FROM rollup_funnel WHERE grain = '{below}'
+                 GROUP BY program_id, partner_id, {bucket}, channel, campaign",
+                code = to.code(),
+                below = from.code(),
+                bucket = floor("bucket_ms", to.ms()),
+            ));
+        }
+        statements.push(format!(
+            "INSERT INTO rollup_funnel (program_id, grain, partner_id, bucket_ms, channel, campaign, clicks, leads)
+             SELECT program_id, grain, '{PROGRAM_ROW}', bucket_ms, channel, campaign, SUM(clicks), SUM(leads)
+             FROM rollup_funnel WHERE partner_id <> '{PROGRAM_ROW}'
+             GROUP BY program_id, grain, bucket_ms, channel, campaign"
+        ));
+        for sql in &statements {
+            sqlx::query(sql).execute(&mut *tx).await?;
         }
         let events = u64::try_from(events).unwrap_or(0);
         tx.commit().await.map_err(StoreError::from_db)?;
