@@ -234,6 +234,20 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// An engine on a migrated database, for the one-shot commands (not `serve`).
+async fn open_engine(
+    db: &DbArgs,
+    artifacts: Option<PathBuf>,
+) -> anyhow::Result<crate::engine::Engine> {
+    let store = crate::store::Store::connect(&db.database_url, 2).await?;
+    store.migrate().await?;
+    let runtime = std::sync::Arc::new(crate::plugins::Runtime::new(
+        crate::plugins::Limits::default(),
+        artifacts,
+    )?);
+    Ok(crate::engine::Engine::new(store, runtime))
+}
+
 /// Run a parsed command line (the whole of the `accrue` binary).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -257,13 +271,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             conversion,
         } => {
             init_tracing(false);
-            let store = crate::store::Store::connect(&db.database_url, 2).await?;
-            store.migrate().await?;
-            let runtime = std::sync::Arc::new(crate::plugins::Runtime::new(
-                crate::plugins::Limits::default(),
-                crate::plugins::default_artifact_dir(),
-            )?);
-            let engine = crate::engine::Engine::new(store, runtime);
+            let engine = open_engine(&db, crate::plugins::default_artifact_dir()).await?;
             engine.load_plugins().await?;
             engine
                 .wait_for_plugins(std::time::Duration::from_secs(600))
@@ -277,14 +285,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Analytics(AnalyticsCommand::Backfill(db)) => {
             init_tracing(false);
-            let store = crate::store::Store::connect(&db.database_url, 2).await?;
-            store.migrate().await?;
-            // The rebuild runs no plug-in; the runtime is only what the engine is made of.
-            let runtime = std::sync::Arc::new(crate::plugins::Runtime::new(
-                crate::plugins::Limits::default(),
-                None,
-            )?);
-            let engine = crate::engine::Engine::new(store, runtime);
+            // The rebuild runs no plug-in: no artifacts to keep.
+            let engine = open_engine(&db, None).await?;
             let started = std::time::Instant::now();
             let (events, facts) = engine.rebuild_analytics().await?;
             println!(
