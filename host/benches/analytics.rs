@@ -241,27 +241,49 @@ fn main() {
         .build()
         .expect("tokio runtime");
     rt.block_on(async {
-        let db = TestDb::postgres().await.expect("PostgreSQL (set DATABASE_URL)");
+        // A database an earlier run kept (`ACCRUE_BENCH_REUSE=<its url>`): steps 2 and 3
+        // again without the load and the rebuild (loading a year and rebuilding takes
+        // about 25 minutes on 2 cores).
+        let reuse = std::env::var("ACCRUE_BENCH_REUSE").ok();
+        let db = match &reuse {
+            Some(url) => TestDb::existing(url),
+            None => TestDb::postgres().await.expect("PostgreSQL (set DATABASE_URL)"),
+        };
         let store = Store::connect(&db.url, 8).await.expect("connect");
         store.migrate().await.expect("migrate");
         let end = chrono::Utc::now().timestamp_millis();
-        let t = Instant::now();
-        execute(&db, &load(partners, conversions, clicks, end)).await;
-        println!(
-            "analytics benchmark: PostgreSQL, {partners} partners, {conversions} conversions, {clicks} clicks over a year; loaded in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
         let runtime = Arc::new(Runtime::new(Limits::default(), None).expect("runtime"));
         let engine = Engine::new(store.clone(), runtime);
-        let t = Instant::now();
-        let (events, facts) = engine.rebuild_analytics().await.expect("rebuild");
-        let rebuild = t.elapsed();
-        println!(
-            "1. rebuild of the rollups: {events} events and {facts} facts in {:.1} s ({:.0} facts/s, events included)",
-            rebuild.as_secs_f64(),
-            (events as f64 + facts as f64) / rebuild.as_secs_f64()
-        );
-        execute(&db, &["VACUUM ANALYZE".into()]).await;
+        let (clicks, conversions) = if reuse.is_some() {
+            let row: (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM analytics_events WHERE kind = 'click'), (SELECT COUNT(*) FROM conversions)",
+            )
+            .fetch_one(&sqlx::PgPool::connect(&db.url).await.expect("connect"))
+            .await
+            .expect("count");
+            println!(
+                "analytics benchmark: PostgreSQL, the kept database {} ({} conversions, {} clicks loaded before)",
+                db.url, row.1, row.0
+            );
+            (usize::try_from(row.0).unwrap_or(0), usize::try_from(row.1).unwrap_or(0))
+        } else {
+            let t = Instant::now();
+            execute(&db, &load(partners, conversions, clicks, end)).await;
+            println!(
+                "analytics benchmark: PostgreSQL, {partners} partners, {conversions} conversions, {clicks} clicks over a year; loaded in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            let t = Instant::now();
+            let (events, facts) = engine.rebuild_analytics().await.expect("rebuild");
+            let rebuild = t.elapsed();
+            println!(
+                "1. rebuild of the rollups: {events} events and {facts} facts in {:.1} s ({:.0} facts/s, events included)",
+                rebuild.as_secs_f64(),
+                (events as f64 + facts as f64) / rebuild.as_secs_f64()
+            );
+            execute(&db, &["VACUUM ANALYZE".into()]).await;
+            (clicks, conversions)
+        };
         let app = app(&engine).await;
         // What the rollups say equals what was loaded.
         let (_, all) = request(
@@ -317,7 +339,8 @@ fn main() {
             println!("  {:<44} cached: {:.2} ms", "", t.elapsed().as_secs_f64() * 1000.0);
         }
         println!("  worst p95: {worst:.1} ms (goal: at most 100 ms)");
-        // Click ingest through the API: 10,000 per batch, 2 callers.
+        // Click ingest through the API: 10,000 per batch, 2 callers; ids new in every run.
+        let run = end;
         let per_batch = 10_000.min(ingest);
         let batches = ingest / per_batch;
         let t = Instant::now();
@@ -330,7 +353,7 @@ fn main() {
                     let events: Vec<Value> = (0..per_batch)
                         .map(|i| {
                             let n = b * per_batch + i;
-                            json!({"id": format!("new-{n}"), "program_id": PROGRAM, "kind": "click",
+                            json!({"id": format!("new-{run}-{n}"), "program_id": PROGRAM, "kind": "click",
                                    "partner_id": format!("p{:05}", 1 + n % 1000.min(partners.max(1))),
                                    "occurred_at": chrono::DateTime::from_timestamp_millis(end - 3_600_000 + (n as i64 % 3_600_000)).map(|d| d.to_rfc3339()).unwrap_or_default(),
                                    "channel": CHANNELS[n % 3], "campaign": format!("campaign-{}", n % 5),
@@ -354,7 +377,7 @@ fn main() {
             took.as_secs_f64(),
             (batches * per_batch) as f64 / took.as_secs_f64()
         );
-        if std::env::var("ACCRUE_BENCH_KEEP_DB").is_ok() {
+        if reuse.is_some() || std::env::var("ACCRUE_BENCH_KEEP_DB").is_ok() {
             println!("database kept: {} (admin key {ADMIN})", db.url);
             store.close().await;
         } else {

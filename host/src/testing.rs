@@ -50,6 +50,15 @@ impl TestDb {
         })
     }
 
+    /// A database that exists already (a benchmark's kept one): `drop_db` leaves it be.
+    pub fn existing(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            admin_url: None,
+            name: String::new(),
+        }
+    }
+
     /// A fresh SQLite file under the temp directory.
     pub fn sqlite() -> Self {
         let name = format!("accrue-test-{}.db", random_token(8));

@@ -34,6 +34,29 @@ impl Dialect {
         }
     }
 
+    /// `outer` (a subquery, as `o`) joined with the rows of `table` (as `t`) that match
+    /// `cond`, each outer row looking up its own. On PostgreSQL that is a `LATERAL`
+    /// subquery fenced with `OFFSET 0`, so each outer row is its own index scan: the
+    /// planner guesses 100 rows for `json_to_recordset` and, joined plainly on a range,
+    /// chose a sequential scan of the whole table (18 s on a year of 1,000 partners's
+    /// rollups against 0.5 s; docs/PERFORMANCE.md, "Analytics"). SQLite has no `LATERAL`
+    /// and loops over the outer rows by itself.
+    pub(crate) fn per_row_join(
+        self,
+        outer: &str,
+        o: &str,
+        table: &str,
+        t: &str,
+        cond: &str,
+    ) -> String {
+        match self.0 {
+            Backend::Postgres => format!(
+                "({outer}) {o} CROSS JOIN LATERAL (SELECT * FROM {table} {t} WHERE {cond} OFFSET 0) {t}"
+            ),
+            Backend::Sqlite => format!("({outer}) {o} JOIN {table} {t} ON {cond}"),
+        }
+    }
+
     /// After a `SELECT` that claims rows of a work list: PostgreSQL locks them and skips
     /// rows another session holds, so concurrent replicas take disjoint rows; SQLite has
     /// one writer at a time, and its transaction holds the whole database.

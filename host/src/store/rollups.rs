@@ -1099,6 +1099,18 @@ const SPAN_COLUMNS: &[(&str, JsonColumn)] = &[
     ("end_ms", JsonColumn::Integer),
 ];
 
+/// The rows of rollup `table` in each span (`$1`, see [`span_doc`]) of program `$2` that
+/// match `who`, as `s` (the span) and `r` (the row).
+fn spans_join(dialect: Dialect, table: &str, who: &str) -> String {
+    dialect.per_row_join(
+        &dialect.json_rows(SPAN_COLUMNS),
+        "s",
+        table,
+        "r",
+        &format!("r.program_id = $2 AND r.grain = s.grain AND r.bucket_ms >= s.start_ms AND r.bucket_ms < s.end_ms AND {who}"),
+    )
+}
+
 fn span_doc(spans: &[(usize, Span)]) -> Result<String> {
     let rows: Vec<SpanRow> = spans
         .iter()
@@ -1136,9 +1148,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT s.idx, {group_col} AS grp, r.currency, r.converted, {sums}
-             FROM ({spans}) s JOIN rollup_sales r ON r.program_id = $2 AND r.grain = s.grain
-                 AND r.bucket_ms >= s.start_ms AND r.bucket_ms < s.end_ms
-             WHERE {who}
+             FROM {from}
              GROUP BY s.idx{group_by}, r.currency, r.converted",
             group_by = if group == RollupGroup::Partner {
                 ", r.partner_id"
@@ -1146,7 +1156,7 @@ impl Store {
                 ""
             },
             sums = sums.join(", "),
-            spans = self.dialect().json_rows(SPAN_COLUMNS),
+            from = spans_join(self.dialect(), "rollup_sales", who),
         );
         let mut q = sqlx::query(&sql).bind(span_doc(spans)?).bind(program_id);
         if group != RollupGroup::Partner {
@@ -1210,9 +1220,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT s.idx, {group_col} AS grp, {sums}
-             FROM ({spans}) s JOIN rollup_funnel r ON r.program_id = $2 AND r.grain = s.grain
-                 AND r.bucket_ms >= s.start_ms AND r.bucket_ms < s.end_ms
-             WHERE {who}
+             FROM {from}
              GROUP BY s.idx{group_by}",
             group_by = if group == RollupGroup::None {
                 String::new()
@@ -1220,7 +1228,7 @@ impl Store {
                 format!(", {group_col}")
             },
             sums = sums.join(", "),
-            spans = self.dialect().json_rows(SPAN_COLUMNS),
+            from = spans_join(self.dialect(), "rollup_funnel", who),
         );
         let mut q = sqlx::query(&sql).bind(span_doc(spans)?).bind(program_id);
         if group != RollupGroup::Partner {
